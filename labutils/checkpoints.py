@@ -1,0 +1,90 @@
+"""Checkpoints written atomically, loaded back, and the small pretrained model shipped in the package."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple, Union
+
+import torch
+
+PathLike = Union[str, Path]
+PRETRAINED_PATH = Path(__file__).parent / "pretrained" / "lstm_small.pt"
+
+
+def atomic_write_bytes(path: PathLike, write) -> Path:
+    """Call write(file) on a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    """Write text to `path` atomically (never leaves a half-written file)."""
+    return atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def save_checkpoint(path: PathLike, model, optimizer=None, *, step: int = 0, history=(), params=None,
+                    numpy_rng_state=None, torch_rng_state=None, vocab: Optional[Sequence[str]] = None,
+                    extra: Optional[Dict] = None) -> Path:
+    """Save model, optimizer, step, history and random state so training can resume exactly."""
+    ckpt = {
+        "model_config": model.config(),
+        "model_state": model.state_dict(),
+        "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
+        "step": step,
+        "history": list(history),
+        "params": dict(params or {}),
+        "numpy_rng_state": numpy_rng_state,
+        "torch_rng_state": torch_rng_state,
+    }
+    if vocab is not None:
+        ckpt["vocab"] = list(vocab)
+    ckpt.update(extra or {})
+    return atomic_write_bytes(path, lambda handle: torch.save(ckpt, handle))
+
+
+def load_checkpoint(path: PathLike, device="cpu") -> Dict:
+    """Load a checkpoint dict written by save_checkpoint, with a clear error if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {str(path)!r}.")
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # torch raises several types for a corrupt file
+        raise ValueError(f"{str(path)!r} is not a readable checkpoint: {error}") from error
+    if not isinstance(ckpt, dict) or "model_state" not in ckpt:
+        raise ValueError(f"{str(path)!r} is not a labutils checkpoint (no model_state).")
+    return ckpt
+
+
+def model_from_checkpoint(path: PathLike, device="cpu") -> Tuple[torch.nn.Module, list]:
+    """Rebuild (model, vocab) from a checkpoint; the model is in eval mode on `device`."""
+    from labutils.model import LSTMModel
+
+    ckpt = load_checkpoint(path, device)
+    model = LSTMModel(**ckpt["model_config"]).to(device)
+    model.load_state_dict({k: v.float() for k, v in ckpt["model_state"].items()})
+    model.eval()
+    if "vocab" in ckpt:
+        vocab = list(ckpt["vocab"])
+    else:
+        from labutils.text import lab_vocab
+
+        vocab = lab_vocab()[0]
+    return model, vocab
+
+
+def load_pretrained(device="cpu") -> Tuple[torch.nn.Module, list]:
+    """The small model shipped with labutils (trained by `python -m labutils run`), and its vocab."""
+    if not PRETRAINED_PATH.is_file():
+        raise FileNotFoundError(f"The pretrained model is missing from the package: {PRETRAINED_PATH}.")
+    return model_from_checkpoint(PRETRAINED_PATH, device)

@@ -1,0 +1,103 @@
+"""`python -m labutils <command>`: run (the main job), train, generate, and the other tools."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+# Commands that live in their own module, each with a main(argv) -> int.
+DELEGATED = {
+    "play": ("labutils.music", "Play or convert an ABC tune to WAV."),
+    "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
+    "grade": ("labutils.grading", "Grade student notebooks against the solutions."),
+}
+
+
+def _add_training_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=["auto", "seed", "cpu", "small"], default="auto",
+                        help="hyperparameters: the lab notes' (seed), the CPU default (cpu), tiny (small); "
+                             "auto = seed on a GPU, cpu on a CPU, small when LABUTILS_SMALL=1")
+    parser.add_argument("--iterations", type=int, help="override num_training_iterations")
+    parser.add_argument("--batch-size", type=int, help="override batch_size")
+    parser.add_argument("--seq-length", type=int, help="override seq_length")
+    parser.add_argument("--learning-rate", type=float, help="override learning_rate")
+    parser.add_argument("--embedding-dim", type=int, help="override embedding_dim")
+    parser.add_argument("--hidden-size", type=int, help="override hidden_size")
+    parser.add_argument("--num-layers", type=int, help="recurrent layers (default 1)")
+    parser.add_argument("--dropout", type=float, help="dropout before the output layer (and between layers)")
+    parser.add_argument("--cell", choices=["lstm", "gru"], help="recurrent cell (default lstm)")
+    parser.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
+    parser.add_argument("--eval-every", type=int, help="held-out evaluation every N steps")
+    parser.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--data", help="an ABC file or folder instead of the lab's tune collection")
+    parser.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs/)")
+    parser.add_argument("--name", help="run folder name (default: a timestamp)")
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue the run in RUN_DIR from its last checkpoint")
+    parser.add_argument("--comet", choices=["auto", "online", "offline", "disabled"], default="auto",
+                        help="Comet ML tracking: online with COMET_API_KEY, else an offline zip in the run "
+                             "folder (auto); disabled logs nothing")
+    parser.add_argument("--require-gpu", action="store_true", help="fail when no GPU is available")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", default="X", help="start string (default 'X', the start of a tune)")
+    parser.add_argument("--length", type=int, default=2000, help="characters to generate per sample")
+    parser.add_argument("--num-samples", type=int, default=4, help="samples generated at once in one batch")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    parser.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
+    parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sampler")
+    parser.add_argument("--no-audio", action="store_true", help="do not write WAV files")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m labutils`."""
+    parser = argparse.ArgumentParser(prog="python -m labutils", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="Train, generate tunes and write a run folder (make run).",
+                         description="Train on the tune collection, generate tunes, write runs/<name>/.")
+    _add_training_flags(run)
+    _add_generation_flags(run)
+    train = sub.add_parser("train", help="Train only and write a run folder with a checkpoint.",
+                           description="Train on the tune collection and write runs/<name>/.")
+    _add_training_flags(train)
+    gen = sub.add_parser("generate", help="Generate tunes from a checkpoint (or the shipped model).",
+                         description="Generate text from a checkpoint, extract tunes, write ABC and WAV files.")
+    gen.add_argument("--checkpoint", help="a checkpoint.pt or a run folder (default: the model shipped "
+                                          "with labutils)")
+    gen.add_argument("--out", help="folder for generated.txt, tunes/ and wavs/ (default: print only)")
+    _add_generation_flags(gen)
+    for name, (_, help_text) in DELEGATED.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Entry point of `python -m labutils`; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        module = importlib.import_module(DELEGATED[argv[0]][0])
+        return module.main(argv[1:])
+    args = build_parser().parse_args(argv)
+    from labutils import jobs
+
+    try:
+        if args.command == "run":
+            return jobs.run_job(args, generate=True)
+        if args.command == "train":
+            return jobs.run_job(args, generate=False)
+        return jobs.generate_job(args)
+    except KeyboardInterrupt:
+        print("Stopped by Ctrl-C.", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, FileExistsError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""LSTMModel: embedding -> recurrent layer(s) -> linear, as in the lab notes, plus variants."""
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+State = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]
+
+
+class LSTMModel(nn.Module):
+    """Character model: (batch, seq) indices -> (batch, seq, vocab_size) logits.
+
+    The defaults are the lab's model (one LSTM layer). `num_layers`, `dropout` and
+    `cell="gru"` are options for the experiments notebook; they keep the same calls.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        dropout: float = 0.0,
+        cell: str = "lstm",
+    ):
+        super().__init__()
+        if cell not in ("lstm", "gru"):
+            raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}.")
+        self.vocab_size = vocab_size
+        self.embedding_dim = embedding_dim
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.cell = cell
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+        rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
+        self.lstm = rnn_class(
+            input_size=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            dropout=dropout if num_layers > 1 else 0.0,
+            batch_first=True,
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(hidden_size, vocab_size)
+
+    def init_hidden(self, batch_size: int, device: Union[str, torch.device]) -> State:
+        """Zero initial state: (h, c) for an LSTM, h for a GRU, each (layers, batch, hidden)."""
+        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
+        return (zeros, zeros.clone()) if self.cell == "lstm" else zeros
+
+    def forward(self, x: torch.Tensor, state: Optional[State] = None, return_state: bool = False):
+        """Logits (batch, seq, vocab_size) for indices x (batch, seq); optionally the new state."""
+        x = self.embedding(x)  # (batch, seq, embedding_dim)
+        if state is None:
+            state = self.init_hidden(x.size(0), x.device)
+        out, state = self.lstm(x, state)  # (batch, seq, hidden_size)
+        out = self.fc(self.dropout(out))  # (batch, seq, vocab_size)
+        return out if not return_state else (out, state)
+
+    def config(self) -> dict:
+        """The constructor arguments, to rebuild the model from a checkpoint."""
+        return {
+            "vocab_size": self.vocab_size,
+            "embedding_dim": self.embedding_dim,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "dropout": self.dropout.p,
+            "cell": self.cell,
+        }
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,127 @@
+"""A run folder: config, loss history (CSV), loss plot (PNG), generated text and tunes."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+from labutils.checkpoints import atomic_write_bytes, atomic_write_text
+
+PathLike = Union[str, Path]
+
+
+def new_run_dir(root: PathLike = "runs", name: Optional[str] = None) -> Path:
+    """Create runs/<name> (default: a timestamp) without touching an existing folder."""
+    root = Path(root)
+    name = name or time.strftime("%Y%m%d-%H%M%S")
+    run_dir = root / name
+    if run_dir.exists():
+        raise FileExistsError(
+            f"Run folder {str(run_dir)!r} already exists. Pick another --name, or continue it with --resume {run_dir}."
+        )
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def write_json(path: PathLike, data: Dict) -> Path:
+    """Write a JSON file atomically (sorted keys, indented)."""
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def write_history_csv(history: Sequence[Dict], path: PathLike) -> Path:
+    """Write the loss history (step, loss, val_bpc, elapsed_s) as CSV, atomically."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["step", "loss", "val_bpc", "elapsed_s"], lineterminator="\n")
+    writer.writeheader()
+    for record in history:
+        writer.writerow({k: ("" if record.get(k) is None else record[k]) for k in writer.fieldnames})
+    return atomic_write_text(path, buffer.getvalue())
+
+
+def read_history_csv(path: PathLike) -> List[Dict]:
+    """Read a history CSV back into a list of dicts (numbers as float/int, blanks as None)."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            rows.append({
+                "step": int(row["step"]),
+                "loss": float(row["loss"]),
+                "val_bpc": float(row["val_bpc"]) if row["val_bpc"] else None,
+                "elapsed_s": float(row["elapsed_s"]),
+            })
+    return rows
+
+
+def loss_figure(history: Sequence[Dict], title: str = "Training loss"):
+    """A matplotlib Figure: training loss (bits/char, smoothed) and held-out bits/char per step."""
+    import math
+
+    import matplotlib
+
+    if matplotlib.get_backend().lower() == "agg" or not _in_notebook():
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    steps = [r["step"] for r in history]
+    bits = [r["loss"] / math.log(2) for r in history]
+    ax.plot(steps, bits, color="tab:blue", alpha=0.3, linewidth=0.8, label="training batch")
+    window = max(1, len(bits) // 50)
+    if window > 1:
+        smooth = [sum(bits[max(0, i - window + 1): i + 1]) / len(bits[max(0, i - window + 1): i + 1])
+                  for i in range(len(bits))]
+        ax.plot(steps, smooth, color="tab:blue", label=f"training (mean of {window})")
+    val = [(r["step"], r["val_bpc"]) for r in history if r.get("val_bpc") is not None]
+    if val:
+        ax.plot(*zip(*val), "o-", color="tab:orange", label="held-out tunes")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("bits per character")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def save_loss_plot(history: Sequence[Dict], path: PathLike, title: str = "Training loss") -> Path:
+    """Save the loss figure as a PNG, atomically."""
+    import matplotlib.pyplot as plt
+
+    fig = loss_figure(history, title)
+    try:
+        return atomic_write_bytes(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+class LiveLossPlot:
+    """An on_step callback for `train` that redraws the loss plot in a notebook every `every` steps."""
+
+    def __init__(self, every: int = 50):
+        self.every = every
+        self.handle = None
+
+    def __call__(self, step: int, history: List[Dict]) -> None:
+        if step % self.every and step != 1:
+            return
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        fig = loss_figure(history)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+        plt.close(fig)

@@ -1,0 +1,85 @@
+"""generate_text: sample characters one at a time from a trained model, carrying its state."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+from tqdm.auto import tqdm
+
+from labutils.text import lab_vocab
+
+
+def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int]]):
+    if vocab is None and char2idx is None:
+        vocab = lab_vocab()[0]
+    if vocab is None:
+        vocab = [c for c, _ in sorted(char2idx.items(), key=lambda item: item[1])]
+    return list(vocab), {c: i for i, c in enumerate(vocab)}
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[int] = None,
+                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Draw one index per row from logits (batch, vocab) -> (batch, 1), with temperature and top-k."""
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}.")
+    logits = logits / temperature
+    if top_k is not None:
+        if top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}.")
+        kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1).values[:, -1:]  # (batch, 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)  # (batch, vocab)
+    return torch.multinomial(probs, num_samples=1, generator=generator)  # (batch, 1)
+
+
+def generate_text(
+    model,
+    start_string: str,
+    generation_length: int = 1000,
+    *,
+    vocab: Optional[Sequence[str]] = None,
+    char2idx: Optional[Dict[str, int]] = None,
+    temperature: float = 1.0,
+    top_k: Optional[int] = None,
+    num_samples: int = 1,
+    seed: Optional[int] = None,
+    progress: bool = False,
+) -> Union[str, List[str]]:
+    """Continue `start_string` by `generation_length` sampled characters.
+
+    The whole start string primes the model's state, then each sampled character is fed
+    back in with the carried state. `num_samples` > 1 samples that many texts at once in
+    one batch and returns a list. The vocabulary defaults to the lab's 83 characters.
+    """
+    vocab, char2idx = _vocab_maps(vocab, char2idx)
+    if not start_string:
+        raise ValueError("start_string must not be empty (the lab uses 'X', the start of a tune).")
+    unknown = sorted(set(start_string) - char2idx.keys())
+    if unknown:
+        raise ValueError(
+            f"start_string has characters not in the vocabulary: {''.join(unknown)!r}. "
+            f"Known characters: {''.join(vocab)!r}"
+        )
+    if generation_length < 0 or num_samples < 1:
+        raise ValueError("generation_length must be >= 0 and num_samples >= 1.")
+    device = next(model.parameters()).device
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    start = torch.tensor([[char2idx[c] for c in start_string]], dtype=torch.long, device=device)
+    input_idx = start.repeat(num_samples, 1)  # (num_samples, len(start_string))
+    generated = torch.empty(num_samples, generation_length, dtype=torch.long)
+    try:
+        with torch.inference_mode():
+            state = model.init_hidden(num_samples, device)
+            for i in tqdm(range(generation_length), disable=not progress, desc="generating"):
+                logits, state = model(input_idx, state, return_state=True)  # (num_samples, seq, vocab)
+                input_idx = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (num_samples, 1)
+                generated[:, i] = input_idx[:, 0].cpu()
+    finally:
+        model.train(was_training)
+    texts = [start_string + "".join(vocab[j] for j in row) for row in generated.tolist()]
+    return texts[0] if num_samples == 1 else texts

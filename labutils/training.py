@@ -1,0 +1,169 @@
+"""Loss, one optimisation step, held-out evaluation and the training loop with checkpoints."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from labutils.batches import get_batch
+from labutils.checkpoints import load_checkpoint, save_checkpoint
+from labutils.params import TRAINING_DEFAULTS
+
+PathLike = Union[str, Path]
+
+
+def compute_loss(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (in nats) of logits (batch, seq, vocab) against labels (batch, seq)."""
+    batched_labels = labels.reshape(-1)  # (batch * seq,)
+    batched_logits = logits.reshape(-1, logits.size(-1))  # (batch * seq, vocab)
+    return F.cross_entropy(batched_logits, batched_labels)
+
+
+def nats_to_bits(loss: float) -> float:
+    """Convert a cross-entropy in nats (PyTorch's unit) to bits per character."""
+    return loss / math.log(2)
+
+
+def train_step(model, optimizer, x_batch, y_batch, grad_clip: Optional[float] = None) -> float:
+    """One Adam step on a batch: forward, loss, backward, (clip), update. Returns the loss."""
+    model.train()
+    optimizer.zero_grad()
+    logits = model(x_batch)  # (batch, seq, vocab)
+    loss = compute_loss(y_batch, logits)
+    loss.backward()
+    if grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.item()
+
+
+@torch.inference_mode()
+def evaluate_bpc(model, vectorized: np.ndarray, seq_length: int = 256, num_streams: int = 16) -> float:
+    """Held-out loss in bits per character, reading the text once as parallel streams with carried state."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    data = torch.as_tensor(np.asarray(vectorized), dtype=torch.long)
+    stream_len = (data.numel() - 1) // num_streams
+    if stream_len < 2:
+        raise ValueError(f"Too little held-out data ({data.numel()} characters) for {num_streams} streams.")
+    x_all = data[: num_streams * stream_len].view(num_streams, stream_len).to(device)  # (streams, len)
+    y_all = data[1 : num_streams * stream_len + 1].view(num_streams, stream_len).to(device)
+    state, total, count = None, 0.0, 0
+    for start in range(0, stream_len, seq_length):
+        x = x_all[:, start : start + seq_length]
+        logits, state = model(x, state, return_state=True)  # (streams, chunk, vocab)
+        loss = compute_loss(y_all[:, start : start + seq_length], logits)
+        total += loss.item() * x.numel()
+        count += x.numel()
+    model.train(was_training)
+    return nats_to_bits(total / count)
+
+
+def make_optimizer(model, params: Dict) -> torch.optim.Optimizer:
+    """Adam with the lab's learning rate (and optional weight decay)."""
+    return torch.optim.Adam(
+        model.parameters(), lr=params["learning_rate"], weight_decay=params.get("weight_decay", 0.0)
+    )
+
+
+@dataclass
+class TrainResult:
+    """What a training run returns: loss history, last held-out bits/char, checkpoint path."""
+
+    history: List[Dict] = field(default_factory=list)
+    final_val_bpc: Optional[float] = None
+    checkpoint_path: Optional[Path] = None
+    steps: int = 0
+
+
+def train(
+    model,
+    train_data: np.ndarray,
+    params: Dict,
+    *,
+    val_data: Optional[np.ndarray] = None,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    checkpoint_path: Optional[PathLike] = None,
+    resume_from: Optional[PathLike] = None,
+    tracker=None,
+    extra_checkpoint: Optional[Dict] = None,
+    on_step: Optional[Callable[[int, List[Dict]], None]] = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train `model` on `train_data` (int64 array) for params["num_training_iterations"] steps.
+
+    Every `eval_every` steps the held-out bits/char on `val_data` is recorded; every
+    `checkpoint_every` steps, at the end and on Ctrl-C a checkpoint is written atomically
+    to `checkpoint_path`. `resume_from` continues a checkpoint exactly where it stopped
+    (model, optimizer, step, random state, history).
+    """
+    params = {**TRAINING_DEFAULTS, **params}
+    device = next(model.parameters()).device
+    optimizer = optimizer or make_optimizer(model, params)
+    rng = np.random.default_rng(params["seed"])
+    torch.manual_seed(params["seed"])
+    history: List[Dict] = []
+    start_step, elapsed_before = 0, 0.0
+    if resume_from is not None:
+        ckpt = load_checkpoint(resume_from, device)
+        model.load_state_dict(ckpt["model_state"])
+        optimizer.load_state_dict(ckpt["optimizer_state"])
+        rng.bit_generator.state = ckpt["numpy_rng_state"]
+        torch.set_rng_state(ckpt["torch_rng_state"])
+        history = list(ckpt["history"])
+        start_step = ckpt["step"]
+        elapsed_before = history[-1]["elapsed_s"] if history else 0.0
+
+    def checkpoint(step: int) -> None:
+        if checkpoint_path is not None:
+            save_checkpoint(
+                checkpoint_path, model, optimizer, step=step, history=history, params=params,
+                numpy_rng_state=rng.bit_generator.state, torch_rng_state=torch.get_rng_state(),
+                extra=extra_checkpoint,
+            )
+
+    total_steps = params["num_training_iterations"]
+    eval_every, ckpt_every = params["eval_every"], params["checkpoint_every"]
+    t0 = time.perf_counter()
+    step = start_step
+    bar = tqdm(range(start_step, total_steps), initial=start_step, total=total_steps,
+               disable=not progress, desc="training")
+    try:
+        for step_index in bar:
+            x_batch, y_batch = get_batch(train_data, params["seq_length"], params["batch_size"], rng)
+            loss = train_step(model, optimizer, x_batch.to(device), y_batch.to(device), params["grad_clip"])
+            step = step_index + 1
+            record = {"step": step, "loss": loss, "val_bpc": None,
+                      "elapsed_s": elapsed_before + time.perf_counter() - t0}
+            if val_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
+                record["val_bpc"] = evaluate_bpc(model, val_data, params["seq_length"])
+                bar.set_postfix(loss=f"{loss:.3f}", val_bpc=f"{record['val_bpc']:.3f}")
+            history.append(record)
+            if tracker is not None:
+                metrics = {"loss": loss}
+                if record["val_bpc"] is not None:
+                    metrics["val_bpc"] = record["val_bpc"]
+                tracker.log_metrics(metrics, step=step)
+            if on_step is not None:
+                on_step(step, history)
+            if ckpt_every and step % ckpt_every == 0 and step < total_steps:
+                checkpoint(step)
+    except KeyboardInterrupt:
+        checkpoint(step)
+        bar.close()
+        if checkpoint_path is not None:
+            print(f"\nInterrupted after step {step}; checkpoint saved to {checkpoint_path}.")
+        raise
+    bar.close()
+    checkpoint(step)
+    final = next((r["val_bpc"] for r in reversed(history) if r["val_bpc"] is not None), None)
+    return TrainResult(history=history, final_val_bpc=final,
+                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, steps=step)
