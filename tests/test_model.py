@@ -1,0 +1,44 @@
+import pytest
+import torch
+
+from labutils.model import LSTMModel, count_parameters
+
+
+@pytest.mark.parametrize("cell,layers", [("lstm", 1), ("lstm", 2), ("gru", 1)])
+def test_forward_shapes_and_state(cell, layers):
+    model = LSTMModel(83, 16, 32, num_layers=layers, dropout=0.1, cell=cell)
+    x = torch.randint(0, 83, (4, 7))
+    assert model(x).shape == (4, 7, 83)
+    logits, state = model(x, return_state=True)
+    h = state[0] if cell == "lstm" else state
+    assert h.shape == (layers, 4, 32)
+
+
+def test_seed_architecture_and_parameter_count():
+    model = LSTMModel(83, 256, 1024)
+    assert isinstance(model.embedding, torch.nn.Embedding)
+    assert isinstance(model.lstm, torch.nn.LSTM) and model.lstm.batch_first
+    assert isinstance(model.fc, torch.nn.Linear) and model.fc.out_features == 83
+    lstm = 4 * 1024 * (256 + 1024) + 2 * 4 * 1024
+    assert count_parameters(model) == 83 * 256 + lstm + 1024 * 83 + 83
+
+
+def test_state_carries_information():
+    torch.manual_seed(0)
+    model = LSTMModel(10, 8, 16).eval()
+    seq = torch.randint(0, 10, (1, 12))
+    full = model(seq)
+    first, state = model(seq[:, :6], return_state=True)
+    second = model(seq[:, 6:], state)
+    assert torch.allclose(torch.cat([first, second], 1), full, atol=1e-5)
+    assert not torch.allclose(model(seq[:, 6:]), second, atol=1e-3)
+
+
+def test_init_hidden_zeros_on_device():
+    h, c = LSTMModel(5, 4, 6, num_layers=2).init_hidden(3, "cpu")
+    assert h.shape == c.shape == (2, 3, 6) and not h.any() and h.data_ptr() != c.data_ptr()
+
+
+def test_bad_cell():
+    with pytest.raises(ValueError, match="cell must be"):
+        LSTMModel(5, 4, 6, cell="transformer")

@@ -1,0 +1,67 @@
+import pytest
+import torch
+
+from labutils.model import LSTMModel
+from labutils.sampling import generate_text, sample_next
+from labutils.text import lab_vocab
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return LSTMModel(83, 16, 32)
+
+
+def test_length_start_and_vocabulary(model):
+    text = generate_text(model, "X:1\nT:", 200, seed=0)
+    assert text.startswith("X:1\nT:") and len(text) == 6 + 200
+    assert set(text) <= set(lab_vocab()[0])
+
+
+def test_seed_reproducible_and_different_seeds_differ(model):
+    assert generate_text(model, "X", 100, seed=3) == generate_text(model, "X", 100, seed=3)
+    assert generate_text(model, "X", 100, seed=3) != generate_text(model, "X", 100, seed=4)
+
+
+def test_batched_samples_are_independent(model):
+    texts = generate_text(model, "X", 80, num_samples=5, seed=1)
+    assert isinstance(texts, list) and len(texts) == 5 and len(set(texts)) == 5
+    assert all(len(t) == 81 for t in texts)
+
+
+def test_restores_training_mode_and_no_grad(model):
+    model.train()
+    generate_text(model, "X", 5, seed=0)
+    assert model.training
+
+
+def test_top_k_one_is_greedy_and_temperature_sharpens():
+    logits = torch.tensor([[0.0, 3.0, 1.0, 2.0]])
+    assert all(sample_next(logits, top_k=1).item() == 1 for _ in range(20))
+    draws = [sample_next(logits, temperature=0.05).item() for _ in range(50)]
+    assert draws.count(1) == 50
+    with pytest.raises(ValueError, match="temperature"):
+        sample_next(logits, temperature=0)
+
+
+def test_start_string_errors(model):
+    with pytest.raises(ValueError, match="not in the vocabulary: '€'"):
+        generate_text(model, "X€", 10)
+    with pytest.raises(ValueError, match="must not be empty"):
+        generate_text(model, "", 10)
+
+
+def test_multichar_start_primes_state_then_feeds_one_char(model):
+    calls = []
+    original = model.forward
+
+    def recording_forward(x, state=None, return_state=False):
+        calls.append((tuple(x.shape), state is not None))
+        return original(x, state, return_state)
+
+    model.forward = recording_forward
+    try:
+        generate_text(model, "X:1\nT:Reel", 4, seed=0)
+    finally:
+        del model.forward
+    assert calls == [((1, 10), True), ((1, 1), True), ((1, 1), True), ((1, 1), True)]
