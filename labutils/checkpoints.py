@@ -12,6 +12,12 @@ PathLike = Union[str, Path]
 PRETRAINED_PATH = Path(__file__).parent / "pretrained" / "lstm_small.pt"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: PathLike, write) -> Path:
     """Call write(file) on a temporary file beside `path`, then rename it into place."""
     path = Path(path)
@@ -20,6 +26,7 @@ def atomic_write_bytes(path: PathLike, write) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -116,3 +116,17 @@ def test_small_settings_env(monkeypatch, capsys):
     small = lab_params.maybe_small(lab_params.SEED_PARAMS)
     assert small["num_training_iterations"] < 100 and small["hidden_size"] < 1024
     assert "LABUTILS_SMALL=1" in capsys.readouterr().out
+
+
+def test_atomic_write_leaves_old_file_on_failure_and_normal_permissions(tmp_path):
+    target = tmp_path / "keep.txt"
+    checkpoints.atomic_write_text(target, "old")
+
+    def broken(handle):
+        handle.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        checkpoints.atomic_write_bytes(target, broken)
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    assert target.stat().st_mode & 0o044  # readable by group/others like any file the user writes

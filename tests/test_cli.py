@@ -1,0 +1,75 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from labutils import cli
+from labutils.checkpoints import load_checkpoint
+
+SMALL_RUN = ["--preset", "small", "--iterations", "12", "--eval-every", "6", "--checkpoint-every", "4",
+             "--length", "300", "--num-samples", "2", "--comet", "disabled", "--quiet"]
+
+
+def test_help_lists_commands_and_flags(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["run", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--preset", "--resume", "--temperature", "--num-samples", "--comet", "--hidden-size"):
+        assert flag in out
+
+
+def test_run_writes_the_run_folder(tmp_path, capsys):
+    assert cli.main(["run", *SMALL_RUN, "--runs-dir", str(tmp_path), "--name", "r1", "--no-audio"]) == 0
+    run = tmp_path / "r1"
+    for name in ("config.json", "checkpoint.pt", "history.csv", "loss.png", "generated.txt", "summary.json"):
+        assert (run / name).is_file(), name
+    rows = list(csv.DictReader(open(run / "history.csv")))
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))
+    assert rows[5]["val_bpc"] and not rows[4]["val_bpc"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["params"]["num_training_iterations"] == 12 and len(config["vocab"]) == 83
+    assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["steps"] == 12 and summary["val_bpc"] > 0
+    assert "Summary" in capsys.readouterr().out
+
+
+def test_existing_run_folder_is_not_overwritten(tmp_path, capsys):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("keep me")
+    assert cli.main(["train", *SMALL_RUN[:6], "--runs-dir", str(tmp_path), "--name", "taken"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "taken" / "mine.txt").read_text() == "keep me"
+
+
+def test_resume_continues_to_more_iterations(tmp_path):
+    base = ["train", "--preset", "small", "--comet", "disabled", "--quiet", "--runs-dir", str(tmp_path)]
+    assert cli.main([*base, "--name", "a", "--iterations", "6"]) == 0
+    assert cli.main(["train", "--resume", str(tmp_path / "a"), "--iterations", "10", "--comet", "disabled",
+                     "--quiet"]) == 0
+    ckpt = load_checkpoint(tmp_path / "a" / "checkpoint.pt")
+    assert ckpt["step"] == 10 and len(ckpt["history"]) == 10
+
+
+def test_resume_of_a_missing_run_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["train", "--resume", str(tmp_path / "nope"), "--comet", "disabled"]) == 2
+    assert "not a run folder" in capsys.readouterr().err
+
+
+def test_generate_from_a_run_checkpoint(tmp_path):
+    assert cli.main(["train", *SMALL_RUN[:6], "--comet", "disabled", "--quiet", "--runs-dir", str(tmp_path),
+                     "--name", "g"]) == 0
+    out = tmp_path / "gen"
+    assert cli.main(["generate", "--checkpoint", str(tmp_path / "g"), "--length", "200", "--num-samples", "3",
+                     "--out", str(out), "--no-audio"]) == 0
+    text = (out / "generated.txt").read_text()
+    assert text.count("X") >= 3 and len(text) >= 3 * 201
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run([sys.executable, "-m", "labutils", "--help"], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "build-notebooks" in result.stdout and "grade" in result.stdout
