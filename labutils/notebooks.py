@@ -1,0 +1,391 @@
+"""Student notebooks built from the solutions, the Colab header they share, and the model later steps use.
+
+`python -m labutils build-notebooks` reads every `solutions/NN_*.ipynb` and writes
+`notebooks/NN_*.ipynb`: each region between `### BEGIN SOLUTION` and `### END SOLUTION`
+becomes `raise NotImplementedError("TODO: <hint>")`, where the hint is the `# TODO:`
+comment line kept just above the region. Outputs, execution counts and nbval markers are
+removed, metadata is reduced to a fixed set, so the build is deterministic and
+`--check` can tell whether `notebooks/` is up to date. The Colab badge of the first
+markdown cell and the set-up cell (tagged "colab-setup") are written from REPO_URL and
+BRANCH below, in the solutions and the student notebooks alike: the repository URL stands
+only here.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+PathLike = Union[str, Path]
+
+# The one place the repository's address is written: badges and install cells come from here.
+REPO_URL = "https://github.com/rnn-music-lab/rnn-music-lab"
+BRANCH = "main"
+
+SOLUTIONS_DIR = "solutions"  # folders inside the repository, as the badges link to them
+NOTEBOOKS_DIR = "notebooks"
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+TODO_PREFIX = "# TODO:"
+SETUP_TAG = "colab-setup"
+COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
+# Packages the Colab set-up adds besides labutils itself (Colab already has torch, numpy, ...).
+COLAB_PIP_EXTRAS = ("comet_ml>=3.40", "music21>=9.1")
+COLAB_APT_PACKAGES = ("abcmidi", "timidity", "freepats", "abcm2ps")
+# Where notebook 05 saves its checkpoint; later notebooks can load it ("mine").
+STEP5_CHECKPOINT = Path("runs") / "05_training" / "checkpoint.pt"
+# A model small enough to train in about a minute on 2 CPU cores, for the steps after training.
+QUICK_PARAMS: Dict = {
+    "num_training_iterations": 300,
+    "batch_size": 32,
+    "seq_length": 100,
+    "learning_rate": 5e-3,
+    "embedding_dim": 64,
+    "hidden_size": 256,
+}
+
+_BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
+_NBVAL_LINE = re.compile(r"^\s*# NBVAL_\w+\s*$")
+_KEPT_NOTEBOOK_METADATA = ("kernelspec", "accelerator", "colab")
+
+
+class BuildError(ValueError):
+    """A solution notebook that cannot be turned into a student notebook (the message says where)."""
+
+
+# --- the Colab header --------------------------------------------------------------------
+
+
+def repo_slug() -> str:
+    """'owner/name' of REPO_URL."""
+    return REPO_URL.rstrip("/").split("github.com/", 1)[1]
+
+
+def colab_url(repo_path: str) -> str:
+    """The Colab address that opens `repo_path` (e.g. 'notebooks/01_data.ipynb') from the repository."""
+    return f"https://colab.research.google.com/github/{repo_slug()}/blob/{BRANCH}/{repo_path}"
+
+
+def badge_markdown(repo_path: str) -> str:
+    """The "Open in Colab" badge (markdown) for a notebook's path in the repository."""
+    return f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(repo_path)})"
+
+
+def pip_install_target() -> str:
+    """What pip installs labutils from in Colab: the repository at BRANCH."""
+    return f"labutils @ git+{REPO_URL}.git@{BRANCH}"
+
+
+def setup_cell_source() -> str:
+    """The set-up cell: in Colab it installs labutils, the tunes and the audio tools; elsewhere nothing."""
+    extras = ", ".join(json.dumps(p) for p in COLAB_PIP_EXTRAS)
+    apt = ", ".join(json.dumps(p) for p in COLAB_APT_PACKAGES)
+    return "\n".join([
+        "# Colab set-up: installs labutils, the tune collection and the audio tools. Elsewhere it does nothing",
+        "# (run `make lab` locally). Written by `python -m labutils build-notebooks` from labutils/notebooks.py.",
+        "import importlib.util",
+        "import subprocess",
+        "import sys",
+        "",
+        'if "google.colab" in sys.modules and importlib.util.find_spec("labutils") is None:',
+        '    pip = [sys.executable, "-m", "pip", "install", "--quiet"]',
+        '    subprocess.run(pip + ["setuptools<81", "wheel"], check=True, timeout=600)',
+        '    subprocess.run(pip + ["--no-deps", "--no-build-isolation", "mitdeeplearning==0.7.5"], check=True, timeout=600)',
+        f"    subprocess.run(pip + [{json.dumps(pip_install_target())}, {extras}], check=True, timeout=900)",
+        '    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600)',
+        f'    subprocess.run(["apt-get", "install", "-y", "-qq", {apt}], check=True, timeout=900)',
+        "    importlib.invalidate_caches()",
+    ])
+
+
+def _is_setup_cell(cell) -> bool:
+    return cell.cell_type == "code" and SETUP_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def with_header(nb, repo_path: str):
+    """A copy of `nb` whose first markdown cell has the Colab badge for `repo_path` and whose
+    set-up cell (tag "colab-setup") is setup_cell_source(); both are added when missing."""
+    import nbformat
+
+    nb = copy.deepcopy(nb)
+    cells = nb.cells
+    if not cells or cells[0].cell_type != "markdown":
+        raise BuildError(f"{repo_path}: the first cell must be markdown with the title.")
+    badge = badge_markdown(repo_path)
+    first = cells[0]
+    if _BADGE.search(first.source):
+        first.source = _BADGE.sub(lambda _: badge, first.source)
+    else:  # put the badge right under the title line
+        lines = first.source.split("\n")
+        first.source = "\n".join(lines[:1] + ["", badge] + lines[1:])
+    setup = [i for i, cell in enumerate(cells) if _is_setup_cell(cell)]
+    if len(setup) > 1:
+        raise BuildError(f"{repo_path}: {len(setup)} cells are tagged {SETUP_TAG!r}; keep one.")
+    if setup:
+        cells[setup[0]].source = setup_cell_source()
+    else:
+        cell = nbformat.v4.new_code_cell(setup_cell_source(), metadata={"tags": [SETUP_TAG]})
+        cell["id"] = "colab-setup"
+        cells.insert(1, cell)
+    return nb
+
+
+# --- turning solutions into exercises ------------------------------------------------------
+
+
+def _todo_hint(kept_lines: List[str], where: str) -> str:
+    """The text of the `# TODO:` comment in the comment block right above a BEGIN marker."""
+    for line in reversed(kept_lines):
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            break
+        if stripped.startswith(TODO_PREFIX):
+            return stripped[len(TODO_PREFIX):].strip()
+    raise BuildError(f"{where}: put a '{TODO_PREFIX} ...' comment line right above '{BEGIN_SOLUTION}'.")
+
+
+def _python_string(text: str) -> str:
+    """A Python string literal for `text`, in double quotes when possible."""
+    if '"' not in text and "\\" not in text:
+        return f'"{text}"'
+    return repr(text)
+
+
+def strip_solutions(source: str, where: str = "cell") -> Tuple[str, int]:
+    """Replace each BEGIN/END SOLUTION region by `raise NotImplementedError("TODO: <hint>")`.
+
+    Returns (new source, number of regions). The raise takes the indentation of the BEGIN
+    marker; nbval marker lines (`# NBVAL_...`) are dropped.
+    """
+    kept: List[str] = []
+    lines = source.split("\n")
+    regions = 0
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() == END_SOLUTION:
+            raise BuildError(f"{where}: '{END_SOLUTION}' without a '{BEGIN_SOLUTION}' before it.")
+        if line.strip() != BEGIN_SOLUTION:
+            if not _NBVAL_LINE.match(line):
+                kept.append(line)
+            i += 1
+            continue
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].strip() in (BEGIN_SOLUTION, END_SOLUTION)),
+                   None)
+        if end is None or lines[end].strip() != END_SOLUTION:
+            raise BuildError(f"{where}: '{BEGIN_SOLUTION}' has no matching '{END_SOLUTION}'.")
+        indent = line[: len(line) - len(line.lstrip())]
+        hint = _todo_hint(kept, where)
+        kept.append(f"{indent}raise NotImplementedError({_python_string('TODO: ' + hint)})")
+        regions += 1
+        i = end + 1
+    return "\n".join(kept), regions
+
+
+def _clean_cell(cell):
+    """A copy of a cell with outputs, execution count and volatile metadata removed."""
+    cell = copy.deepcopy(cell)
+    tags = cell.get("metadata", {}).get("tags")
+    cell["metadata"] = {"tags": list(tags)} if tags else {}
+    if cell.cell_type == "code":
+        cell["outputs"] = []
+        cell["execution_count"] = None
+    return cell
+
+
+def student_notebook(solution_nb, name: str):
+    """The student version of a solution notebook named `name` (e.g. '05_training.ipynb')."""
+    import nbformat
+
+    nb = with_header(solution_nb, f"{NOTEBOOKS_DIR}/{name}")
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        cell = _clean_cell(cell)
+        if cell.cell_type == "code":
+            where = f"{SOLUTIONS_DIR}/{name}, cell {index}"
+            cell.source, _ = strip_solutions(cell.source, where)
+            try:
+                ast.parse(cell.source)
+            except SyntaxError as error:
+                raise BuildError(f"{where}: the student version is not valid Python ({error.msg}, line "
+                                 f"{error.lineno}). Check the indentation of '{BEGIN_SOLUTION}'.") from None
+        cells.append(cell)
+    metadata = {k: copy.deepcopy(v) for k, v in nb.metadata.items() if k in _KEPT_NOTEBOOK_METADATA}
+    metadata["language_info"] = {"name": "python"}
+    metadata["labutils"] = {"generated_from": f"{SOLUTIONS_DIR}/{name}",
+                            "note": "Written by `python -m labutils build-notebooks`; edit the solution instead."}
+    student = nbformat.v4.new_notebook(cells=cells, metadata=metadata)
+    student.nbformat, student.nbformat_minor = 4, 5
+    nbformat.validate(student)
+    return student
+
+
+def render(nb) -> str:
+    """The notebook as JSON text exactly as the build writes it (sorted keys, one-space indent)."""
+    import nbformat
+
+    return nbformat.writes(nb, version=4) + "\n"
+
+
+# --- the build ------------------------------------------------------------------------------
+
+
+def _solution_files(solutions_dir: Path) -> List[Path]:
+    if not solutions_dir.is_dir():
+        raise FileNotFoundError(f"No solutions folder at {str(solutions_dir)!r} (use --solutions DIR).")
+    files = sorted(solutions_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not files:
+        raise FileNotFoundError(f"No NN_*.ipynb notebooks in {str(solutions_dir)!r}.")
+    return files
+
+
+def _planned(solutions_dir: PathLike, out_dir: PathLike) -> Dict[Path, str]:
+    """{path: text} for every file the build owns: student notebooks and solution headers."""
+    import nbformat
+
+    solutions_dir, out_dir = Path(solutions_dir), Path(out_dir)
+    planned: Dict[Path, str] = {}
+    for path in _solution_files(solutions_dir):
+        text = path.read_text(encoding="utf-8")
+        nb = nbformat.reads(text, as_version=4)
+        fixed = with_header(nb, f"{SOLUTIONS_DIR}/{path.name}")
+        if fixed.cells != nb.cells:  # only a stale header is rewritten; the rest stays the instructor's
+            planned[path] = render(fixed)
+        planned[out_dir / path.name] = render(student_notebook(nb, path.name))
+    return planned
+
+
+def _stale_outputs(out_dir: Path, planned: Dict[Path, str]) -> List[Path]:
+    """Generated notebooks in out_dir whose solution no longer exists."""
+    stale = []
+    for path in sorted(out_dir.glob("*.ipynb")) if out_dir.is_dir() else []:
+        if path in planned:
+            continue
+        try:
+            generated = "labutils" in json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
+        except ValueError:
+            generated = False
+        if generated:
+            stale.append(path)
+    return stale
+
+
+def build_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike = NOTEBOOKS_DIR) -> List[Path]:
+    """Write out_dir/NN_*.ipynb from solutions_dir (and refresh solution headers); return changed files."""
+    planned = _planned(solutions_dir, out_dir)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    changed = []
+    for path, text in planned.items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
+    for path in _stale_outputs(Path(out_dir), planned):
+        path.unlink()
+        changed.append(path)
+    return changed
+
+
+def check_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike = NOTEBOOKS_DIR) -> List[str]:
+    """What differs from what the build would write: one line per file, empty when up to date."""
+    planned = _planned(solutions_dir, out_dir)
+    problems = []
+    for path, text in planned.items():
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif path.read_text(encoding="utf-8") != text:
+            is_solution = path.parent == Path(solutions_dir)
+            problems.append(f"{path}: " + ("Colab badge or set-up cell differs from labutils/notebooks.py"
+                                           if is_solution else "differs from what the build makes"))
+    problems += [f"{path}: generated from a solution that no longer exists" for path in
+                 _stale_outputs(Path(out_dir), planned)]
+    return problems
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`python -m labutils build-notebooks [--check] [--solutions DIR] [--out DIR]`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m labutils build-notebooks",
+        description="Write the student notebooks (notebooks/) from the solutions (solutions/): solution "
+                    "regions become TODOs, outputs are cleared. Never edit notebooks/ by hand.")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 and list the files that differ from what the build makes")
+    parser.add_argument("--solutions", default=SOLUTIONS_DIR, help="folder of solution notebooks (solutions/)")
+    parser.add_argument("--out", default=NOTEBOOKS_DIR, help="folder of student notebooks (notebooks/)")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        if args.check:
+            problems = check_notebooks(args.solutions, args.out)
+            if problems:
+                print("Notebooks are out of date; run `python -m labutils build-notebooks` (make notebooks):")
+                for line in problems:
+                    print(f"  {line}")
+                return 1
+            print(f"{args.out}/ is up to date with {args.solutions}/.")
+            return 0
+        changed = build_notebooks(args.solutions, args.out)
+    except (BuildError, FileNotFoundError) as error:
+        print(f"error: {error}")
+        return 2
+    for path in changed:
+        print(f"wrote {path}" if path.exists() else f"removed {path}")
+    print(f"{len(changed)} file(s) changed." if changed else f"{args.out}/ was already up to date.")
+    return 0
+
+
+# --- the model the steps after training use -------------------------------------------------
+
+
+def trained_model(choice: str = "pretrained", device="cpu", checkpoint: PathLike = STEP5_CHECKPOINT):
+    """(model, vocab) for the steps after training, saying which model it is.
+
+    choice: "pretrained" (the small model shipped with labutils), "mine" (the checkpoint
+    notebook 05 saved) or "quick" (train a small model now, about a minute on a CPU; a few
+    seconds under LABUTILS_SMALL=1). A missing pretrained model or checkpoint falls back to
+    the next option, with a message.
+    """
+    from labutils.checkpoints import PRETRAINED_PATH, load_pretrained, model_from_checkpoint
+
+    if choice not in ("pretrained", "mine", "quick"):
+        raise ValueError(f"choice must be 'pretrained', 'mine' or 'quick', got {choice!r}.")
+    if choice == "mine":
+        if Path(checkpoint).is_file():
+            model, vocab = model_from_checkpoint(checkpoint, device)
+            print(f"Using your model from step 5: {checkpoint}")
+            return model, vocab
+        print(f"No checkpoint at {checkpoint} (run notebook 05 first): trying the pretrained model.")
+        choice = "pretrained"
+    if choice == "pretrained":
+        if PRETRAINED_PATH.is_file():
+            model, vocab = load_pretrained(device)
+            config = model.config()
+            print(f"Using the pretrained model shipped with labutils ({config['cell'].upper()}, "
+                  f"hidden_size={config['hidden_size']}).")
+            return model, vocab
+        print("The pretrained model is not in this copy of labutils: training a quick one instead.")
+    return _quick_model(device)
+
+
+def _quick_model(device):
+    """Train a small LSTM on the tune collection with QUICK_PARAMS (shrunk under LABUTILS_SMALL=1)."""
+    import torch
+
+    from labutils.data import join_songs, load_training_data
+    from labutils.model import LSTMModel
+    from labutils.params import maybe_small
+    from labutils.text import build_vocab, vectorize_string
+    from labutils.training import train
+
+    params = maybe_small(QUICK_PARAMS)
+    songs_joined = join_songs(load_training_data())
+    vocab, char2idx, _ = build_vocab(songs_joined)
+    torch.manual_seed(0)
+    model = LSTMModel(len(vocab), params["embedding_dim"], params["hidden_size"]).to(device)
+    print(f"Training a quick model: {params['num_training_iterations']} steps, hidden_size="
+          f"{params['hidden_size']} (its tunes are rougher than the pretrained model's).")
+    train(model, vectorize_string(songs_joined, char2idx), params)
+    model.eval()
+    return model, vocab
