@@ -40,7 +40,7 @@ COLAB_APT_PACKAGES = ("abcmidi", "timidity", "freepats", "abcm2ps")
 STEP5_CHECKPOINT = Path("runs") / "05_training" / "checkpoint.pt"
 # A model small enough to train in about a minute on 2 CPU cores, for the steps after training.
 QUICK_PARAMS: Dict = {
-    "num_training_iterations": 300,
+    "num_training_iterations": 600,
     "batch_size": 32,
     "seq_length": 100,
     "learning_rate": 5e-3,
