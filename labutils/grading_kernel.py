@@ -23,7 +23,7 @@ from labutils.params import SMALL_ENV
 
 KERNEL_NAME = "labutils-grader"
 PROBE_SOURCE_PATH = Path(__file__).with_name("grading_probe.py")
-OUTPUT_LIMIT = 200_000  # characters of cell output kept per notebook; the rest is dropped
+OUTPUT_LIMIT = 20_000_000  # characters of output kept per notebook (audio players are large); the rest is dropped
 MAX_RESTARTS = 2  # cells that kill the kernel are skipped and the notebook re-run, this many times
 
 

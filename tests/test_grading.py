@@ -89,7 +89,7 @@ def graded(tmp_path_factory):
     }
     for name, wrong in mistakes.items():
         write_notebook(klass / f"wrong_{name}" / "lab.ipynb", HEADER, solution_source(**{name: wrong}))
-    write_notebook(klass / "messy" / "lab.ipynb", HEADER, "def broken(:\n    pass", "print('x' * 3_000_000)",
+    write_notebook(klass / "messy" / "lab.ipynb", HEADER, "def broken(:\n    pass", "print('x' * 25_000_000)",
                    "import os\nopen('junk.txt', 'w').write('x')\nfor f in os.listdir('.'):\n    os.remove(f)",
                    "import sys\nsys.exit(3)", "while True:\n    pass", solution_source(), "raise ValueError('oops')")
     write_notebook(klass / "killer" / "lab.ipynb", HEADER, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
