@@ -1,0 +1,243 @@
+"""The measurements behind each figure: the seed's recipe and ours, side by side, same data."""
+import os
+import platform
+import statistics
+import time
+import warnings
+
+import numpy as np
+import torch
+
+import seed_recipe
+from labutils import data as lab_data
+from labutils import params as lab_params
+from labutils.batches import get_batch
+from labutils.model import LSTMModel
+from labutils.sampling import generate_text
+from labutils.text import build_vocab, vectorize_string
+from labutils.training import evaluate_bpc, make_optimizer, train_step
+
+# The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
+warnings.filterwarnings("ignore", message="To copy construct from a tensor")
+warnings.filterwarnings("ignore", message="Creating a tensor from a list of numpy.ndarrays")
+
+
+def load_now():
+    """The 1-minute load average (how busy the machine was during a measurement)."""
+    return round(os.getloadavg()[0], 2)
+
+
+def environment():
+    """Torch version, thread count, CPU model, Python and the load when the run started."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu,
+            "cpu_count": os.cpu_count(), "python": platform.python_version(),
+            "load_at_start": list(np.round(os.getloadavg(), 2))}
+
+
+def load_corpus():
+    """Tunes, vocabulary from all tunes joined with blank lines, and the seeded 90/10 split by tune."""
+    songs = lab_data.load_training_data()
+    vocab, char2idx, idx2char = build_vocab(lab_data.join_songs(songs))
+    train_songs, val_songs = lab_data.train_val_split(songs, 0.1, seed=0)
+    return {"songs": songs, "vocab": vocab, "char2idx": char2idx, "idx2char": idx2char,
+            "train_songs": train_songs, "val_songs": val_songs,
+            "train": vectorize_string(lab_data.join_songs(train_songs), char2idx),
+            "val": vectorize_string(lab_data.join_songs(val_songs), char2idx)}
+
+
+def seed_model(vocab_size, seed=0):
+    """The seed's LSTMModel at the notes' sizes, seeded."""
+    torch.manual_seed(seed)
+    sizes = seed_recipe.params
+    return seed_recipe.LSTMModel(vocab_size, sizes["embedding_dim"], sizes["hidden_size"])
+
+
+def our_model(vocab_size, params, seed=0):
+    """Our LSTMModel for a params dict, seeded."""
+    torch.manual_seed(seed)
+    return LSTMModel(vocab_size, **lab_params.model_kwargs(params))
+
+
+def seed_trainer(corpus, seed=0):
+    """(model, step function, chars per step) of the seed's recipe: their loop body, their globals."""
+    np.random.seed(seed)
+    model = seed_model(len(corpus["vocab"]), seed)
+    optimizer = seed_recipe.make_optimizer(model)
+    device = torch.device("cpu")
+
+    def step():
+        seed_recipe.training_iteration(model, optimizer, corpus["train"], device)
+
+    return model, step, seed_recipe.params["batch_size"] * seed_recipe.params["seq_length"]
+
+
+def our_trainer(corpus, params, seed=0):
+    """(model, step function, chars per step) of labutils' loop body for a params dict."""
+    params = {**lab_params.TRAINING_DEFAULTS, **params}
+    model = our_model(len(corpus["vocab"]), params, seed)
+    optimizer = make_optimizer(model, params)
+    rng = np.random.default_rng(seed)
+
+    def step():
+        x_batch, y_batch = get_batch(corpus["train"], params["seq_length"], params["batch_size"], rng)
+        train_step(model, optimizer, x_batch, y_batch, params["grad_clip"])
+
+    return model, step, params["batch_size"] * params["seq_length"]
+
+
+def training_throughput(corpus, steps=20, repeats=3):
+    """Training chars/s at the seed's configuration: the seed's loop vs ours, interleaved repeats."""
+    _, seed_step, chars = seed_trainer(corpus)
+    _, our_step, our_chars = our_trainer(corpus, lab_params.SEED_PARAMS)
+    assert chars == our_chars
+    runs = {"seed": [], "ours": []}
+    for name, step in (("seed", seed_step), ("ours", our_step)):
+        step()  # warm-up: first call allocates
+    for repeat in range(repeats):
+        order = ("seed", "ours") if repeat % 2 == 0 else ("ours", "seed")
+        for name in order:
+            step = seed_step if name == "seed" else our_step
+            start = time.perf_counter()
+            for _ in range(steps):
+                step()
+            seconds = time.perf_counter() - start
+            runs[name].append({"chars_per_s": steps * chars / seconds, "seconds": seconds, "load": load_now()})
+    return {name: {"median_chars_per_s": statistics.median(r["chars_per_s"] for r in rs), "runs": rs,
+                   "steps": steps, "chars_per_step": chars} for name, rs in runs.items()}
+
+
+def time_to_quality(model, step, val, budget_s, max_steps, eval_every_s, eval_seq_length=256):
+    """Train with `step` until budget_s of training time or max_steps; held-out bits/char curve.
+
+    Only training counts on the clock: each evaluation (labutils.training.evaluate_bpc, the
+    same for both recipes) runs with the clock stopped.
+    """
+    curve = [{"train_s": 0.0, "step": 0, "val_bpc": evaluate_bpc(model, val, eval_seq_length), "load": load_now()}]
+    clock, steps, next_eval = 0.0, 0, eval_every_s
+    while clock < budget_s and steps < max_steps:
+        start = time.perf_counter()
+        step()
+        clock += time.perf_counter() - start
+        steps += 1
+        if clock >= next_eval or clock >= budget_s or steps == max_steps:
+            next_eval = clock + eval_every_s
+            curve.append({"train_s": round(clock, 3), "step": steps,
+                          "val_bpc": evaluate_bpc(model, val, eval_seq_length), "load": load_now()})
+    return curve
+
+
+def quality_summary(seed_curve, our_curve):
+    """The seed's best bits/char and when it got there; when ours first reached it; where ours ended."""
+    seed_best = min(point["val_bpc"] for point in seed_curve)
+    seed_time = next(point["train_s"] for point in seed_curve if point["val_bpc"] == seed_best)
+    ours_time = next((point["train_s"] for point in our_curve if point["val_bpc"] <= seed_best), None)
+    return {"seed_best_bpc": seed_best, "seed_time_to_best_s": seed_time,
+            "ours_time_to_seed_best_s": ours_time,
+            "time_ratio": ours_time / seed_time if ours_time is not None and seed_time > 0 else None,
+            "ours_final_bpc": our_curve[-1]["val_bpc"], "ours_best_bpc": min(p["val_bpc"] for p in our_curve),
+            "ours_train_s": our_curve[-1]["train_s"], "ours_steps": our_curve[-1]["step"],
+            "seed_final_bpc": seed_curve[-1]["val_bpc"], "seed_train_s": seed_curve[-1]["train_s"],
+            "seed_steps": seed_curve[-1]["step"]}
+
+
+def _timed(function, repeats):
+    """Median seconds of `repeats` calls of function(), with the load at each call."""
+    times, loads = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+        loads.append(load_now())
+    return statistics.median(times), loads
+
+
+def generation_throughput(corpus, length=500, batch=64, repeats=3, cpu_model=None):
+    """Sampling chars/s on the same weights (seed's sizes): the seed's generate_text vs ours, single and batched."""
+    vocab, char2idx, idx2char = corpus["vocab"], corpus["char2idx"], corpus["idx2char"]
+    seed_net = seed_model(len(vocab))  # left in train mode, as the notes do
+    ours_net = our_model(len(vocab), lab_params.SEED_PARAMS)
+    ours_net.load_state_dict(seed_net.state_dict())
+    device = torch.device("cpu")
+    cases = {
+        "seed": (lambda: seed_recipe.generate_text(seed_net, "X", length, char2idx=char2idx,
+                                                   idx2char=idx2char, device=device), 1),
+        "ours_single": (lambda: generate_text(ours_net, "X", length, vocab=vocab, seed=0), 1),
+        "ours_batched": (lambda: generate_text(ours_net, "X", length, vocab=vocab, num_samples=batch, seed=0), batch),
+    }
+    if cpu_model is not None:  # our CPU default's (smaller) model, for information
+        cases["ours_cpu_default_batched"] = (
+            lambda: generate_text(cpu_model, "X", length, vocab=vocab, num_samples=batch, seed=0), batch)
+    for function, _ in cases.values():
+        function()  # warm-up
+    timings = {name: [] for name in cases}
+    for repeat in range(repeats):  # interleaved, so a busy spell hits every case alike
+        names = list(cases) if repeat % 2 == 0 else list(reversed(cases))
+        for name in names:
+            seconds, loads = _timed(cases[name][0], 1)
+            timings[name].append((seconds, loads[0]))
+    results = {}
+    for name, (_, samples) in cases.items():
+        seconds = statistics.median(t for t, _ in timings[name])
+        results[name] = {"chars_per_s": samples * length / seconds, "seconds": seconds, "samples": samples,
+                         "length": length, "loads": [load for _, load in timings[name]]}
+    return results
+
+
+def generated_tunes(model, vocab, num_samples, length, temperature, seed=0):
+    """Complete tunes sampled from `model` (start "X", fixed seed), found with extract_song_snippet."""
+    texts = generate_text(model, "X", length, vocab=vocab, num_samples=num_samples,
+                          temperature=temperature, seed=seed)
+    return [tune for text in texts for tune in lab_data.extract_song_snippet(text)]
+
+
+def clean_share(tunes, backend="auto"):
+    """Share of tunes that labutils.music.check_tune calls clean (parsed, no error, bars fit the meter)."""
+    from labutils.music import check_tune
+
+    reports = [check_tune(tune, backend) for tune in tunes]
+    clean = sum(report.clean for report in reports)
+    parsed = sum(report.parsed for report in reports)
+    return {"tunes": len(tunes), "clean": clean, "parsed": parsed,
+            "share": clean / len(tunes) if tunes else None,
+            "backend": reports[0].backend if reports else backend}
+
+
+def median_tune(songs):
+    """The tune of median length in characters."""
+    return sorted(songs, key=len)[len(songs) // 2]
+
+
+def playback_times(song, repeats=5):
+    """Seconds for labutils.music.play_song on one tune per (parser, synthesizer), and the seed's play_song."""
+    from labutils import music
+
+    tools = music.available_tools()
+    combos = [("music21", "numpy")]
+    if tools.get("abc2midi"):
+        combos.insert(0, ("abc2midi", "numpy"))
+        if tools.get("timidity"):
+            combos.insert(1, ("abc2midi", "timidity"))
+    if tools.get("timidity"):
+        combos.append(("music21", "timidity"))
+    results = {}
+    for backend, synth in combos:
+        def play():
+            if music.play_song(song, backend=backend, synth=synth) is None:
+                raise RuntimeError(f"play_song returned None for the median tune with {backend}+{synth}")
+        play()  # warm-up: imports, sound font
+        seconds, loads = _timed(play, repeats)
+        results[f"{backend}+{synth}"] = {"seconds": seconds, "loads": loads, "repeats": repeats}
+    if tools.get("abc2midi") and tools.get("timidity"):
+        def seed_play():
+            if seed_recipe.play_song(song) is None:
+                raise RuntimeError("the seed's play_song (abc2midi + timidity) failed on the median tune")
+        seed_play()
+        seconds, loads = _timed(seed_play, repeats)
+        results["seed"] = {"seconds": seconds, "loads": loads, "repeats": repeats}
+    return results

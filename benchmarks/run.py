@@ -1,0 +1,128 @@
+"""`make bench`: measure our labutils against the lab notes' recipe, in one process; write benchmarks/results/.
+
+    python benchmarks/run.py                 # full run, about 25 minutes on 2 cores
+    python benchmarks/run.py --quick         # smoke check, about a minute
+    python benchmarks/run.py --minutes 5 --out /tmp/bench
+
+Figures: (1) training throughput at the seed's configuration, (2) held-out bits/char
+against training time for the seed's recipe and our CPU default, (3) generation
+throughput, (4) share of generated tunes that abc2midi reads cleanly, (5) playback
+time of the median tune per backend. Each as ours/seed with absolute numbers.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import measure
+import report
+from labutils import params as lab_params
+
+HERE = Path(__file__).resolve().parent
+
+# How much of each measurement a run does: full (`make bench`) and quick (`--quick`, the test).
+FULL = {"throughput_steps": 20, "throughput_repeats": 3, "evals_per_curve": 30,
+        "gen_length": 500, "gen_batch": 64, "gen_repeats": 3,
+        "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7],
+        "real_tunes": None, "play_repeats": 5}
+QUICK = {"throughput_steps": 2, "throughput_repeats": 1, "evals_per_curve": 2,
+         "gen_length": 40, "gen_batch": 8, "gen_repeats": 1,
+         "clean_samples": 4, "clean_length": 400, "temperatures": [1.0, 0.8],
+         "real_tunes": 20, "play_repeats": 1}
+QUICK_MINUTES = 0.1
+
+
+def parse_args(argv):
+    """Command-line flags."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and time limits: a smoke check (~1 min)")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder (default benchmarks/results)")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="training-time budget per recipe for time-to-quality (default 10; --quick: 0.1)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's choice)")
+    parser.add_argument("--cpu-params", type=json.loads, default={}, metavar="JSON",
+                        help='overrides of CPU_PARAMS to try a candidate, e.g. \'{"hidden_size": 512}\'')
+    return parser.parse_args(argv)
+
+
+def say(message):
+    """Progress line with the load average."""
+    print(f"[bench {time.strftime('%H:%M:%S')} load {measure.load_now():.2f}] {message}", flush=True)
+
+
+def run(settings, minutes, cpu_params):
+    """Every measurement, in order; returns the raw numbers."""
+    corpus = measure.load_corpus()
+    results = {"environment": measure.environment(), "settings": settings, "minutes": minutes,
+               "seed_params": dict(measure.seed_recipe.params), "cpu_params": cpu_params,
+               "data": {"tunes": len(corpus["songs"]), "train_chars": int(corpus["train"].size),
+                        "val_chars": int(corpus["val"].size), "vocab_size": len(corpus["vocab"])}}
+    say("(1) training throughput at the seed's configuration")
+    results["training_throughput"] = measure.training_throughput(
+        corpus, settings["throughput_steps"], settings["throughput_repeats"])
+
+    budget_s = minutes * 60
+    eval_every_s = budget_s / settings["evals_per_curve"]
+    say(f"(2) time to quality: the seed's recipe, {minutes:g} min of training")
+    seed_net, seed_step, _ = measure.seed_trainer(corpus)
+    seed_curve = measure.time_to_quality(seed_net, seed_step, corpus["val"], budget_s,
+                                         measure.seed_recipe.params["num_training_iterations"], eval_every_s)
+    say(f"(2) time to quality: our CPU default, {minutes:g} min of training at most")
+    our_net, our_step, _ = measure.our_trainer(corpus, cpu_params)
+    our_curve = measure.time_to_quality(our_net, our_step, corpus["val"], budget_s,
+                                        cpu_params["num_training_iterations"], eval_every_s)
+    results["time_to_quality"] = {"seed": seed_curve, "ours": our_curve,
+                                  "summary": measure.quality_summary(seed_curve, our_curve)}
+
+    say("(3) generation throughput")
+    results["generation_throughput"] = measure.generation_throughput(
+        corpus, settings["gen_length"], settings["gen_batch"], settings["gen_repeats"], cpu_model=our_net)
+
+    say("(4) abc2midi-clean share of generated tunes")
+    real = corpus["songs"] if settings["real_tunes"] is None else corpus["songs"][: settings["real_tunes"]]
+    clean = {"real_tunes": measure.clean_share(real)}
+    sampling = (settings["clean_samples"], settings["clean_length"])
+    clean["seed_T1.0"] = measure.clean_share(
+        measure.generated_tunes(seed_net, corpus["vocab"], *sampling, temperature=1.0))
+    for temperature in settings["temperatures"]:
+        clean[f"ours_T{temperature:.1f}"] = measure.clean_share(
+            measure.generated_tunes(our_net, corpus["vocab"], *sampling, temperature=temperature))
+    clean["sampling"] = {"num_samples": sampling[0], "length": sampling[1], "seed": 0, "start": "X"}
+    results["clean_share"] = clean
+
+    say("(5) playback time of the median tune")
+    song = measure.median_tune(corpus["songs"])
+    results["playback"] = {"median_tune_chars": len(song),
+                           "backends": measure.playback_times(song, settings["play_repeats"])}
+    results["environment"]["load_at_end"] = measure.load_now()
+    return results
+
+
+def main(argv=None):
+    """Run the benchmarks and write results.json, results.md and the plots into --out."""
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = dict(QUICK if args.quick else FULL, quick=args.quick)
+    minutes = args.minutes if args.minutes is not None else (QUICK_MINUTES if args.quick else 10.0)
+    started = time.perf_counter()
+    say(f"{'quick' if args.quick else 'full'} run, {torch.get_num_threads()} threads, writing {args.out}")
+    cpu_params = {**lab_params.CPU_PARAMS, **args.cpu_params}
+    if args.cpu_params:
+        say(f"CPU_PARAMS with overrides {args.cpu_params}")
+    results = run(settings, minutes, cpu_params)
+    results["wall_s"] = round(time.perf_counter() - started, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    report.write_plots(results, args.out)
+    (args.out / "results.md").write_text(report.markdown(results), encoding="utf-8")
+    say(f"done in {results['wall_s']:.0f} s: {args.out / 'results.md'}")
+    print(report.markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
