@@ -91,7 +91,7 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
     import torch
 
     from labutils.checks import make_inputs
-    from labutils.grading_judges import judge
+    from labutils.grading_judges import Verdict, judge
     from labutils.grading_kernel import run_notebook
 
     report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}}
@@ -115,15 +115,20 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
         report["problems"].append(f"the notebook ran over the total timeout of {timeout:g} s")
     if record["output_truncated"]:
         report["problems"].append("huge output was cut")
-    results = (record.get("results") or {}).get("exercises")
-    if results is None:
+    results = record.get("results")
+    results = results.get("exercises") if isinstance(results, dict) else None
+    if not isinstance(results, dict):
         if record["died_in"] is None:
             report["problems"].append("the grader could not test the definitions (" +
                                       record.get("unreadable", "the kernel did not run the probes") + ")")
         return report
     for name, result in results.items():
         if name in RUBRIC:
-            verdict = judge(name, inputs[name], result)
+            try:
+                verdict = judge(name, inputs[name], result)
+            except (AttributeError, KeyError, TypeError, ValueError) as error:  # data not from our probe
+                verdict = Verdict("fail", f"[FAIL] {name}: the probe's data is unusable ({type(error).__name__}) "
+                                          "— hint: do not change the grader's objects from the notebook")
             report["exercises"][name] = {"status": verdict.status, "message": verdict.message}
     return report
 
