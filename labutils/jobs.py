@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 import torch
 
 from labutils import params as lab_params
-from labutils.checkpoints import atomic_write_text, load_pretrained, model_from_checkpoint
+from labutils.checkpoints import atomic_write_text, load_checkpoint, load_pretrained, model_from_checkpoint
 from labutils.data import extract_song_snippet, join_songs, load_training_data, train_val_split
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
@@ -82,7 +82,7 @@ def run_job(args, generate: bool = True) -> int:
     with _start_tracker(args, params, run_dir) as tracker:
         try:
             result = train(model, train_data, params, val_data=val_data, checkpoint_path=checkpoint_path,
-                           resume_from=checkpoint_path if args.resume else None, tracker=tracker,
+                           best_checkpoint_path=run_dir / "best.pt", resume_from=checkpoint_path if args.resume else None, tracker=tracker,
                            extra_checkpoint={"vocab": vocab}, progress=not args.quiet)
         except KeyboardInterrupt:
             print(f"Continue with: python -m labutils {args.command} --resume {run_dir}")
@@ -91,8 +91,15 @@ def run_job(args, generate: bool = True) -> int:
         save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})")
         tracker.log_image(run_dir / "loss.png", name="loss.png")
         summary = {"run_dir": str(run_dir), "steps": result.steps, "final_loss": result.history[-1]["loss"],
-                   "val_bpc": result.final_val_bpc, "train_seconds": round(time.perf_counter() - started, 1)}
+                   "val_bpc": result.final_val_bpc, "best_val_bpc": result.best_val_bpc,
+                   "best_step": result.best_step, "train_seconds": round(time.perf_counter() - started, 1)}
         if generate:
+            if result.best_step is not None and result.best_step != result.steps:
+                # Held-out loss rose after its best step (overfitting): write music with the best model.
+                model.load_state_dict(load_checkpoint(run_dir / "best.pt", device)["model_state"])
+                summary["generated_with"] = f"best.pt (step {result.best_step})"
+            else:
+                summary["generated_with"] = f"checkpoint.pt (step {result.steps})"
             summary.update(write_generated(model, vocab, run_dir, args, tracker))
     write_json(run_dir / "summary.json", summary)
     print_summary(summary)

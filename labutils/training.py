@@ -82,6 +82,8 @@ class TrainResult:
     final_val_bpc: Optional[float] = None
     checkpoint_path: Optional[Path] = None
     steps: int = 0
+    best_val_bpc: Optional[float] = None
+    best_step: Optional[int] = None
 
 
 def train(
@@ -92,6 +94,7 @@ def train(
     val_data: Optional[np.ndarray] = None,
     optimizer: Optional[torch.optim.Optimizer] = None,
     checkpoint_path: Optional[PathLike] = None,
+    best_checkpoint_path: Optional[PathLike] = None,
     resume_from: Optional[PathLike] = None,
     tracker=None,
     extra_checkpoint: Optional[Dict] = None,
@@ -102,7 +105,8 @@ def train(
 
     Every `eval_every` steps the held-out bits/char on `val_data` is recorded; every
     `checkpoint_every` steps, at the end and on Ctrl-C a checkpoint is written atomically
-    to `checkpoint_path`. `resume_from` continues a checkpoint exactly where it stopped
+    to `checkpoint_path`; whenever the held-out bits/char reaches a new best, the model is
+    also saved to `best_checkpoint_path` (if given). `resume_from` continues a checkpoint exactly where it stopped
     (model, optimizer, step, random state, history).
     """
     params = {**TRAINING_DEFAULTS, **params}
@@ -122,10 +126,10 @@ def train(
         start_step = ckpt["step"]
         elapsed_before = history[-1]["elapsed_s"] if history else 0.0
 
-    def checkpoint(step: int) -> None:
-        if checkpoint_path is not None:
+    def checkpoint(step: int, path: Optional[PathLike] = checkpoint_path) -> None:
+        if path is not None:
             save_checkpoint(
-                checkpoint_path, model, optimizer, step=step, history=history, params=params,
+                path, model, optimizer, step=step, history=history, params=params,
                 numpy_rng_state=rng.bit_generator.state, torch_rng_state=torch.get_rng_state(),
                 extra=extra_checkpoint,
             )
@@ -147,6 +151,8 @@ def train(
                 record["val_bpc"] = evaluate_bpc(model, val_data, params["seq_length"])
                 bar.set_postfix(loss=f"{loss:.3f}", val_bpc=f"{record['val_bpc']:.3f}")
             history.append(record)
+            if record["val_bpc"] is not None and record["val_bpc"] <= _best(history)[0]:
+                checkpoint(step, best_checkpoint_path)
             if tracker is not None:
                 metrics = {"loss": loss}
                 if record["val_bpc"] is not None:
@@ -165,5 +171,13 @@ def train(
     bar.close()
     checkpoint(step)
     final = next((r["val_bpc"] for r in reversed(history) if r["val_bpc"] is not None), None)
+    best_bpc, best_step = _best(history)
     return TrainResult(history=history, final_val_bpc=final,
-                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, steps=step)
+                       checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, steps=step,
+                       best_val_bpc=best_bpc, best_step=best_step)
+
+
+def _best(history: List[Dict]):
+    """(lowest held-out bits/char, its step) in a history, or (None, None)."""
+    scored = [(r["val_bpc"], r["step"]) for r in history if r.get("val_bpc") is not None]
+    return min(scored) if scored else (None, None)

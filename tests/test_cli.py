@@ -24,7 +24,8 @@ def test_help_lists_commands_and_flags(capsys):
 def test_run_writes_the_run_folder(tmp_path, capsys):
     assert cli.main(["run", *SMALL_RUN, "--runs-dir", str(tmp_path), "--name", "r1", "--no-audio"]) == 0
     run = tmp_path / "r1"
-    for name in ("config.json", "checkpoint.pt", "history.csv", "loss.png", "generated.txt", "summary.json"):
+    for name in ("config.json", "checkpoint.pt", "best.pt", "history.csv", "loss.png", "generated.txt",
+                 "summary.json"):
         assert (run / name).is_file(), name
     rows = list(csv.DictReader(open(run / "history.csv")))
     assert [int(r["step"]) for r in rows] == list(range(1, 13))
@@ -34,6 +35,8 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
     assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["steps"] == 12 and summary["val_bpc"] > 0
+    assert summary["best_step"] in (6, 12) and summary["best_val_bpc"] <= summary["val_bpc"]
+    assert summary["generated_with"].endswith(f"(step {summary['best_step']})")
     assert "Summary" in capsys.readouterr().out
 
 
