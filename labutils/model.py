@@ -12,8 +12,9 @@ State = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]
 class LSTMModel(nn.Module):
     """Character model: (batch, seq) indices -> (batch, seq, vocab_size) logits.
 
-    The defaults are the lab's model (one LSTM layer). `num_layers`, `dropout` and
-    `cell="gru"` are options for the experiments notebook; they keep the same calls.
+    The defaults are the lab's model (one LSTM layer). `num_layers`, `dropout` (on the
+    embeddings, between layers and before the output layer) and `cell="gru"` are options
+    for the CPU default and the experiments notebook; they keep the same calls.
     """
 
     def __init__(
@@ -52,7 +53,7 @@ class LSTMModel(nn.Module):
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None, return_state: bool = False):
         """Logits (batch, seq, vocab_size) for indices x (batch, seq); optionally the new state."""
-        x = self.embedding(x)  # (batch, seq, embedding_dim)
+        x = self.dropout(self.embedding(x))  # (batch, seq, embedding_dim)
         if state is None:
             state = self.init_hidden(x.size(0), x.device)
         out, state = self.lstm(x, state)  # (batch, seq, hidden_size)
