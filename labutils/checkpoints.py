@@ -95,3 +95,19 @@ def load_pretrained(device="cpu") -> Tuple[torch.nn.Module, list]:
     if not PRETRAINED_PATH.is_file():
         raise FileNotFoundError(f"The pretrained model is missing from the package: {PRETRAINED_PATH}.")
     return model_from_checkpoint(PRETRAINED_PATH, device)
+
+
+def export_model(checkpoint: PathLike, out: PathLike = PRETRAINED_PATH) -> Path:
+    """Write a small inference-only copy of a checkpoint (float16 weights, no optimizer) to `out`."""
+    ckpt = load_checkpoint(checkpoint)
+    if "vocab" not in ckpt:
+        raise ValueError(f"{str(checkpoint)!r} has no vocabulary; export a checkpoint written by `labutils run`.")
+    small = {
+        "model_config": ckpt["model_config"],
+        "model_state": {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()},
+        "vocab": ckpt["vocab"],
+        "step": ckpt["step"],
+        "params": ckpt.get("params", {}),
+        "history": [r for r in ckpt.get("history", []) if r.get("val_bpc") is not None],
+    }
+    return atomic_write_bytes(out, lambda handle: torch.save(small, handle))

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                                           "with labutils)")
     gen.add_argument("--out", help="folder for generated.txt, tunes/ and wavs/ (default: print only)")
     _add_generation_flags(gen)
+    export = sub.add_parser("export-model", help="Write a small float16 copy of a checkpoint (for labutils/pretrained).",
+                            description="Strip the optimizer and random state from a checkpoint and store the "
+                                        "weights as float16: the file the notebooks load as the pretrained model.")
+    export.add_argument("checkpoint", help="a checkpoint.pt / best.pt written by `python -m labutils run`")
+    export.add_argument("out", nargs="?", help="where to write it (default: labutils/pretrained/lstm_small.pt)")
     for name, (_, help_text) in DELEGATED.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
@@ -90,6 +95,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             return jobs.run_job(args, generate=True)
         if args.command == "train":
             return jobs.run_job(args, generate=False)
+        if args.command == "export-model":
+            from labutils.checkpoints import PRETRAINED_PATH, export_model
+
+            print(f"Wrote {export_model(args.checkpoint, args.out or PRETRAINED_PATH)}")
+            return 0
         return jobs.generate_job(args)
     except KeyboardInterrupt:
         print("Stopped by Ctrl-C.", file=sys.stderr)

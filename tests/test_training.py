@@ -130,3 +130,31 @@ def test_atomic_write_leaves_old_file_on_failure_and_normal_permissions(tmp_path
         checkpoints.atomic_write_bytes(target, broken)
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
     assert target.stat().st_mode & 0o044  # readable by group/others like any file the user writes
+
+
+def test_best_checkpoint_tracks_the_lowest_held_out_loss(corpus, tmp_path):
+    train_data, val_data = corpus
+    result = training.train(make_model(), train_data, {**TINY, "num_training_iterations": 30, "eval_every": 5},
+                            val_data=val_data, best_checkpoint_path=tmp_path / "best.pt", progress=False)
+    scored = [(r["val_bpc"], r["step"]) for r in result.history if r["val_bpc"] is not None]
+    assert (result.best_val_bpc, result.best_step) == min(scored)
+    best = checkpoints.load_checkpoint(tmp_path / "best.pt")
+    assert best["step"] == result.best_step
+    model = make_model()
+    model.load_state_dict(best["model_state"])
+    assert training.evaluate_bpc(model, val_data, TINY["seq_length"]) == pytest.approx(result.best_val_bpc, abs=1e-4)
+
+
+def test_export_model_is_small_float16_and_loads(tmp_path):
+    model = make_model()
+    opt = torch.optim.Adam(model.parameters())
+    training.train_step(model, opt, torch.randint(0, 12, (2, 8)), torch.randint(0, 12, (2, 8)))
+    checkpoints.save_checkpoint(tmp_path / "full.pt", model, opt, step=3, vocab=list("abcdefghijkl"))
+    out = checkpoints.export_model(tmp_path / "full.pt", tmp_path / "small.pt")
+    ckpt = checkpoints.load_checkpoint(out)
+    assert "optimizer_state" not in ckpt and ckpt["model_state"]["fc.weight"].dtype == torch.float16
+    assert out.stat().st_size < (tmp_path / "full.pt").stat().st_size / 2
+    loaded, vocab = checkpoints.model_from_checkpoint(out)
+    x = torch.randint(0, 12, (1, 5))
+    assert vocab == list("abcdefghijkl")
+    assert torch.allclose(loaded(x), model.eval()(x), atol=2e-2)
