@@ -179,10 +179,11 @@ def write_wavs(songs: Sequence[str], folder: PathLike, backend: str = "auto", sy
 
 def piano_roll(song, backend: str = "auto", max_seconds: float = MAX_SECONDS):
     """A matplotlib Figure of the tune's notes: time across, pitch up. SongError if unplayable."""
-    from matplotlib.figure import Figure
+    import matplotlib.pyplot as plt  # in a notebook this also turns on figure display
 
     notes = song_notes(song, backend, max_seconds)
-    figure = Figure(figsize=(10, 3.5), layout="constrained")
+    figure = plt.figure(figsize=(10, 3.5), layout="constrained")
+    plt.close(figure)  # shown once, as the cell's value, not again when the cell ends
     axes = figure.add_subplot()
     for note in notes:
         axes.add_patch(_note_box(note))

@@ -83,6 +83,7 @@ def loss_figure(history: Sequence[Dict], title: str = "Training loss"):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    plt.close(fig)  # shown once, as the cell's value, not again when the cell ends
     return fig
 
 
