@@ -5,13 +5,14 @@ STAMP  := $(VENV)/.installed
 ARGS   ?=
 SOLUTION_NOTEBOOKS := $(sort $(wildcard solutions/*.ipynb))
 
-.PHONY: help setup run test test-fast test-slow test-gpu lab notebooks bench bench-quick clean
+.PHONY: help setup run test test-fast test-slow test-gpu lab notebooks grade bench bench-quick clean
 
 help:
 	@echo "make run        train on CPU/GPU, generate tunes, write runs/<name>/ (ARGS='--help' for flags)"
 	@echo "make test       unit tests, notebook build check, solution notebooks under nbval (small settings)"
 	@echo "make lab        open JupyterLab on notebooks/"
 	@echo "make notebooks  rebuild notebooks/ from solutions/"
+	@echo "make grade      grade submissions: make grade ARGS='submissions/ --out grades --jobs 2'"
 	@echo "make bench      benchmarks against the lab notes' recipe (benchmarks/results/)"
 	@echo "make test-gpu   run the solution notebooks with full settings on a GPU"
 
@@ -42,6 +43,9 @@ lab: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) -m labutils build-notebooks
+
+grade: $(STAMP)
+	$(PY) -m labutils grade $(ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py $(ARGS)
