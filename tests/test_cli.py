@@ -76,3 +76,31 @@ def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "labutils", "--help"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and "build-notebooks" in result.stdout and "grade" in result.stdout
+
+
+def test_ctrl_c_keeps_the_checkpoint_and_resume_continues(tmp_path):
+    import signal
+    import time
+
+    run = tmp_path / "int"
+    command = [sys.executable, "-m", "labutils", "train", "--preset", "small", "--iterations", "100000",
+               "--checkpoint-every", "5", "--comet", "disabled", "--quiet", "--runs-dir", str(tmp_path),
+               "--name", "int"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, output
+    assert f"--resume {run}" in output
+    step = load_checkpoint(run / "checkpoint.pt")["step"]
+    assert 5 <= step < 100000
+    assert cli.main(["train", "--resume", str(run), "--iterations", str(step + 3), "--comet", "disabled",
+                     "--quiet"]) == 0
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    assert ckpt["step"] == step + 3 and [r["step"] for r in ckpt["history"]] == list(range(1, step + 4))
