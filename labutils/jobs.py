@@ -106,13 +106,19 @@ def run_job(args, generate: bool = True) -> int:
     return 0
 
 
+def _generate(model, vocab: List[str], args) -> List[str]:
+    """Sample args.num_samples texts with the CLI's flags, GENERATION_DEFAULTS where a flag is unset."""
+    defaults = lab_params.GENERATION_DEFAULTS
+    texts = generate_text(model, args.start, args.length, vocab=vocab,
+                          temperature=args.temperature if args.temperature is not None else defaults["temperature"],
+                          top_k=args.top_k if args.top_k is not None else defaults["top_k"],
+                          num_samples=args.num_samples, seed=args.sample_seed)
+    return [texts] if isinstance(texts, str) else texts
+
+
 def write_generated(model, vocab: List[str], out_dir: Path, args, tracker=None) -> Dict:
     """Generate samples, write generated.txt, tunes/*.abc and (unless --no-audio) wavs/*.wav."""
-    temperature = args.temperature if args.temperature is not None else lab_params.GENERATION_DEFAULTS["temperature"]
-    top_k = args.top_k if args.top_k is not None else lab_params.GENERATION_DEFAULTS["top_k"]
-    texts = generate_text(model, args.start, args.length, vocab=vocab, temperature=temperature, top_k=top_k,
-                          num_samples=args.num_samples, seed=args.sample_seed)
-    texts = [texts] if isinstance(texts, str) else texts
+    texts = _generate(model, vocab, args)
     generated = "\n\n".join(texts)
     atomic_write_text(out_dir / "generated.txt", generated + "\n")
     tunes = [tune for text in texts for tune in extract_song_snippet(text)]
@@ -151,10 +157,7 @@ def generate_job(args) -> int:
         summary["out"] = str(out_dir)
         print_summary(summary)
         return 0
-    temperature = args.temperature if args.temperature is not None else lab_params.GENERATION_DEFAULTS["temperature"]
-    texts = generate_text(model, args.start, args.length, vocab=vocab, temperature=temperature,
-                          top_k=args.top_k, num_samples=args.num_samples, seed=args.sample_seed)
-    for text in [texts] if isinstance(texts, str) else texts:
+    for text in _generate(model, vocab, args):
         print(text, end="\n\n")
     return 0
 

@@ -61,8 +61,8 @@ def loss_figure(history: Sequence[Dict], title: str = "Training loss"):
 
     import matplotlib
 
-    if matplotlib.get_backend().lower() == "agg" or not _in_notebook():
-        matplotlib.use("Agg", force=False)
+    if not _in_notebook():
+        matplotlib.use("Agg", force=False)  # headless: the CLI only saves PNGs
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4))
