@@ -14,7 +14,7 @@ from labutils import params as lab_params
 from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.sampling import generate_text
-from labutils.text import build_vocab, vectorize_string
+from labutils.text import prepare_corpus
 from labutils.training import evaluate_bpc, make_optimizer, train_step
 
 # The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
@@ -42,13 +42,7 @@ def environment():
 
 def load_corpus():
     """Tunes, vocabulary from all tunes joined with blank lines, and the seeded 90/10 split by tune."""
-    songs = lab_data.load_training_data()
-    vocab, char2idx, idx2char = build_vocab(lab_data.join_songs(songs))
-    train_songs, val_songs = lab_data.train_val_split(songs, 0.1, seed=0)
-    return {"songs": songs, "vocab": vocab, "char2idx": char2idx, "idx2char": idx2char,
-            "train_songs": train_songs, "val_songs": val_songs,
-            "train": vectorize_string(lab_data.join_songs(train_songs), char2idx),
-            "val": vectorize_string(lab_data.join_songs(val_songs), char2idx)}
+    return prepare_corpus(lab_data.load_training_data(), 0.1, seed=0)
 
 
 def seed_model(vocab_size, seed=0):

@@ -10,12 +10,12 @@ import torch
 
 from labutils import params as lab_params
 from labutils.checkpoints import atomic_write_text, load_checkpoint, load_pretrained, model_from_checkpoint
-from labutils.data import extract_song_snippet, join_songs, load_training_data, train_val_split
+from labutils.data import extract_song_snippet, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
 from labutils.runs import new_run_dir, save_loss_plot, write_history_csv, write_json
 from labutils.sampling import generate_text
-from labutils.text import build_vocab, vectorize_string
+from labutils.text import prepare_corpus
 
 FLAG_TO_PARAM = {
     "iterations": "num_training_iterations", "batch_size": "batch_size", "seq_length": "seq_length",
@@ -64,11 +64,9 @@ def run_job(args, generate: bool = True) -> int:
         params = {**choose_params(args.preset, device), **_overrides(args)}
         data_path = args.data
         run_dir = new_run_dir(args.runs_dir, args.name)
-    songs = load_training_data(data_path)
-    train_songs, val_songs = train_val_split(songs, 0.1, seed=0)
-    vocab, char2idx, _ = build_vocab(join_songs(songs))
-    train_data = vectorize_string(join_songs(train_songs), char2idx)
-    val_data = vectorize_string(join_songs(val_songs), char2idx)
+    corpus = prepare_corpus(load_training_data(data_path), 0.1, seed=0)
+    vocab, train_data, val_data = corpus["vocab"], corpus["train"], corpus["val"]
+    train_songs, val_songs = corpus["train_songs"], corpus["val_songs"]
     torch.manual_seed(params["seed"])
     model = LSTMModel(len(vocab), **lab_params.model_kwargs(params)).to(device)
     config = {"params": params, "data": data_path, "vocab": vocab, "device": str(device),
@@ -82,7 +80,8 @@ def run_job(args, generate: bool = True) -> int:
     with _start_tracker(args, params, run_dir) as tracker:
         try:
             result = train(model, train_data, params, val_data=val_data, checkpoint_path=checkpoint_path,
-                           best_checkpoint_path=run_dir / "best.pt", resume_from=checkpoint_path if args.resume else None, tracker=tracker,
+                           best_checkpoint_path=run_dir / "best.pt",
+                           resume_from=checkpoint_path if args.resume else None, tracker=tracker,
                            extra_checkpoint={"vocab": vocab}, progress=not args.quiet)
         except KeyboardInterrupt:
             print(f"Continue with: python -m labutils {args.command} --resume {run_dir}")

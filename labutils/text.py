@@ -54,3 +54,19 @@ def decode(indices: Sequence[int], idx2char: Sequence[str]) -> str:
     if bad:
         raise ValueError(f"Indices out of range 0..{size - 1}: {bad[:10]}")
     return "".join(idx2char[int(i)] for i in indices)
+
+
+def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 0) -> Dict:
+    """Vocabulary of all tunes joined, the seeded split by tune, and both halves vectorized.
+
+    Returns a dict: songs, vocab, char2idx, idx2char, train_songs, val_songs, train, val
+    (the last two int64 arrays). `make run` and the benchmarks train on exactly this.
+    """
+    from labutils.data import join_songs, train_val_split
+
+    vocab, char2idx, idx2char = build_vocab(join_songs(songs))
+    train_songs, val_songs = train_val_split(songs, val_fraction, seed=seed)
+    return {"songs": list(songs), "vocab": vocab, "char2idx": char2idx, "idx2char": idx2char,
+            "train_songs": train_songs, "val_songs": val_songs,
+            "train": vectorize_string(join_songs(train_songs), char2idx),
+            "val": vectorize_string(join_songs(val_songs), char2idx)}

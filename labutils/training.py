@@ -106,8 +106,8 @@ def train(
     Every `eval_every` steps the held-out bits/char on `val_data` is recorded; every
     `checkpoint_every` steps, at the end and on Ctrl-C a checkpoint is written atomically
     to `checkpoint_path`; whenever the held-out bits/char reaches a new best, the model is
-    also saved to `best_checkpoint_path` (if given). `resume_from` continues a checkpoint exactly where it stopped
-    (model, optimizer, step, random state, history).
+    also saved to `best_checkpoint_path` (if given). `resume_from` continues a checkpoint
+    exactly where it stopped (model, optimizer, step, random state, history).
     """
     params = {**TRAINING_DEFAULTS, **params}
     device = next(model.parameters()).device

@@ -35,3 +35,13 @@ def test_unknown_characters_are_named():
 def test_decode_out_of_range():
     with pytest.raises(ValueError, match="out of range"):
         text.decode([0, 5], ["a", "b"])
+
+
+def test_prepare_corpus_split_by_tune_and_vectorized():
+    from labutils.data import join_songs, load_training_data
+
+    corpus = text.prepare_corpus(load_training_data(), 0.1, seed=0)
+    assert len(corpus["vocab"]) == 83 and len(corpus["train_songs"]) == 724 and len(corpus["val_songs"]) == 80
+    assert corpus["train"].dtype == np.int64
+    assert text.decode(corpus["val"], corpus["idx2char"]) == join_songs(corpus["val_songs"])
+    assert len(corpus["train"]) == len(join_songs(corpus["train_songs"]))
