@@ -1,7 +1,10 @@
 """Loss, one optimisation step, held-out evaluation and the training loop with checkpoints."""
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,36 +140,43 @@ def train(
     total_steps = params["num_training_iterations"]
     eval_every, ckpt_every = params["eval_every"], params["checkpoint_every"]
     t0 = time.perf_counter()
-    step = start_step
+    step, whole_step = start_step, True
     bar = tqdm(range(start_step, total_steps), initial=start_step, total=total_steps,
                disable=not progress, desc="training")
     try:
-        for step_index in bar:
-            x_batch, y_batch = get_batch(train_data, params["seq_length"], params["batch_size"], rng)
-            loss = train_step(model, optimizer, x_batch.to(device), y_batch.to(device), params["grad_clip"])
-            step = step_index + 1
-            record = {"step": step, "loss": loss, "val_bpc": None,
-                      "elapsed_s": elapsed_before + time.perf_counter() - t0}
-            if val_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
-                record["val_bpc"] = evaluate_bpc(model, val_data, params["seq_length"])
-                bar.set_postfix(loss=f"{loss:.3f}", val_bpc=f"{record['val_bpc']:.3f}")
-            history.append(record)
-            if record["val_bpc"] is not None and record["val_bpc"] <= _best(history)[0]:
-                checkpoint(step, best_checkpoint_path)
-            if tracker is not None:
-                metrics = {"loss": loss}
-                if record["val_bpc"] is not None:
-                    metrics["val_bpc"] = record["val_bpc"]
-                tracker.log_metrics(metrics, step=step)
-            if on_step is not None:
-                on_step(step, history)
-            if ckpt_every and step % ckpt_every == 0 and step < total_steps:
-                checkpoint(step)
+        with _finish_step_on_ctrl_c() as interrupted:
+            for step_index in bar:
+                whole_step = False
+                x_batch, y_batch = get_batch(train_data, params["seq_length"], params["batch_size"], rng)
+                loss = train_step(model, optimizer, x_batch.to(device), y_batch.to(device), params["grad_clip"])
+                step = step_index + 1
+                record = {"step": step, "loss": loss, "val_bpc": None,
+                          "elapsed_s": elapsed_before + time.perf_counter() - t0}
+                if val_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
+                    record["val_bpc"] = evaluate_bpc(model, val_data, params["seq_length"])
+                    bar.set_postfix(loss=f"{loss:.3f}", val_bpc=f"{record['val_bpc']:.3f}")
+                history.append(record)
+                whole_step = True  # model, random state and history agree from here on
+                if record["val_bpc"] is not None and record["val_bpc"] <= _best(history)[0]:
+                    checkpoint(step, best_checkpoint_path)
+                if tracker is not None:
+                    metrics = {"loss": loss}
+                    if record["val_bpc"] is not None:
+                        metrics["val_bpc"] = record["val_bpc"]
+                    tracker.log_metrics(metrics, step=step)
+                if on_step is not None:
+                    on_step(step, history)
+                if ckpt_every and step % ckpt_every == 0 and step < total_steps:
+                    checkpoint(step)
+                if interrupted():  # Ctrl-C arrived during this step: stop now that it is whole
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
-        checkpoint(step)
         bar.close()
+        if whole_step:
+            checkpoint(step)
         if checkpoint_path is not None:
-            print(f"\nInterrupted after step {step}; checkpoint saved to {checkpoint_path}.")
+            print(f"\nInterrupted after step {step}; checkpoint saved to {checkpoint_path}." if whole_step else
+                  "\nInterrupted in the middle of a step: the last periodic checkpoint is kept.")
         raise
     bar.close()
     checkpoint(step)
@@ -175,6 +185,27 @@ def train(
     return TrainResult(history=history, final_val_bpc=final,
                        checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, steps=step,
                        best_val_bpc=best_bpc, best_step=best_step)
+
+
+@contextlib.contextmanager
+def _finish_step_on_ctrl_c():
+    """Within the block, a first Ctrl-C only sets a flag (the loop stops after the current
+    step, so the checkpoint never holds half a step); a second one interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    received = []
+
+    def handler(signum, frame):
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(received)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _best(history: List[Dict]):
