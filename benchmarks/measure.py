@@ -15,7 +15,8 @@ from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus
-from labutils.training import evaluate_bpc, make_optimizer, train_step
+from labutils.training import (WeightAverage, evaluate_bpc, learning_rate_at, make_optimizer, set_learning_rate,
+                               train_step)
 
 # The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
@@ -72,17 +73,27 @@ def seed_trainer(corpus, seed=0):
 
 
 def our_trainer(corpus, params, seed=0):
-    """(model, step function, chars per step) of labutils' loop body for a params dict."""
+    """(model to evaluate, step function, chars per step) of labutils' loop body for a params dict.
+
+    With params["ema_decay"] the model to evaluate is the moving average of the weights,
+    updated inside the step (and so on the clock), as `labutils.training.train` does.
+    """
     params = {**lab_params.TRAINING_DEFAULTS, **params}
     model = our_model(len(corpus["vocab"]), params, seed)
     optimizer = make_optimizer(model, params)
+    average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
     rng = np.random.default_rng(seed)
+    done = [0]
 
     def step():
         x_batch, y_batch = get_batch(corpus["train"], params["seq_length"], params["batch_size"], rng)
-        train_step(model, optimizer, x_batch, y_batch, params["grad_clip"])
+        set_learning_rate(optimizer, learning_rate_at(done[0], params))
+        done[0] += 1
+        train_step(model, optimizer, x_batch, y_batch, params["grad_clip"], params["cpu_bf16"])
+        if average is not None:
+            average.update(model)
 
-    return model, step, params["batch_size"] * params["seq_length"]
+    return (average.module if average is not None else model), step, params["batch_size"] * params["seq_length"]
 
 
 def training_throughput(corpus, steps=20, repeats=3):

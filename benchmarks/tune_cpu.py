@@ -56,6 +56,8 @@ def main(argv=None):
     parser.add_argument("--minutes", type=float, default=3.0, help="training time per candidate")
     parser.add_argument("--slice", type=float, default=20.0, help="seconds of training per turn")
     parser.add_argument("--only", nargs="*", help="candidate names to run (default: all)")
+    parser.add_argument("--schedule-steps", type=int, default=None,
+                        help="length of a cosine learning-rate schedule (default: CPU_PARAMS' iterations)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's)")
     parser.add_argument("--out", type=Path, default=HERE / "tuning")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
@@ -65,7 +67,9 @@ def main(argv=None):
     names = args.only or list(CANDIDATES)
     runs = {}
     for name in names:
-        params = {**lab_params.CPU_PARAMS, **CANDIDATES[name], "num_training_iterations": 10**9}
+        params = {**lab_params.CPU_PARAMS, **CANDIDATES[name]}
+        if args.schedule_steps:  # the clock, not the step count, ends each candidate
+            params["num_training_iterations"] = args.schedule_steps
         model, step, chars = measure.our_trainer(corpus, params)
         runs[name] = {"params": params, "model": model, "step": step, "chars_per_step": chars, "clock": 0.0,
                       "steps": 0, "curve": []}

@@ -73,13 +73,20 @@ def load_checkpoint(path: PathLike, device="cpu") -> Dict:
     return ckpt
 
 
+def usable_weights(ckpt: Dict) -> Dict:
+    """The weights to sample and evaluate with: the moving average when training kept one."""
+    if ckpt.get("ema_state"):
+        return {k[len("module."):]: v for k, v in ckpt["ema_state"].items() if k.startswith("module.")}
+    return ckpt["model_state"]
+
+
 def model_from_checkpoint(path: PathLike, device="cpu") -> Tuple[torch.nn.Module, list]:
-    """Rebuild (model, vocab) from a checkpoint; the model is in eval mode on `device`."""
+    """Rebuild (model, vocab) from a checkpoint, in eval mode on `device` (averaged weights if kept)."""
     from labutils.model import LSTMModel
 
     ckpt = load_checkpoint(path, device)
     model = LSTMModel(**ckpt["model_config"]).to(device)
-    model.load_state_dict({k: v.float() for k, v in ckpt["model_state"].items()})
+    model.load_state_dict({k: v.float() for k, v in usable_weights(ckpt).items()})
     model.eval()
     if "vocab" in ckpt:
         vocab = list(ckpt["vocab"])
@@ -104,7 +111,7 @@ def export_model(checkpoint: PathLike, out: PathLike = PRETRAINED_PATH) -> Path:
         raise ValueError(f"{str(checkpoint)!r} has no vocabulary; export a checkpoint written by `labutils run`.")
     small = {
         "model_config": ckpt["model_config"],
-        "model_state": {k: v.half() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()},
+        "model_state": {k: v.half() if v.is_floating_point() else v for k, v in usable_weights(ckpt).items()},
         "vocab": ckpt["vocab"],
         "step": ckpt["step"],
         "params": ckpt.get("params", {}),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 State = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]
@@ -13,8 +14,10 @@ class LSTMModel(nn.Module):
     """Character model: (batch, seq) indices -> (batch, seq, vocab_size) logits.
 
     The defaults are the lab's model (one LSTM layer). `num_layers`, `dropout` (on the
-    embeddings, between layers and before the output layer) and `cell="gru"` are options
-    for the CPU default and the experiments notebook; they keep the same calls.
+    embeddings, between layers and before the output layer), `weight_dropout` (drops
+    recurrent weights, the hidden-to-hidden matrices, afresh for each training batch) and
+    `cell="gru"` are options for the CPU default and the experiments notebook; they keep
+    the same calls.
     """
 
     def __init__(
@@ -25,6 +28,7 @@ class LSTMModel(nn.Module):
         num_layers: int = 1,
         dropout: float = 0.0,
         cell: str = "lstm",
+        weight_dropout: float = 0.0,
     ):
         super().__init__()
         if cell not in ("lstm", "gru"):
@@ -34,6 +38,9 @@ class LSTMModel(nn.Module):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.cell = cell
+        if not 0.0 <= weight_dropout < 1.0:
+            raise ValueError(f"weight_dropout must be in [0, 1), got {weight_dropout}.")
+        self.weight_dropout = weight_dropout
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         rnn_class = nn.LSTM if cell == "lstm" else nn.GRU
         self.lstm = rnn_class(
@@ -56,7 +63,12 @@ class LSTMModel(nn.Module):
         x = self.dropout(self.embedding(x))  # (batch, seq, embedding_dim)
         if state is None:
             state = self.init_hidden(x.size(0), x.device)
-        out, state = self.lstm(x, state)  # (batch, seq, hidden_size)
+        if self.training and self.weight_dropout > 0:  # same dropped weights at every time step
+            dropped = {name: F.dropout(getattr(self.lstm, name), self.weight_dropout)
+                       for name in self.lstm._flat_weights_names if name.startswith("weight_hh")}
+            out, state = torch.func.functional_call(self.lstm, dropped, (x, state))
+        else:
+            out, state = self.lstm(x, state)  # (batch, seq, hidden_size)
         out = self.fc(self.dropout(out))  # (batch, seq, vocab_size)
         return out if not return_state else (out, state)
 
@@ -69,6 +81,7 @@ class LSTMModel(nn.Module):
             "num_layers": self.num_layers,
             "dropout": self.dropout.p,
             "cell": self.cell,
+            "weight_dropout": self.weight_dropout,
         }
 
 

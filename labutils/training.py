@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from labutils.batches import get_batch
 from labutils.checkpoints import load_checkpoint, save_checkpoint
+from labutils.device import training_autocast
 from labutils.params import TRAINING_DEFAULTS
 
 PathLike = Union[str, Path]
@@ -34,12 +35,18 @@ def nats_to_bits(loss: float) -> float:
     return loss / math.log(2)
 
 
-def train_step(model, optimizer, x_batch, y_batch, grad_clip: Optional[float] = None) -> float:
-    """One Adam step on a batch: forward, loss, backward, (clip), update. Returns the loss."""
+def train_step(model, optimizer, x_batch, y_batch, grad_clip: Optional[float] = None,
+               cpu_bf16: bool = False) -> float:
+    """One Adam step on a batch: forward, loss, backward, (clip), update. Returns the loss.
+
+    `cpu_bf16=True` runs the forward pass in bfloat16 mixed precision on a CPU with native
+    support (see `labutils.device.training_autocast`); the loss is computed in float32.
+    """
     model.train()
     optimizer.zero_grad()
-    logits = model(x_batch)  # (batch, seq, vocab)
-    loss = compute_loss(y_batch, logits)
+    with training_autocast(x_batch.device, cpu_bf16):
+        logits = model(x_batch)  # (batch, seq, vocab)
+    loss = compute_loss(y_batch, logits.float())
     loss.backward()
     if grad_clip:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -77,6 +84,69 @@ def make_optimizer(model, params: Dict) -> torch.optim.Optimizer:
     )
 
 
+def learning_rate_at(step: int, params: Dict) -> float:
+    """Learning rate for optimisation step `step` (0-based) under params["lr_schedule"].
+
+    "constant" (the notes): always params["learning_rate"]. "cosine": a linear warm-up over
+    `warmup_steps`, then a half cosine from the learning rate down to zero at
+    `num_training_iterations`, so the last steps settle instead of bouncing.
+    """
+    params = {**TRAINING_DEFAULTS, **params}
+    base, schedule = params["learning_rate"], params["lr_schedule"]
+    if schedule == "constant":
+        return base
+    if schedule != "cosine":
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {schedule!r}.")
+    total, warmup = params["num_training_iterations"], params["warmup_steps"]
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set the learning rate of every parameter group."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights, the model we evaluate and keep.
+
+    For the first `start` updates the average simply follows the weights (early on they
+    improve too fast for an average to help); after that each `update(model)` moves it
+    towards the weights by (1 - decay), an average over the last ~1/(1 - decay) steps,
+    which lowers the held-out loss of weights that bounce around a minimum.
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float, start: int = 0):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema_decay must be between 0 and 1, got {decay}.")
+        if start < 0:
+            raise ValueError(f"ema_start must be 0 or more, got {start}.")
+        self.decay, self.start = decay, start
+
+        def average(averaged, current, num_averaged):
+            weight = decay if int(num_averaged) >= start else 0.0
+            return averaged + (current - averaged) * (1.0 - weight)
+
+        self.averaged = torch.optim.swa_utils.AveragedModel(model, avg_fn=average, use_buffers=True)
+
+    @property
+    def module(self) -> torch.nn.Module:
+        """The averaged model (same class and config as the trained one)."""
+        return self.averaged.module
+
+    def update(self, model: torch.nn.Module) -> None:
+        self.averaged.update_parameters(model)
+
+    def state_dict(self) -> Dict:
+        return self.averaged.state_dict()
+
+    def load_state_dict(self, state: Dict) -> None:
+        self.averaged.load_state_dict(state)
+
+
 @dataclass
 class TrainResult:
     """What a training run returns: loss history, last held-out bits/char, checkpoint path."""
@@ -87,6 +157,7 @@ class TrainResult:
     steps: int = 0
     best_val_bpc: Optional[float] = None
     best_step: Optional[int] = None
+    averaged_model: Optional[torch.nn.Module] = None
 
 
 def train(
@@ -111,6 +182,11 @@ def train(
     to `checkpoint_path`; whenever the held-out bits/char reaches a new best, the model is
     also saved to `best_checkpoint_path` (if given). `resume_from` continues a checkpoint
     exactly where it stopped (model, optimizer, step, random state, history).
+
+    With params["ema_decay"] set, a moving average of the weights (`WeightAverage`) is kept
+    beside them: the held-out figures, the best checkpoint and `result.averaged_model` are
+    the average's; the periodic checkpoint holds both, and `model_from_checkpoint` returns
+    the average.
     """
     params = {**TRAINING_DEFAULTS, **params}
     device = next(model.parameters()).device
@@ -119,6 +195,8 @@ def train(
     torch.manual_seed(params["seed"])
     history: List[Dict] = []
     start_step, elapsed_before = 0, 0.0
+    average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
+    evaluated = average.module if average is not None else model
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from, device)
         model.load_state_dict(ckpt["model_state"])
@@ -127,15 +205,24 @@ def train(
         torch.set_rng_state(ckpt["torch_rng_state"])
         history = list(ckpt["history"])
         start_step = ckpt["step"]
+        if average is not None:
+            if "ema_state" not in ckpt:
+                raise ValueError(f"{str(resume_from)!r} kept no weight average; resume it without ema_decay.")
+            average.load_state_dict(ckpt["ema_state"])
         elapsed_before = history[-1]["elapsed_s"] if history else 0.0
 
-    def checkpoint(step: int, path: Optional[PathLike] = checkpoint_path) -> None:
-        if path is not None:
-            save_checkpoint(
-                path, model, optimizer, step=step, history=history, params=params,
-                numpy_rng_state=rng.bit_generator.state, torch_rng_state=torch.get_rng_state(),
-                extra=extra_checkpoint,
-            )
+    def checkpoint(step: int, best: bool = False) -> None:
+        """The periodic checkpoint (to resume: weights, and average if any), or the best model."""
+        path = best_checkpoint_path if best else checkpoint_path
+        if path is None:
+            return
+        extra = dict(extra_checkpoint or {})
+        if average is not None and not best:
+            extra["ema_state"] = average.state_dict()
+        save_checkpoint(
+            path, evaluated if best else model, optimizer, step=step, history=history, params=params,
+            numpy_rng_state=rng.bit_generator.state, torch_rng_state=torch.get_rng_state(), extra=extra,
+        )
 
     total_steps = params["num_training_iterations"]
     eval_every, ckpt_every = params["eval_every"], params["checkpoint_every"]
@@ -148,17 +235,21 @@ def train(
             for step_index in bar:
                 whole_step = False
                 x_batch, y_batch = get_batch(train_data, params["seq_length"], params["batch_size"], rng)
-                loss = train_step(model, optimizer, x_batch.to(device), y_batch.to(device), params["grad_clip"])
+                set_learning_rate(optimizer, learning_rate_at(step_index, params))
+                loss = train_step(model, optimizer, x_batch.to(device), y_batch.to(device), params["grad_clip"],
+                                  params["cpu_bf16"])
+                if average is not None:
+                    average.update(model)
                 step = step_index + 1
                 record = {"step": step, "loss": loss, "val_bpc": None,
                           "elapsed_s": elapsed_before + time.perf_counter() - t0}
                 if val_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
-                    record["val_bpc"] = evaluate_bpc(model, val_data, params["seq_length"])
+                    record["val_bpc"] = evaluate_bpc(evaluated, val_data, params["seq_length"])
                     bar.set_postfix(loss=f"{loss:.3f}", val_bpc=f"{record['val_bpc']:.3f}")
                 history.append(record)
                 whole_step = True  # model, random state and history agree from here on
                 if record["val_bpc"] is not None and record["val_bpc"] <= _best(history)[0]:
-                    checkpoint(step, best_checkpoint_path)
+                    checkpoint(step, best=True)
                 if tracker is not None:
                     metrics = {"loss": loss}
                     if record["val_bpc"] is not None:
@@ -184,7 +275,8 @@ def train(
     best_bpc, best_step = _best(history)
     return TrainResult(history=history, final_val_bpc=final,
                        checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, steps=step,
-                       best_val_bpc=best_bpc, best_step=best_step)
+                       best_val_bpc=best_bpc, best_step=best_step,
+                       averaged_model=average.module if average is not None else None)
 
 
 @contextlib.contextmanager

@@ -101,3 +101,16 @@ def test_quick_run_writes_table_plots_and_json(tmp_path):
     assert raw["environment"]["threads"] >= 1 and raw["environment"]["torch"] == torch.__version__
     assert len(raw["time_to_quality"]["seed"]) >= 2 and len(raw["time_to_quality"]["ours"]) >= 2
     assert not (tmp_path / "tmp.abc").exists() and not list(tmp_path.glob("*.wav"))  # nothing left in cwd
+
+
+def test_probe_writes_a_curve_of_both_models(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCH))
+    import probe
+
+    overrides = {"hidden_size": 24, "embedding_dim": 8, "batch_size": 4, "seq_length": 16, "ema_decay": 0.9}
+    assert probe.main(["tiny", json.dumps(overrides), "4", "--every", "2", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "probe_tiny.json").read_text())
+    assert [point["step"] for point in record["curve"]] == [2, 4]
+    assert record["params"]["hidden_size"] == 24 and record["params"]["num_training_iterations"] == 4
+    for point in record["curve"]:
+        assert 1.0 < point["val_bpc"] < 8.0 and 1.0 < point["averaged_val_bpc"] < 8.0

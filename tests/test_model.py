@@ -42,3 +42,26 @@ def test_init_hidden_zeros_on_device():
 def test_bad_cell():
     with pytest.raises(ValueError, match="cell must be"):
         LSTMModel(5, 4, 6, cell="transformer")
+
+
+@pytest.mark.parametrize("cell,layers", [("lstm", 1), ("lstm", 2), ("gru", 1)])
+def test_weight_dropout_only_while_training_and_trains_the_weights(cell, layers):
+    torch.manual_seed(0)
+    model = LSTMModel(20, 8, 16, num_layers=layers, cell=cell, weight_dropout=0.5)
+    x = torch.randint(0, 20, (3, 9))
+    model.train()
+    first, second = model(x), model(x)
+    assert not torch.allclose(first, second)  # a fresh mask per batch
+    first.sum().backward()
+    assert all(getattr(model.lstm, f"weight_hh_l{k}").grad.abs().sum() > 0 for k in range(layers))
+    model.eval()
+    plain = LSTMModel(20, 8, 16, num_layers=layers, cell=cell).eval()
+    plain.load_state_dict(model.state_dict())  # same weights, same outputs in eval mode
+    assert torch.equal(model(x), plain(x))
+    rebuilt = LSTMModel(**model.config())
+    assert rebuilt.weight_dropout == 0.5
+
+
+def test_bad_weight_dropout():
+    with pytest.raises(ValueError, match="weight_dropout must be"):
+        LSTMModel(5, 4, 6, weight_dropout=1.0)

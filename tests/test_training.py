@@ -21,6 +21,14 @@ def corpus():
     return noisy[:2500], noisy[2500:]
 
 
+def stop_at(last_step):
+    """An on_step callback that interrupts training after `last_step`, as Ctrl-C would."""
+    def on_step(step, history):
+        if step == last_step:
+            raise KeyboardInterrupt
+    return on_step
+
+
 def make_model(**kw):
     torch.manual_seed(0)
     return LSTMModel(12, **lab_params.model_kwargs({**TINY, **kw}))
@@ -158,3 +166,96 @@ def test_export_model_is_small_float16_and_loads(tmp_path):
     x = torch.randint(0, 12, (1, 5))
     assert vocab == list("abcdefghijkl")
     assert torch.allclose(loaded(x), model.eval()(x), atol=2e-2)
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero():
+    params = {"learning_rate": 1e-2, "num_training_iterations": 110, "lr_schedule": "cosine", "warmup_steps": 10}
+    rates = [training.learning_rate_at(step, params) for step in range(110)]
+    assert rates[0] == pytest.approx(1e-3) and rates[9] == pytest.approx(1e-2)
+    assert rates[10] == pytest.approx(1e-2) and rates[60] == pytest.approx(5e-3)
+    assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] < 1e-5
+    assert training.learning_rate_at(5, {"learning_rate": 3e-3}) == 3e-3  # constant, as in the notes
+    with pytest.raises(ValueError, match="lr_schedule must be"):
+        training.learning_rate_at(0, {**params, "lr_schedule": "step"})
+
+
+def test_training_follows_the_schedule_and_resumes_on_it(corpus, tmp_path):
+    train_data, val_data = corpus
+    params = {**TINY, "lr_schedule": "cosine", "warmup_steps": 4}
+    model = make_model()
+    optimizer = training.make_optimizer(model, params)
+    seen = []
+    training.train(model, train_data, params, optimizer=optimizer, progress=False,
+                   on_step=lambda step, history: seen.append(optimizer.param_groups[0]["lr"]))
+    assert seen == pytest.approx([training.learning_rate_at(step, params) for step in range(20)])
+    whole = make_model(weight_dropout=0.3)
+    training.train(whole, train_data, params, progress=False)
+    half = make_model(weight_dropout=0.3)
+    with pytest.raises(KeyboardInterrupt):  # interrupted mid-schedule, then resumed on the same schedule
+        training.train(half, train_data, params, progress=False, checkpoint_path=tmp_path / "half.pt",
+                       on_step=stop_at(10))
+    resumed = make_model(weight_dropout=0.3)
+    training.train(resumed, train_data, params, resume_from=tmp_path / "half.pt", progress=False)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_weight_average_is_evaluated_kept_and_resumed(corpus, tmp_path):
+    train_data, val_data = corpus
+    params = {**TINY, "ema_decay": 0.9}
+    model = make_model()
+    result = training.train(model, train_data, params, val_data=val_data, checkpoint_path=tmp_path / "c.pt",
+                            best_checkpoint_path=tmp_path / "best.pt", progress=False)
+    averaged = result.averaged_model
+    assert averaged is not None and averaged is not model
+    assert not torch.equal(averaged.fc.weight, model.fc.weight)  # an average, not a copy
+    # the recorded held-out figure is the average's, and the saved model is the average
+    assert result.final_val_bpc == pytest.approx(training.evaluate_bpc(averaged, val_data, TINY["seq_length"]))
+    loaded, _ = checkpoints.model_from_checkpoint(tmp_path / "c.pt")
+    assert torch.equal(loaded.fc.weight, averaged.fc.weight)
+    raw = checkpoints.load_checkpoint(tmp_path / "c.pt")["model_state"]
+    assert torch.equal(raw["fc.weight"], model.fc.weight)  # resume needs the trained weights too
+    best = checkpoints.load_checkpoint(tmp_path / "best.pt")
+    assert best["step"] == result.best_step
+    # stopped halfway and resumed: the same weights and the same average as one run
+    half = make_model()
+    with pytest.raises(KeyboardInterrupt):
+        training.train(half, train_data, params, checkpoint_path=tmp_path / "h.pt", progress=False,
+                       on_step=stop_at(10))
+    resumed = make_model()
+    again = training.train(resumed, train_data, params, val_data=val_data, resume_from=tmp_path / "h.pt",
+                           progress=False)
+    assert torch.equal(resumed.fc.weight, model.fc.weight)
+    assert torch.equal(again.averaged_model.fc.weight, averaged.fc.weight)
+    training.train(make_model(), train_data, {**TINY, "num_training_iterations": 2},
+                   checkpoint_path=tmp_path / "plain.pt", progress=False)
+    with pytest.raises(ValueError, match="kept no weight average"):
+        training.train(make_model(), train_data, params, resume_from=tmp_path / "plain.pt", progress=False)
+    with pytest.raises(ValueError, match="ema_decay must be"):
+        training.WeightAverage(model, 1.0)
+
+
+def test_bf16_training_learns_and_keeps_float32_weights(corpus, monkeypatch):
+    from labutils import device as lab_device
+
+    monkeypatch.setattr(lab_device, "cpu_supports_bf16", lambda: True)  # the path runs on any CPU
+    train_data, val_data = corpus
+    model = make_model()
+    before = training.evaluate_bpc(model, val_data, 32, 4)
+    result = training.train(model, train_data, {**TINY, "num_training_iterations": 60, "cpu_bf16": True},
+                            val_data=val_data, progress=False)
+    assert result.final_val_bpc < before - 1.0
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+
+
+def test_weight_average_follows_the_weights_until_its_start():
+    model = make_model()
+    average = training.WeightAverage(model, 0.9, start=3)
+    for update in range(1, 6):
+        with torch.no_grad():
+            model.fc.weight.add_(1.0)
+        average.update(model)
+        same = torch.equal(average.module.fc.weight, model.fc.weight)
+        assert same == (update <= 3)  # updates 1-3 copy; from the 4th on it lags behind
+    with pytest.raises(ValueError, match="ema_start must be"):
+        training.WeightAverage(model, 0.9, start=-1)

@@ -1,0 +1,73 @@
+"""Train one CPU-default candidate for a number of steps and print its held-out curve.
+
+    python benchmarks/probe.py NAME '{"hidden_size": 768}' 1800 [--threads 1] [--out benchmarks/tuning]
+
+The candidate is `labutils.params.CPU_PARAMS` with the JSON overrides; its cosine schedule
+(if any) spans the given steps. Held-out bits/char of the trained weights, and of their
+moving average when `ema_decay` is set, are measured every 100 steps with the clock stopped.
+Two probes with one thread each can run side by side on 2 cores: compare them by step, and
+turn steps into time with a quiet 2-thread measurement. The curve is written to
+`--out/probe_NAME.json`.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import measure
+from labutils import params as lab_params
+from labutils.batches import get_batch
+from labutils.training import WeightAverage, learning_rate_at, make_optimizer, set_learning_rate, train_step
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("name")
+    parser.add_argument("overrides", type=json.loads, help="JSON object of CPU_PARAMS overrides")
+    parser.add_argument("steps", type=int)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--every", type=int, default=100, help="evaluate every this many steps")
+    parser.add_argument("--out", type=Path, default=HERE / "tuning")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    torch.set_num_threads(args.threads)
+    corpus = measure.load_corpus()
+    params = {**lab_params.TRAINING_DEFAULTS, **lab_params.CPU_PARAMS, **args.overrides,
+              "num_training_iterations": args.steps}
+    model = measure.our_model(len(corpus["vocab"]), params)
+    optimizer = make_optimizer(model, params)
+    average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
+    rng = np.random.default_rng(params["seed"])
+    clock, curve = 0.0, []
+    for step in range(1, args.steps + 1):
+        start = time.perf_counter()
+        x_batch, y_batch = get_batch(corpus["train"], params["seq_length"], params["batch_size"], rng)
+        set_learning_rate(optimizer, learning_rate_at(step - 1, params))
+        train_step(model, optimizer, x_batch, y_batch, params["grad_clip"], params["cpu_bf16"])
+        if average is not None:
+            average.update(model)
+        clock += time.perf_counter() - start
+        if step % args.every == 0 or step == args.steps:
+            point = {"step": step, "train_s": round(clock, 1), "val_bpc": measure.evaluate_bpc(model, corpus["val"]),
+                     "averaged_val_bpc": measure.evaluate_bpc(average.module, corpus["val"]) if average else None,
+                     "load": measure.load_now()}
+            curve.append(point)
+            averaged = f"  averaged {point['averaged_val_bpc']:.4f}" if average else ""
+            print(f"{args.name} step {step:5d}  {clock:6.1f} s  {point['val_bpc']:.4f}{averaged}  "
+                  f"load {point['load']}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / f"probe_{args.name}.json"
+    out.write_text(json.dumps({"name": args.name, "overrides": args.overrides, "params": params,
+                               "threads": args.threads, "environment": measure.environment(), "curve": curve},
+                              indent=1), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
