@@ -15,7 +15,7 @@ from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus
-from labutils.training import (WeightAverage, evaluate_bpc, learning_rate_at, make_optimizer, set_learning_rate,
+from labutils.training import (WeightAverage, evaluate_bpc, evaluate_kept, learning_rate_at, make_optimizer, set_learning_rate,
                                train_step)
 
 # The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
@@ -72,11 +72,30 @@ def seed_trainer(corpus, seed=0):
     return model, step, seed_recipe.params["batch_size"] * seed_recipe.params["seq_length"]
 
 
-def our_trainer(corpus, params, seed=0):
-    """(model to evaluate, step function, chars per step) of labutils' loop body for a params dict.
+class KeptModel:
+    """Our side of a time-to-quality run: the trained weights and, with `ema_decay`, their
+    moving average; `evaluate` keeps the better of the two, as `labutils.training.train` does."""
 
-    With params["ema_decay"] the model to evaluate is the moving average of the weights,
-    updated inside the step (and so on the clock), as `labutils.training.train` does.
+    def __init__(self, model, average=None):
+        self.weights, self.average, self.model = model, average, model
+
+    def evaluate(self, val, seq_length=256):
+        bpc, self.model, _ = evaluate_kept(self.weights, self.average, val, seq_length)
+        return bpc
+
+
+def held_out_bpc(model, val, seq_length=256):
+    """Held-out bits/char of an nn.Module, or of the model a KeptModel keeps."""
+    if isinstance(model, KeptModel):
+        return model.evaluate(val, seq_length)
+    return evaluate_bpc(model, val, seq_length)
+
+
+def our_trainer(corpus, params, seed=0):
+    """(KeptModel, step function, chars per step) of labutils' loop body for a params dict.
+
+    With params["ema_decay"] the step also updates the moving average of the weights (on the
+    clock), and evaluations keep the better of weights and average, as in training.train.
     """
     params = {**lab_params.TRAINING_DEFAULTS, **params}
     model = our_model(len(corpus["vocab"]), params, seed)
@@ -93,7 +112,7 @@ def our_trainer(corpus, params, seed=0):
         if average is not None:
             average.update(model)
 
-    return (average.module if average is not None else model), step, params["batch_size"] * params["seq_length"]
+    return KeptModel(model, average), step, params["batch_size"] * params["seq_length"]
 
 
 def training_throughput(corpus, steps=20, repeats=3):
@@ -123,7 +142,7 @@ def time_to_quality(model, step, val, budget_s, max_steps, eval_every_s, eval_se
     Only training counts on the clock: each evaluation (labutils.training.evaluate_bpc, the
     same for both recipes) runs with the clock stopped.
     """
-    curve = [{"train_s": 0.0, "step": 0, "val_bpc": evaluate_bpc(model, val, eval_seq_length), "load": load_now()}]
+    curve = [{"train_s": 0.0, "step": 0, "val_bpc": held_out_bpc(model, val, eval_seq_length), "load": load_now()}]
     clock, steps, next_eval = 0.0, 0, eval_every_s
     while clock < budget_s and steps < max_steps:
         start = time.perf_counter()
@@ -133,7 +152,7 @@ def time_to_quality(model, step, val, budget_s, max_steps, eval_every_s, eval_se
         if clock >= next_eval or clock >= budget_s or steps == max_steps:
             next_eval = clock + eval_every_s
             curve.append({"train_s": round(clock, 3), "step": steps,
-                          "val_bpc": evaluate_bpc(model, val, eval_seq_length), "load": load_now()})
+                          "val_bpc": held_out_bpc(model, val, eval_seq_length), "load": load_now()})
     return curve
 
 

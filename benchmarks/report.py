@@ -106,8 +106,9 @@ def markdown(results):
               "`SEED_PARAMS` (figures 1, 3a, 3b: same model size, same weights).",
               "- Figure 2 counts training time only: held-out bits/char (`labutils.training.evaluate_bpc`, "
               f"the same for both) is measured every {results['minutes'] * 60 / results['settings']['evals_per_curve']:.0f} s "
-              "of training with the clock stopped. Ours is the model `make run` keeps: with `ema_decay` "
-              "the moving average of the weights (its update runs on the clock). Ours/seed below 1 is "
+              "of training with the clock stopped. Ours is the model `make run` keeps: the better of the "
+              "weights and their moving average at each evaluation (the average's update runs on the "
+              "clock). Ours/seed below 1 is "
               "better for times and bits/char, above 1 for throughputs and clean shares.",
               "- Figure 4 samples from the models trained in figure 2 (start \"X\", seed 0, "
               f"{results['clean_share']['sampling']['num_samples']} texts of "

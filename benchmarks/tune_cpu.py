@@ -90,7 +90,7 @@ def main(argv=None):
                 run["step"]()
                 run["clock"] += time.perf_counter() - start
                 run["steps"] += 1
-            bpc = measure.evaluate_bpc(run["model"], corpus["val"])
+            bpc = measure.held_out_bpc(run["model"], corpus["val"])
             run["curve"].append({"train_s": round(run["clock"], 2), "step": run["steps"], "val_bpc": bpc,
                                  "load": measure.load_now()})
             print(f"{name:28s} {run['clock']:6.0f} s {run['steps']:5d} steps  {bpc:.3f} bits/char  "

@@ -74,8 +74,8 @@ def load_checkpoint(path: PathLike, device="cpu") -> Dict:
 
 
 def usable_weights(ckpt: Dict) -> Dict:
-    """The weights to sample and evaluate with: the moving average when training kept one."""
-    if ckpt.get("ema_state"):
+    """The weights to sample and evaluate with: the moving average when training last kept it."""
+    if ckpt.get("ema_state") and ckpt.get("kept") == "average":
         return {k[len("module."):]: v for k, v in ckpt["ema_state"].items() if k.startswith("module.")}
     return ckpt["model_state"]
 

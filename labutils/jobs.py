@@ -93,15 +93,14 @@ def run_job(args, generate: bool = True) -> int:
                    "val_bpc": result.final_val_bpc, "best_val_bpc": result.best_val_bpc,
                    "best_step": result.best_step, "train_seconds": round(time.perf_counter() - started, 1)}
         if generate:
-            if result.averaged_model is not None:  # the weights' moving average is the model to use
-                model = result.averaged_model
+            model = result.kept_model or model  # the weights or, when it did better, their average
             if result.best_step is not None and result.best_step != result.steps:
                 # Held-out loss rose after its best step (overfitting): write music with the best model.
                 model.load_state_dict(load_checkpoint(run_dir / "best.pt", device)["model_state"])
                 summary["generated_with"] = f"best.pt (step {result.best_step})"
             else:
-                summary["generated_with"] = f"checkpoint.pt (step {result.steps}" + (
-                    ", averaged weights)" if result.averaged_model is not None else ")")
+                kept = result.history[-1].get("kept")
+                summary["generated_with"] = f"checkpoint.pt (step {result.steps}" + (f", {kept})" if kept else ")")
             summary.update(write_generated(model, vocab, run_dir, args, tracker))
     write_json(run_dir / "summary.json", summary)
     print_summary(summary)

@@ -111,12 +111,12 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 class WeightAverage:
-    """An exponential moving average of a model's weights, the model we evaluate and keep.
+    """An exponential moving average of a model's weights, kept beside them.
 
-    For the first `start` updates the average simply follows the weights (early on they
-    improve too fast for an average to help); after that each `update(model)` moves it
-    towards the weights by (1 - decay), an average over the last ~1/(1 - decay) steps,
-    which lowers the held-out loss of weights that bounce around a minimum.
+    For the first `start` updates the average simply follows the weights; after that each
+    `update(model)` moves it towards the weights by (1 - decay), an average over roughly the
+    last 1/(1 - decay) steps. Late in training that lowers the held-out loss of weights that
+    bounce around a minimum; early on it lags behind them (see `evaluate_kept`).
     """
 
     def __init__(self, model: torch.nn.Module, decay: float, start: int = 0):
@@ -147,6 +147,16 @@ class WeightAverage:
         self.averaged.load_state_dict(state)
 
 
+def evaluate_kept(model, average: Optional[WeightAverage], vectorized: np.ndarray, seq_length: int = 256):
+    """(held-out bits/char, model, "weights" or "average"): the better of the trained weights
+    and their moving average on held-out data, the model training keeps at this point."""
+    bpc = evaluate_bpc(model, vectorized, seq_length)
+    if average is None:
+        return bpc, model, "weights"
+    averaged_bpc = evaluate_bpc(average.module, vectorized, seq_length)
+    return (averaged_bpc, average.module, "average") if averaged_bpc <= bpc else (bpc, model, "weights")
+
+
 @dataclass
 class TrainResult:
     """What a training run returns: loss history, last held-out bits/char, checkpoint path."""
@@ -157,7 +167,7 @@ class TrainResult:
     steps: int = 0
     best_val_bpc: Optional[float] = None
     best_step: Optional[int] = None
-    averaged_model: Optional[torch.nn.Module] = None
+    kept_model: Optional[torch.nn.Module] = None
 
 
 def train(
@@ -184,9 +194,10 @@ def train(
     exactly where it stopped (model, optimizer, step, random state, history).
 
     With params["ema_decay"] set, a moving average of the weights (`WeightAverage`) is kept
-    beside them: the held-out figures, the best checkpoint and `result.averaged_model` are
-    the average's; the periodic checkpoint holds both, and `model_from_checkpoint` returns
-    the average.
+    beside them, and each evaluation keeps the better of the two on held-out data
+    (`evaluate_kept`): early on the weights, later usually the average. The recorded
+    held-out figure, the best checkpoint and `result.kept_model` are the kept model's; the
+    periodic checkpoint holds both (and which was kept, for `model_from_checkpoint`).
     """
     params = {**TRAINING_DEFAULTS, **params}
     device = next(model.parameters()).device
@@ -196,7 +207,7 @@ def train(
     history: List[Dict] = []
     start_step, elapsed_before = 0, 0.0
     average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
-    evaluated = average.module if average is not None else model
+    kept, kept_name = model, "weights"
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from, device)
         model.load_state_dict(ckpt["model_state"])
@@ -209,6 +220,8 @@ def train(
             if "ema_state" not in ckpt:
                 raise ValueError(f"{str(resume_from)!r} kept no weight average; resume it without ema_decay.")
             average.load_state_dict(ckpt["ema_state"])
+            if ckpt.get("kept") == "average":
+                kept, kept_name = average.module, "average"
         elapsed_before = history[-1]["elapsed_s"] if history else 0.0
 
     def checkpoint(step: int, best: bool = False) -> None:
@@ -218,9 +231,9 @@ def train(
             return
         extra = dict(extra_checkpoint or {})
         if average is not None and not best:
-            extra["ema_state"] = average.state_dict()
+            extra.update(ema_state=average.state_dict(), kept=kept_name)
         save_checkpoint(
-            path, evaluated if best else model, optimizer, step=step, history=history, params=params,
+            path, kept if best else model, optimizer, step=step, history=history, params=params,
             numpy_rng_state=rng.bit_generator.state, torch_rng_state=torch.get_rng_state(), extra=extra,
         )
 
@@ -244,7 +257,9 @@ def train(
                 record = {"step": step, "loss": loss, "val_bpc": None,
                           "elapsed_s": elapsed_before + time.perf_counter() - t0}
                 if val_data is not None and eval_every and (step % eval_every == 0 or step == total_steps):
-                    record["val_bpc"] = evaluate_bpc(evaluated, val_data, params["seq_length"])
+                    record["val_bpc"], kept, kept_name = evaluate_kept(model, average, val_data, params["seq_length"])
+                    if average is not None:
+                        record["kept"] = kept_name
                     bar.set_postfix(loss=f"{loss:.3f}", val_bpc=f"{record['val_bpc']:.3f}")
                 history.append(record)
                 whole_step = True  # model, random state and history agree from here on
@@ -276,7 +291,7 @@ def train(
     return TrainResult(history=history, final_val_bpc=final,
                        checkpoint_path=Path(checkpoint_path) if checkpoint_path else None, steps=step,
                        best_val_bpc=best_bpc, best_step=best_step,
-                       averaged_model=average.module if average is not None else None)
+                       kept_model=kept)
 
 
 @contextlib.contextmanager

@@ -200,39 +200,51 @@ def test_training_follows_the_schedule_and_resumes_on_it(corpus, tmp_path):
         assert torch.equal(a, b)
 
 
-def test_weight_average_is_evaluated_kept_and_resumed(corpus, tmp_path):
+def test_weight_average_is_kept_when_better_saved_and_resumed(corpus, tmp_path):
     train_data, val_data = corpus
     params = {**TINY, "ema_decay": 0.9}
     model = make_model()
     result = training.train(model, train_data, params, val_data=val_data, checkpoint_path=tmp_path / "c.pt",
                             best_checkpoint_path=tmp_path / "best.pt", progress=False)
-    averaged = result.averaged_model
-    assert averaged is not None and averaged is not model
-    assert not torch.equal(averaged.fc.weight, model.fc.weight)  # an average, not a copy
-    # the recorded held-out figure is the average's, and the saved model is the average
-    assert result.final_val_bpc == pytest.approx(training.evaluate_bpc(averaged, val_data, TINY["seq_length"]))
+    evaluated = [r for r in result.history if r["val_bpc"] is not None]
+    assert evaluated and all(r["kept"] in ("weights", "average") for r in evaluated)
+    kept = result.kept_model
+    assert (kept is model) == (evaluated[-1]["kept"] == "weights")
+    # the recorded held-out figure is the kept model's, and so is the model a checkpoint gives back
+    assert result.final_val_bpc == pytest.approx(training.evaluate_bpc(kept, val_data, TINY["seq_length"]))
     loaded, _ = checkpoints.model_from_checkpoint(tmp_path / "c.pt")
-    assert torch.equal(loaded.fc.weight, averaged.fc.weight)
+    assert torch.equal(loaded.fc.weight, kept.fc.weight)
     raw = checkpoints.load_checkpoint(tmp_path / "c.pt")["model_state"]
     assert torch.equal(raw["fc.weight"], model.fc.weight)  # resume needs the trained weights too
-    best = checkpoints.load_checkpoint(tmp_path / "best.pt")
-    assert best["step"] == result.best_step
-    # stopped halfway and resumed: the same weights and the same average as one run
+    assert checkpoints.load_checkpoint(tmp_path / "best.pt")["step"] == result.best_step
+    # stopped halfway and resumed: the same weights and the same kept model as one run
     half = make_model()
     with pytest.raises(KeyboardInterrupt):
-        training.train(half, train_data, params, checkpoint_path=tmp_path / "h.pt", progress=False,
-                       on_step=stop_at(10))
+        training.train(half, train_data, params, val_data=val_data, checkpoint_path=tmp_path / "h.pt",
+                       progress=False, on_step=stop_at(10))
     resumed = make_model()
     again = training.train(resumed, train_data, params, val_data=val_data, resume_from=tmp_path / "h.pt",
                            progress=False)
     assert torch.equal(resumed.fc.weight, model.fc.weight)
-    assert torch.equal(again.averaged_model.fc.weight, averaged.fc.weight)
+    assert torch.equal(again.kept_model.fc.weight, kept.fc.weight)
     training.train(make_model(), train_data, {**TINY, "num_training_iterations": 2},
                    checkpoint_path=tmp_path / "plain.pt", progress=False)
     with pytest.raises(ValueError, match="kept no weight average"):
         training.train(make_model(), train_data, params, resume_from=tmp_path / "plain.pt", progress=False)
     with pytest.raises(ValueError, match="ema_decay must be"):
         training.WeightAverage(model, 1.0)
+
+
+@pytest.mark.parametrize("better", ["weights", "average"])
+def test_evaluate_kept_returns_the_better_model(monkeypatch, better):
+    model = make_model()
+    average = training.WeightAverage(model, 0.9)
+    scores = {id(model): 2.0 if better == "average" else 1.0, id(average.module): 1.0 if better == "average" else 2.0}
+    monkeypatch.setattr(training, "evaluate_bpc", lambda m, data, seq_length=256: scores[id(m)])
+    bpc, kept, name = training.evaluate_kept(model, average, np.zeros(10, dtype=np.int64))
+    assert (bpc, name) == (1.0, better)
+    assert kept is (average.module if better == "average" else model)
+    assert training.evaluate_kept(model, None, np.zeros(10, dtype=np.int64))[1:] == (model, "weights")
 
 
 def test_bf16_training_learns_and_keeps_float32_weights(corpus, monkeypatch):
