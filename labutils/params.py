@@ -94,4 +94,4 @@ def model_kwargs(params: Dict) -> Dict:
 
 # How `make run` samples tunes. The notes sample at temperature 1; slightly below 1 more
 # of the generated tunes are clean ABC (see README, "Performance").
-GENERATION_DEFAULTS: Dict = {"temperature": 0.8, "top_k": None}
+GENERATION_DEFAULTS: Dict = {"temperature": 0.7, "top_k": None}
