@@ -15,13 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 import measure
 from labutils import params as lab_params
-from labutils.batches import get_batch
-from labutils.training import WeightAverage, learning_rate_at, make_optimizer, set_learning_rate, train_step
 
 HERE = Path(__file__).resolve().parent
 
@@ -39,26 +36,21 @@ def main(argv=None):
     corpus = measure.load_corpus()
     params = {**lab_params.TRAINING_DEFAULTS, **lab_params.CPU_PARAMS, **args.overrides,
               "num_training_iterations": args.steps}
-    model = measure.our_model(len(corpus["vocab"]), params)
-    optimizer = make_optimizer(model, params)
-    average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
-    rng = np.random.default_rng(params["seed"])
+    ours, step, _ = measure.our_trainer(corpus, params, seed=params["seed"])
     clock, curve = 0.0, []
-    for step in range(1, args.steps + 1):
+    for done in range(1, args.steps + 1):
         start = time.perf_counter()
-        x_batch, y_batch = get_batch(corpus["train"], params["seq_length"], params["batch_size"], rng)
-        set_learning_rate(optimizer, learning_rate_at(step - 1, params))
-        train_step(model, optimizer, x_batch, y_batch, params["grad_clip"], params["cpu_bf16"])
-        if average is not None:
-            average.update(model)
+        step()
         clock += time.perf_counter() - start
-        if step % args.every == 0 or step == args.steps:
-            point = {"step": step, "train_s": round(clock, 1), "val_bpc": measure.evaluate_bpc(model, corpus["val"]),
-                     "averaged_val_bpc": measure.evaluate_bpc(average.module, corpus["val"]) if average else None,
+        if done % args.every == 0 or done == args.steps:
+            average = ours.average.module if ours.average is not None else None
+            point = {"step": done, "train_s": round(clock, 1),
+                     "val_bpc": measure.evaluate_bpc(ours.weights, corpus["val"]),
+                     "averaged_val_bpc": measure.evaluate_bpc(average, corpus["val"]) if average else None,
                      "load": measure.load_now()}
             curve.append(point)
             averaged = f"  averaged {point['averaged_val_bpc']:.4f}" if average else ""
-            print(f"{args.name} step {step:5d}  {clock:6.1f} s  {point['val_bpc']:.4f}{averaged}  "
+            print(f"{args.name} step {done:5d}  {clock:6.1f} s  {point['val_bpc']:.4f}{averaged}  "
                   f"load {point['load']}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     out = args.out / f"probe_{args.name}.json"
