@@ -33,7 +33,7 @@ CPU_PARAMS: Dict = {
     "grad_clip": 1.0,
     "lr_schedule": "cosine",
     "warmup_steps": 30,
-    "ema_decay": 0.998,
+    "ema_decay": 0.999,
     "cpu_bf16": True,
 }
 
