@@ -15,8 +15,7 @@ from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus
-from labutils.training import (WeightAverage, evaluate_bpc, evaluate_kept, learning_rate_at, make_optimizer, set_learning_rate,
-                               train_step)
+from labutils.training import WeightAverage, evaluate_bpc, evaluate_kept, make_optimizer, scheduled_step
 
 # The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
@@ -106,11 +105,8 @@ def our_trainer(corpus, params, seed=0):
 
     def step():
         x_batch, y_batch = get_batch(corpus["train"], params["seq_length"], params["batch_size"], rng)
-        set_learning_rate(optimizer, learning_rate_at(done[0], params))
+        scheduled_step(model, optimizer, x_batch, y_batch, done[0], params, average)
         done[0] += 1
-        train_step(model, optimizer, x_batch, y_batch, params["grad_clip"], params["cpu_bf16"])
-        if average is not None:
-            average.update(model)
 
     return KeptModel(model, average), step, params["batch_size"] * params["seq_length"]
 

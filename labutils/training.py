@@ -147,6 +147,17 @@ class WeightAverage:
         self.averaged.load_state_dict(state)
 
 
+def scheduled_step(model, optimizer, x_batch, y_batch, step_index: int, params: Dict,
+                   average: Optional["WeightAverage"] = None) -> float:
+    """One step of the training loop: the scheduled learning rate for `step_index` (0-based),
+    `train_step` with the params' clipping and precision, then the weight average. Returns the loss."""
+    set_learning_rate(optimizer, learning_rate_at(step_index, params))
+    loss = train_step(model, optimizer, x_batch, y_batch, params["grad_clip"], params["cpu_bf16"])
+    if average is not None:
+        average.update(model)
+    return loss
+
+
 def evaluate_kept(model, average: Optional[WeightAverage], vectorized: np.ndarray, seq_length: int = 256):
     """(held-out bits/char, model, "weights" or "average"): the better of the trained weights
     and their moving average on held-out data, the model training keeps at this point."""
@@ -248,11 +259,8 @@ def train(
             for step_index in bar:
                 whole_step = False
                 x_batch, y_batch = get_batch(train_data, params["seq_length"], params["batch_size"], rng)
-                set_learning_rate(optimizer, learning_rate_at(step_index, params))
-                loss = train_step(model, optimizer, x_batch.to(device), y_batch.to(device), params["grad_clip"],
-                                  params["cpu_bf16"])
-                if average is not None:
-                    average.update(model)
+                loss = scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device), step_index,
+                                      params, average)
                 step = step_index + 1
                 record = {"step": step, "loss": loss, "val_bpc": None,
                           "elapsed_s": elapsed_before + time.perf_counter() - t0}
