@@ -12,6 +12,8 @@ notes' `mdl.lab1.play_song` (mitdeeplearning 0.7.5): it runs the package's own
 `bin/abc2wav` script (abc2midi then timidity) on a tmp.abc file. Do not "fix" this file.
 """
 import importlib.util
+import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -130,16 +132,30 @@ def play_song(song):
 
     ADAPTED: the package writes tmp.abc into the current folder and runs the script with
     os.system; here it runs in a temporary folder, through subprocess with a timeout, and
-    the package is located without importing it (its __init__ imports TensorFlow).
+    the package is located without importing it (its __init__ imports TensorFlow). Where
+    timidity's default config names a sound font this machine lacks (Debian's names
+    fluid-soundfont-gm), a `timidity` first on PATH adds labutils' freepats config, so the
+    script's own commands still run; without it timidity writes no WAV at all.
     """
     from IPython.display import Audio
 
+    from labutils.music_synth import timidity_config
+
     package = Path(importlib.util.find_spec("mitdeeplearning").submodule_search_locations[0])
     with tempfile.TemporaryDirectory(prefix="seed-play-") as folder:
+        env = dict(os.environ)
+        config = timidity_config()
+        if config:
+            (Path(folder) / "sounds.cfg").write_text(config)
+            wrapper = Path(folder) / "bin" / "timidity"
+            wrapper.parent.mkdir()
+            wrapper.write_text(f'#!/bin/sh\nexec {shutil.which("timidity")} -c {folder}/sounds.cfg "$@"\n')
+            wrapper.chmod(0o755)
+            env["PATH"] = f"{wrapper.parent}{os.pathsep}{env.get('PATH', '')}"
         with open(Path(folder) / "tmp.abc", "w") as f:
             f.write(song)
         ret = subprocess.run(["bash", str(package / "bin" / "abc2wav"), "tmp.abc"], cwd=folder,
-                             capture_output=True, timeout=60).returncode
-        if ret == 0:
+                             capture_output=True, timeout=60, env=env).returncode
+        if ret == 0 and (Path(folder) / "tmp.wav").is_file():  # ADAPTED: the script exits 0 either way
             return Audio(str(Path(folder) / "tmp.wav"))
     return None

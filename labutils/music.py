@@ -1,9 +1,10 @@
 """Listen to and look at tunes: ABC -> MIDI -> WAV, play_song, check_tune, sheet music.
 
 Parsing ABC uses `abc2midi` when it is installed and music21 otherwise (labutils.music_abc);
-sound comes from timidity when it has a sound font, else from a small numpy synthesizer
-(labutils.music_synth). Every path works with pip packages alone; the apt tools
-(abcmidi, timidity + fluid-soundfont-gm or freepats, abcm2ps) make it faster and nicer.
+sound comes from timidity when its own config works (fluid-soundfont-gm), else from a small
+numpy synthesizer (labutils.music_synth); synth="timidity" also takes freepats. Every path
+works with pip packages alone; the apt tools (abcmidi, timidity + fluid-soundfont-gm, abcm2ps)
+make it faster and nicer.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import numpy as np
 from labutils.music_abc import (MAX_CHARS, TOOL_TIMEOUT_S, SongError, TuneReport, prepare_tune,
                                 say_pure_python_once, tool_path, tune_to_midi)
 from labutils.music_synth import (MAX_SECONDS, SAMPLE_RATE, Note, cap_notes, midi_notes, synthesize,
-                                  timidity_ready, timidity_render)
+                                  timidity_preferred, timidity_ready, timidity_render)
 
 __all__ = ["SongError", "TuneReport", "WavResult", "MAX_CHARS", "MAX_SECONDS", "SAMPLE_RATE",
            "available_tools", "say_pure_python_once", "check_tune", "check_corpus", "clean_rate",
@@ -100,7 +101,7 @@ def _render(song, backend: str, synth: str, max_seconds: float,
     if not 8_000 <= sample_rate <= 48_000:
         raise ValueError(f"sample_rate must be between 8000 and 48000, got {sample_rate}.")
     notes, full_seconds = _notes_and_length(song, backend, max_seconds)
-    if synth == "timidity" or (synth == "auto" and timidity_ready()):
+    if synth == "timidity" or (synth == "auto" and timidity_preferred()):
         try:
             audio = timidity_render(notes, sample_rate)
         except SongError as error:

@@ -35,7 +35,7 @@ SETUP_TAG = "colab-setup"
 COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
 # Packages the Colab set-up adds besides labutils itself (Colab already has torch, numpy, ...).
 COLAB_PIP_EXTRAS = ("comet_ml>=3.40", "music21>=9.1")
-COLAB_APT_PACKAGES = ("abcmidi", "timidity", "freepats", "abcm2ps")
+COLAB_APT_PACKAGES = ("abcmidi", "timidity", "fluid-soundfont-gm", "abcm2ps")
 # Where notebook 05 saves its checkpoint; later notebooks can load it ("mine").
 STEP5_CHECKPOINT = Path("runs") / "05_training" / "checkpoint.pt"
 # A model for the steps after training: 600 steps take ~20 s on 2 free CPU cores (~1.6 held-out bits/char).

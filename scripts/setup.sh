@@ -48,8 +48,11 @@ pip_quiet "setuptools<81" wheel
 pip_quiet --no-deps --no-build-isolation -e .
 
 # Audio and sheet-music tools. Optional: without them labutils uses its pure-Python path.
-APT_PACKAGES="abcmidi timidity freepats abcm2ps"
-if command -v abc2midi >/dev/null && command -v abcm2ps >/dev/null; then
+# fluid-soundfont-gm is the sound font Debian's timidity config names: with freepats alone
+# timidity reports a config error and pauses 1 s on every call.
+APT_PACKAGES="abcmidi timidity fluid-soundfont-gm abcm2ps"
+if command -v abc2midi >/dev/null && command -v abcm2ps >/dev/null && command -v timidity >/dev/null \
+    && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
   :
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing $APT_PACKAGES with apt-get"
@@ -60,7 +63,7 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       || echo "apt-get could not install $APT_PACKAGES: using the pure-Python audio path."
   fi
 else
-  echo "abc2midi/abcm2ps not found and not root: labutils uses its pure-Python path (music21 + numpy synth)."
+  echo "abc2midi/abcm2ps/timidity's sound font not found and not root: labutils uses its pure-Python path (music21 + numpy synth)."
   echo "  For the faster path: sudo apt-get install $APT_PACKAGES"
 fi
 echo "Set-up done."

@@ -315,6 +315,17 @@ def test_timidity_with_freepats_only(songs, monkeypatch):
     assert "freepats" in music_synth.timidity_config()
     audio = music.render_song(songs[0], backend="music21", synth="timidity", max_seconds=10)
     assert np.abs(audio).max() > 0.5
+    # "auto" leaves this slow timidity (a 1 s pause per call) for the numpy synthesizer
+    auto = music.render_song(songs[0], backend="music21", max_seconds=10)
+    assert np.array_equal(auto, music.render_song(songs[0], backend="music21", synth="numpy", max_seconds=10))
+    assert not np.array_equal(auto[:len(audio)], audio[:len(auto)])
+
+
+@needs_timidity
+def test_auto_uses_timidity_when_its_own_config_works(songs, monkeypatch):
+    monkeypatch.setattr(music_synth, "timidity_config", lambda: "")
+    monkeypatch.setattr(music, "timidity_render", lambda notes, rate: np.full(rate, 0.25, np.float32))
+    assert np.all(music.render_song(songs[0], backend="music21", max_seconds=10) == 0.25)
 
 
 def test_timidity_without_any_sound_font(songs, monkeypatch):
