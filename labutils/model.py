@@ -10,6 +10,23 @@ from torch import nn
 State = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]
 
 
+def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
+    """Inverted dropout, as F.dropout, with a cheaper mask on CPU.
+
+    PyTorch's CPU dropout draws its mask with `bernoulli_`, 3-4x slower than comparing
+    `torch.rand` with p (26-39 ms against 8 ms for a 16x256x640 tensor on 2 cores, a sixth of
+    a CPU-default training step). Other devices keep F.dropout's fused kernel.
+    """
+    if not training or p == 0.0:
+        return x
+    if x.device.type != "cpu":
+        return F.dropout(x, p, training)
+    if p >= 1.0:
+        return x * 0.0
+    mask = torch.rand(x.shape, device=x.device).ge_(p).mul_(1.0 / (1.0 - p))  # 0 or 1/(1-p)
+    return x * mask.to(x.dtype)
+
+
 class LSTMModel(nn.Module):
     """Character model: (batch, seq) indices -> (batch, seq, vocab_size) logits.
 
@@ -60,16 +77,16 @@ class LSTMModel(nn.Module):
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None, return_state: bool = False):
         """Logits (batch, seq, vocab_size) for indices x (batch, seq); optionally the new state."""
-        x = self.dropout(self.embedding(x))  # (batch, seq, embedding_dim)
+        x = fast_dropout(self.embedding(x), self.dropout.p, self.training)  # (batch, seq, embedding_dim)
         if state is None:
             state = self.init_hidden(x.size(0), x.device)
         if self.training and self.weight_dropout > 0:  # same dropped weights at every time step
-            dropped = {name: F.dropout(getattr(self.lstm, name), self.weight_dropout)
+            dropped = {name: fast_dropout(getattr(self.lstm, name), self.weight_dropout)
                        for name in self.lstm._flat_weights_names if name.startswith("weight_hh")}
             out, state = torch.func.functional_call(self.lstm, dropped, (x, state))
         else:
             out, state = self.lstm(x, state)  # (batch, seq, hidden_size)
-        out = self.fc(self.dropout(out))  # (batch, seq, vocab_size)
+        out = self.fc(fast_dropout(out, self.dropout.p, self.training))  # (batch, seq, vocab_size)
         return out if not return_state else (out, state)
 
     def config(self) -> dict:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labutils.model import LSTMModel, count_parameters
+from labutils.model import LSTMModel, count_parameters, fast_dropout
 
 
 @pytest.mark.parametrize("cell,layers", [("lstm", 1), ("lstm", 2), ("gru", 1)])
@@ -65,3 +65,37 @@ def test_weight_dropout_only_while_training_and_trains_the_weights(cell, layers)
 def test_bad_weight_dropout():
     with pytest.raises(ValueError, match="weight_dropout must be"):
         LSTMModel(5, 4, 6, weight_dropout=1.0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_fast_dropout_drops_the_share_asked_and_keeps_the_mean(dtype):
+    torch.manual_seed(0)
+    x = torch.ones(64, 256, 40, dtype=dtype, requires_grad=True)
+    out = fast_dropout(x, 0.3)
+    assert out.dtype == dtype
+    dropped = (out == 0).float().mean().item()
+    assert dropped == pytest.approx(0.3, abs=0.01)
+    assert torch.allclose(out[out != 0].float(), torch.tensor(1 / 0.7), rtol=1e-2)
+    assert out.float().mean().item() == pytest.approx(1.0, abs=0.02)
+    out.sum().backward()  # the gradient passes through the kept units only, scaled alike
+    assert torch.equal(x.grad, out.detach())
+
+
+def test_fast_dropout_is_seeded_and_off_outside_training():
+    x = torch.randn(8, 10)
+    torch.manual_seed(1)
+    a = fast_dropout(x, 0.5)
+    torch.manual_seed(1)
+    assert torch.equal(a, fast_dropout(x, 0.5))
+    assert not torch.equal(a, fast_dropout(x, 0.5))
+    assert fast_dropout(x, 0.5, training=False) is x and fast_dropout(x, 0.0) is x
+    assert not fast_dropout(x, 1.0).any()
+
+
+def test_model_dropout_only_while_training():
+    torch.manual_seed(0)
+    model = LSTMModel(20, 8, 16, dropout=0.5)
+    x = torch.randint(0, 20, (3, 9))
+    assert not torch.allclose(model.train()(x), model(x))
+    model.eval()
+    assert torch.equal(model(x), model(x))
