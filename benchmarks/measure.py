@@ -14,7 +14,7 @@ from labutils import params as lab_params
 from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.sampling import generate_text
-from labutils.text import prepare_corpus
+from labutils.text import prepare_corpus, with_transposed_copies
 from labutils.training import WeightAverage, evaluate_bpc, evaluate_kept, make_optimizer, scheduled_step
 
 # The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
@@ -97,6 +97,8 @@ def our_trainer(corpus, params, seed=0):
     clock), and evaluations keep the better of weights and average, as in training.train.
     """
     params = {**lab_params.TRAINING_DEFAULTS, **params}
+    if params["transpose"]:
+        corpus = with_transposed_copies(corpus, params["transpose"])
     model = our_model(len(corpus["vocab"]), params, seed)
     optimizer = make_optimizer(model, params)
     average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None

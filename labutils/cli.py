@@ -33,6 +33,9 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eval-every", type=int, help="held-out evaluation every N steps")
     parser.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--transpose", type=int, nargs="*", metavar="SEMITONES",
+                        help="also train on each tune moved by these semitones, e.g. --transpose -2 2 "
+                             "(--transpose alone: none)")
     parser.add_argument("--data", help="an ABC file or folder instead of the lab's tune collection")
     parser.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs/)")
     parser.add_argument("--name", help="run folder name (default: a timestamp)")

@@ -22,6 +22,7 @@ FLAG_TO_PARAM = {
     "learning_rate": "learning_rate", "embedding_dim": "embedding_dim", "hidden_size": "hidden_size",
     "num_layers": "num_layers", "dropout": "dropout", "cell": "cell", "grad_clip": "grad_clip",
     "eval_every": "eval_every", "checkpoint_every": "checkpoint_every", "seed": "seed",
+    "transpose": "transpose",
 }
 
 
@@ -64,16 +65,17 @@ def run_job(args, generate: bool = True) -> int:
         params = {**choose_params(args.preset, device), **_overrides(args)}
         data_path = args.data
         run_dir = new_run_dir(args.runs_dir, args.name)
-    corpus = prepare_corpus(load_training_data(data_path), 0.1, seed=0)
+    corpus = prepare_corpus(load_training_data(data_path), 0.1, seed=0, transpose=params.get("transpose", ()))
     vocab, train_data, val_data = corpus["vocab"], corpus["train"], corpus["val"]
     train_songs, val_songs = corpus["train_songs"], corpus["val_songs"]
     torch.manual_seed(params["seed"])
     model = LSTMModel(len(vocab), **lab_params.model_kwargs(params)).to(device)
     config = {"params": params, "data": data_path, "vocab": vocab, "device": str(device),
               "train_tunes": len(train_songs), "val_tunes": len(val_songs),
-              "parameters": count_parameters(model)}
+              "transposed_tunes": corpus.get("transposed_tunes", 0), "parameters": count_parameters(model)}
     write_json(run_dir / "config.json", config)
-    print(f"Run folder: {run_dir}  ({len(train_songs)} training tunes, {len(val_songs)} held out, "
+    moved = f" + {config['transposed_tunes']} transposed copies" if config["transposed_tunes"] else ""
+    print(f"Run folder: {run_dir}  ({len(train_songs)} training tunes{moved}, {len(val_songs)} held out, "
           f"{len(vocab)} characters, {config['parameters']:,} parameters, preset {params.get('preset')})")
     checkpoint_path = run_dir / "checkpoint.pt"
     started = time.perf_counter()

@@ -54,6 +54,7 @@ TRAINING_DEFAULTS: Dict = {
     "eval_every": 100,
     "checkpoint_every": 200,
     "seed": 0,
+    "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.augment)
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.

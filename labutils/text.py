@@ -56,17 +56,32 @@ def decode(indices: Sequence[int], idx2char: Sequence[str]) -> str:
     return "".join(idx2char[int(i)] for i in indices)
 
 
-def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 0) -> Dict:
+def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 0,
+                   transpose: Sequence[int] = ()) -> Dict:
     """Vocabulary of all tunes joined, the seeded split by tune, and both halves vectorized.
 
     Returns a dict: songs, vocab, char2idx, idx2char, train_songs, val_songs, train, val
     (the last two int64 arrays). `make run` and the benchmarks train on exactly this.
+    `transpose` (semitones, e.g. (-2, 2)) adds to `train` each training tune moved into those
+    keys (see `with_transposed_copies`); the held-out half stays as written.
     """
     from labutils.data import join_songs, train_val_split
 
     vocab, char2idx, idx2char = build_vocab(join_songs(songs))
     train_songs, val_songs = train_val_split(songs, val_fraction, seed=seed)
-    return {"songs": list(songs), "vocab": vocab, "char2idx": char2idx, "idx2char": idx2char,
-            "train_songs": train_songs, "val_songs": val_songs,
-            "train": vectorize_string(join_songs(train_songs), char2idx),
-            "val": vectorize_string(join_songs(val_songs), char2idx)}
+    corpus = {"songs": list(songs), "vocab": vocab, "char2idx": char2idx, "idx2char": idx2char,
+              "train_songs": train_songs, "val_songs": val_songs,
+              "train": vectorize_string(join_songs(train_songs), char2idx),
+              "val": vectorize_string(join_songs(val_songs), char2idx)}
+    return with_transposed_copies(corpus, transpose) if transpose else corpus
+
+
+def with_transposed_copies(corpus: Dict, transpose: Sequence[int]) -> Dict:
+    """A prepared corpus whose `train` also holds each training tune moved by each of `transpose`
+    semitones (labutils.augment; copies needing a character outside the vocabulary are left out)."""
+    from labutils.augment import transposed_copies
+    from labutils.data import join_songs
+
+    copies = transposed_copies(corpus["train_songs"], transpose, alphabet=set(corpus["vocab"]))
+    train = vectorize_string(join_songs(list(corpus["train_songs"]) + copies), corpus["char2idx"])
+    return {**corpus, "train": train, "transposed_tunes": len(copies)}

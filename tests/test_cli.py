@@ -40,6 +40,14 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
     assert "Summary" in capsys.readouterr().out
 
 
+def test_transpose_flag_trains_on_moved_copies_too(tmp_path, capsys):
+    assert cli.main(["train", *SMALL_RUN[:6], "--comet", "disabled", "--quiet", "--runs-dir", str(tmp_path),
+                     "--name", "moved", "--transpose", "-2", "2"]) == 0
+    config = json.loads((tmp_path / "moved" / "config.json").read_text())
+    assert config["params"]["transpose"] == [-2, 2] and 1400 <= config["transposed_tunes"] <= 2 * 724
+    assert f"724 training tunes + {config['transposed_tunes']} transposed copies" in capsys.readouterr().out
+
+
 def test_existing_run_folder_is_not_overwritten(tmp_path, capsys):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "mine.txt").write_text("keep me")

@@ -45,3 +45,18 @@ def test_prepare_corpus_split_by_tune_and_vectorized():
     assert corpus["train"].dtype == np.int64
     assert text.decode(corpus["val"], corpus["idx2char"]) == join_songs(corpus["val_songs"])
     assert len(corpus["train"]) == len(join_songs(corpus["train_songs"]))
+
+
+def test_prepare_corpus_with_transposed_training_tunes():
+    from labutils.data import join_songs, load_training_data
+
+    songs = load_training_data()
+    plain = text.prepare_corpus(songs, 0.1, seed=0)
+    moved = text.prepare_corpus(songs, 0.1, seed=0, transpose=(-2, 2))
+    assert moved["vocab"] == plain["vocab"] and moved["train_songs"] == plain["train_songs"]
+    assert np.array_equal(moved["val"], plain["val"])  # held-out tunes stay as written
+    training_text = text.decode(moved["train"], moved["idx2char"])
+    assert training_text.startswith(join_songs(plain["train_songs"]))
+    assert 2.9 * len(plain["train"]) < len(moved["train"]) < 3.1 * len(plain["train"])
+    assert moved["transposed_tunes"] >= 0.97 * 2 * 724
+    assert "K:F# Dorian" in training_text and "K:F# Dorian" not in join_songs(songs)  # from E dorian
