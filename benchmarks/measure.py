@@ -15,7 +15,8 @@ from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus, with_transposed_copies
-from labutils.training import WeightAverage, evaluate_bpc, evaluate_kept, make_optimizer, scheduled_step
+from labutils.training import (WeightAverage, evaluate_bpc, evaluate_kept, make_optimizer, scheduled_step,
+                                training_text_at)
 
 # The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
@@ -106,7 +107,8 @@ def our_trainer(corpus, params, seed=0):
     done = [0]
 
     def step():
-        x_batch, y_batch = get_batch(corpus["train"], params["seq_length"], params["batch_size"], rng)
+        data = training_text_at(done[0], corpus["train"], corpus.get("train_as_written"), params)
+        x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
         scheduled_step(model, optimizer, x_batch, y_batch, done[0], params, average)
         done[0] += 1
 

@@ -84,7 +84,8 @@ def run_job(args, generate: bool = True) -> int:
             result = train(model, train_data, params, val_data=val_data, checkpoint_path=checkpoint_path,
                            best_checkpoint_path=run_dir / "best.pt",
                            resume_from=checkpoint_path if args.resume else None, tracker=tracker,
-                           extra_checkpoint={"vocab": vocab}, progress=not args.quiet)
+                           extra_checkpoint={"vocab": vocab}, progress=not args.quiet,
+                           plain_train_data=corpus.get("train_as_written"))
         except KeyboardInterrupt:
             print(f"Continue with: python -m labutils {args.command} --resume {run_dir}")
             raise

@@ -55,6 +55,7 @@ TRAINING_DEFAULTS: Dict = {
     "checkpoint_every": 200,
     "seed": 0,
     "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.augment)
+    "transpose_from": 0,  # ... from this step on; the tunes as written before it
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.

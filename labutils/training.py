@@ -147,6 +147,14 @@ class WeightAverage:
         self.averaged.load_state_dict(state)
 
 
+def training_text_at(step_index: int, train_data: np.ndarray, plain_train_data: Optional[np.ndarray],
+                     params: Dict) -> np.ndarray:
+    """The text step `step_index` (0-based) reads: the tunes as written before params["transpose_from"]."""
+    if plain_train_data is not None and step_index < params.get("transpose_from", 0):
+        return plain_train_data
+    return train_data
+
+
 def scheduled_step(model, optimizer, x_batch, y_batch, step_index: int, params: Dict,
                    average: Optional["WeightAverage"] = None) -> float:
     """One step of the training loop: the scheduled learning rate for `step_index` (0-based),
@@ -195,6 +203,7 @@ def train(
     extra_checkpoint: Optional[Dict] = None,
     on_step: Optional[Callable[[int, List[Dict]], None]] = None,
     progress: bool = True,
+    plain_train_data: Optional[np.ndarray] = None,
 ) -> TrainResult:
     """Train `model` on `train_data` (int64 array) for params["num_training_iterations"] steps.
 
@@ -209,6 +218,10 @@ def train(
     (`evaluate_kept`): early on the weights, later usually the average. The recorded
     held-out figure, the best checkpoint and `result.kept_model` are the kept model's; the
     periodic checkpoint holds both (and which was kept, for `model_from_checkpoint`).
+
+    When `train_data` also holds transposed copies of the tunes (params["transpose"]),
+    `plain_train_data` (the tunes as written) is read instead for the steps before
+    params["transpose_from"]: the model learns the common keys first.
     """
     params = {**TRAINING_DEFAULTS, **params}
     device = next(model.parameters()).device
@@ -258,7 +271,8 @@ def train(
         with _finish_step_on_ctrl_c() as interrupted:
             for step_index in bar:
                 whole_step = False
-                x_batch, y_batch = get_batch(train_data, params["seq_length"], params["batch_size"], rng)
+                data = training_text_at(step_index, train_data, plain_train_data, params)
+                x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
                 loss = scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device), step_index,
                                       params, average)
                 step = step_index + 1

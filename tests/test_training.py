@@ -271,3 +271,23 @@ def test_weight_average_follows_the_weights_until_its_start():
         assert same == (update <= 3)  # updates 1-3 copy; from the 4th on it lags behind
     with pytest.raises(ValueError, match="ema_start must be"):
         training.WeightAverage(model, 0.9, start=-1)
+
+
+@pytest.mark.parametrize("transpose_from,learnt", [(0, 7), (20, 3), (10, 7)])
+def test_steps_before_transpose_from_read_the_tunes_as_written(transpose_from, learnt):
+    written, with_copies = np.full(2000, 3, dtype=np.int64), np.full(2000, 7, dtype=np.int64)
+    model = make_model()
+    training.train(model, with_copies, {**TINY, "transpose": [2], "transpose_from": transpose_from},
+                   plain_train_data=written, progress=False)
+    with torch.no_grad():
+        predicted = model.eval()(torch.zeros(1, 5, dtype=torch.long))[0, -1].argmax().item()
+    assert predicted == learnt  # the last steps' text is what the model predicts
+
+
+def test_training_text_at():
+    plain, moved = np.zeros(3), np.ones(9)
+    params = {"transpose_from": 300}
+    assert training.training_text_at(299, moved, plain, params) is plain
+    assert training.training_text_at(300, moved, plain, params) is moved
+    assert training.training_text_at(0, moved, None, params) is moved
+    assert training.training_text_at(0, moved, plain, {}) is moved
