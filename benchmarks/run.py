@@ -1,6 +1,6 @@
 """`make bench`: measure our labutils against the lab notes' recipe, in one process; write benchmarks/results/.
 
-    python benchmarks/run.py                 # full run, about 25 minutes on 2 cores
+    python benchmarks/run.py                 # full run, 11-23 minutes on 2 cores
     python benchmarks/run.py --quick         # smoke check, about a minute
     python benchmarks/run.py --minutes 5 --out /tmp/bench
 
@@ -24,9 +24,9 @@ from labutils import params as lab_params
 HERE = Path(__file__).resolve().parent
 
 # How much of each measurement a run does: full (`make bench`) and quick (`--quick`, the test).
-FULL = {"throughput_steps": 20, "throughput_repeats": 3, "evals_per_curve": 60,
+FULL = {"throughput_steps": 30, "throughput_repeats": 5, "evals_per_curve": 120,
         "gen_length": 500, "gen_batch": 64, "gen_repeats": 3,
-        "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7],
+        "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5],
         "real_tunes": None, "play_repeats": 5}
 QUICK = {"throughput_steps": 2, "throughput_repeats": 1, "evals_per_curve": 2,
          "gen_length": 40, "gen_batch": 8, "gen_repeats": 1,
