@@ -103,8 +103,10 @@ def transpose_tune(tune: str, semitones: int) -> str:
     """The tune moved by `semitones` (e.g. 2: D major -> E major, -2: A dorian -> G dorian).
 
     Every K: line (the first and any key change) gets the new tonic, spelled with the fewest
-    sharps or flats; other header lines are kept. TransposeError if the tune has no K: line,
-    a mode it does not know, or a note that would need a triple sharp or flat.
+    sharps or flats; other header lines and % comments are kept. TransposeError if the tune
+    has no K: line, a mode it does not know, or a note that would need a triple sharp or flat.
+    Not handled (the lab's collection has none): inline fields such as [K:G] and chord symbols
+    or decorations with letters ("Am", !trill!), which would be moved like notes.
     """
     if semitones == 0:
         return tune
@@ -124,7 +126,7 @@ def transpose_tune(tune: str, semitones: int) -> str:
             old = _signature(_key_fifths(tonic, accidental, mode))
             new = _signature(_key_fifths(letter, new_accidental, mode))
             out.append(f"K:{space}{letter}{new_accidental}{gap}{mode}{rest}")
-        elif old is None or _HEADER.match(line):
+        elif old is None or _HEADER.match(line) or line.startswith("%"):
             out.append(line)
         else:
             out.append(_move_body(line, steps, old, new))

@@ -57,6 +57,11 @@ def test_collection_tunes_sound_a_tone_higher_and_lower(songs):
             assert sounding_pitches(transpose_tune(song, shift)) == [(p + shift, q) for p, q in original]
 
 
+def test_comment_lines_stay_as_written():
+    tune = "X:3\nT:Comment\nK:G\n% from a book, page 12\nGABc|]"
+    assert transpose_tune(tune, 2).split("\n")[3:] == ["% from a book, page 12", "ABcd|]"]
+
+
 def test_key_change_inside_a_tune():
     tune = "X:2\nT:Two keys\nM:2/4\nL:1/8\nK:G\nGABc|d2 ^c2|\nK:D Dorian\nDEFG|A2 ^F2|]"
     moved = transpose_tune(tune, 2)
