@@ -18,7 +18,7 @@ SEED_PARAMS: Dict = {
 # benchmarks/probe.py records in benchmarks/tuning/): a 640-unit LSTM reading 16 windows of
 # 256 characters, regularised against memorising the ~720 training tunes (dropout on
 # embeddings and outputs, dropout of recurrent weights, and from step 300 on every tune also
-# moved down and up a tone), with a cosine learning-rate schedule. About 4-8 minutes of
+# moved down and up a tone), with a cosine learning-rate schedule. About 5-10 minutes of
 # training on 2 cores with bfloat16, depending on the machine.
 CPU_PARAMS: Dict = {
     "num_training_iterations": 2200,
