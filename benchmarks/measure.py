@@ -12,7 +12,7 @@ import seed_recipe
 from labutils import data as lab_data
 from labutils import params as lab_params
 from labutils.batches import get_batch
-from labutils.model import LSTMModel
+from labutils.model import LSTMModel, init_output_bias
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus, with_transposed_copies
 from labutils.training import (WeightAverage, evaluate_bpc, evaluate_kept, make_optimizer, scheduled_step,
@@ -101,6 +101,8 @@ def our_trainer(corpus, params, seed=0):
     if params["transpose"]:
         corpus = with_transposed_copies(corpus, params["transpose"])
     model = our_model(len(corpus["vocab"]), params, seed)
+    if params["init_output_bias"]:
+        init_output_bias(model, corpus.get("train_as_written", corpus["train"]))
     optimizer = make_optimizer(model, params)
     average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
     rng = np.random.default_rng(seed)

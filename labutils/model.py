@@ -105,3 +105,31 @@ class LSTMModel(nn.Module):
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def init_output_bias(model: nn.Module, train_data) -> torch.Tensor:
+    """Set the output layer's bias to the log frequency of each character in `train_data`.
+
+    A fresh model predicts every character about equally often (6.4 bits/char on the
+    held-out tunes for the lab's 83 characters); with this bias it starts out predicting
+    them as often as the training text has them (4.9 bits/char for the CPU default's fresh
+    model), so the first steps go to learning which character follows which. Counts get one added, so a character absent from the text
+    still has a finite bias. `model.fc` must be the output nn.Linear with one output per
+    character; `train_data` is an int64 array or tensor of character indices. Returns the
+    new bias (float32). Measured on the CPU default (two seeds): 0.04-0.06 bits/char lower
+    held-out loss over the first 250 steps (README, "Performance").
+    """
+    fc = getattr(model, "fc", None)
+    if not isinstance(fc, nn.Linear) or fc.bias is None:
+        raise ValueError("init_output_bias needs model.fc, an nn.Linear with a bias (one output per character).")
+    data = torch.as_tensor(train_data).reshape(-1).long()
+    if data.numel() == 0:
+        raise ValueError("init_output_bias needs training text; got no characters.")
+    if int(data.min()) < 0 or int(data.max()) >= fc.out_features:
+        raise ValueError(f"train_data holds character indices outside 0..{fc.out_features - 1} "
+                         f"(model.fc has {fc.out_features} outputs): wrong vocabulary?")
+    counts = torch.bincount(data.cpu(), minlength=fc.out_features).double() + 1.0
+    bias = torch.log(counts / counts.sum()).float()
+    with torch.no_grad():
+        fc.bias.copy_(bias.to(fc.bias.device))
+    return bias

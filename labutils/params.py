@@ -34,6 +34,7 @@ CPU_PARAMS: Dict = {
     "warmup_steps": 30,
     "transpose": [-2, 2],
     "transpose_from": 300,
+    "init_output_bias": True,
     "cpu_bf16": True,
 }
 
@@ -56,6 +57,7 @@ TRAINING_DEFAULTS: Dict = {
     "seed": 0,
     "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.augment)
     "transpose_from": 0,  # ... from this step on; the tunes as written before it
+    "init_output_bias": False,  # a fresh start sets the output bias to log character frequencies
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from labutils.batches import get_batch
 from labutils.checkpoints import load_checkpoint, save_checkpoint
 from labutils.device import training_autocast
+from labutils.model import init_output_bias
 from labutils.params import TRAINING_DEFAULTS
 
 PathLike = Union[str, Path]
@@ -222,6 +223,10 @@ def train(
     When `train_data` also holds transposed copies of the tunes (params["transpose"]),
     `plain_train_data` (the tunes as written) is read instead for the steps before
     params["transpose_from"]: the model learns the common keys first.
+
+    With params["init_output_bias"], a fresh start (not a resume) first sets the output
+    layer's bias to the log frequency of each character in the tunes as written
+    (`labutils.model.init_output_bias`). Leave it off to continue training a trained model.
     """
     params = {**TRAINING_DEFAULTS, **params}
     device = next(model.parameters()).device
@@ -230,6 +235,8 @@ def train(
     torch.manual_seed(params["seed"])
     history: List[Dict] = []
     start_step, elapsed_before = 0, 0.0
+    if resume_from is None and params["init_output_bias"]:
+        init_output_bias(model, plain_train_data if plain_train_data is not None else train_data)
     average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
     kept, kept_name = model, "weights"
     if resume_from is not None:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labutils.model import LSTMModel, count_parameters, fast_dropout
+from labutils.model import LSTMModel, count_parameters, fast_dropout, init_output_bias
 
 
 @pytest.mark.parametrize("cell,layers", [("lstm", 1), ("lstm", 2), ("gru", 1)])
@@ -99,3 +99,31 @@ def test_model_dropout_only_while_training():
     assert not torch.allclose(model.train()(x), model(x))
     model.eval()
     assert torch.equal(model(x), model(x))
+
+
+def test_init_output_bias_starts_at_the_character_frequencies():
+    torch.manual_seed(0)
+    model = LSTMModel(5, 8, 16)
+    text = torch.tensor([0] * 60 + [1] * 30 + [2] * 10)  # characters 3 and 4 never occur
+    bias = init_output_bias(model, text.numpy())
+    assert torch.equal(model.fc.bias.detach(), bias)
+    probabilities = torch.softmax(bias, 0)
+    assert probabilities.tolist() == pytest.approx([61 / 105, 31 / 105, 11 / 105, 1 / 105, 1 / 105])
+    # what a user sees: a fresh model's loss on such text falls from about log(5) towards its entropy
+    with torch.no_grad():
+        fresh = LSTMModel(5, 8, 16)
+        x = text[torch.randperm(100)].view(4, 25)
+        loss_fresh = torch.nn.functional.cross_entropy(fresh(x).reshape(-1, 5), x.reshape(-1)).item()
+        init_output_bias(fresh, text)
+        loss_init = torch.nn.functional.cross_entropy(fresh(x).reshape(-1, 5), x.reshape(-1)).item()
+    assert loss_init < loss_fresh - 0.3
+
+
+def test_init_output_bias_refuses_what_it_cannot_use():
+    model = LSTMModel(5, 8, 16)
+    with pytest.raises(ValueError, match="outside 0..4"):
+        init_output_bias(model, [0, 1, 5])
+    with pytest.raises(ValueError, match="no characters"):
+        init_output_bias(model, [])
+    with pytest.raises(ValueError, match="model.fc"):
+        init_output_bias(torch.nn.Sequential(torch.nn.Linear(3, 5)), [0, 1])

@@ -291,3 +291,39 @@ def test_training_text_at():
     assert training.training_text_at(300, moved, plain, params) is moved
     assert training.training_text_at(0, moved, None, params) is moved
     assert training.training_text_at(0, moved, plain, {}) is moved
+
+
+def test_init_output_bias_on_a_fresh_start_only(corpus, tmp_path):
+    train_data, val_data = corpus
+    params = {**TINY, "init_output_bias": True, "learning_rate": 0.0, "num_training_iterations": 2}
+    model = make_model()
+    training.train(model, train_data, params, progress=False)  # learning rate 0: the bias stays as set
+    counts = np.bincount(train_data, minlength=12) + 1.0
+    assert model.fc.bias.detach().numpy() == pytest.approx(np.log(counts / counts.sum()), abs=1e-5)
+    # the tunes as written set it when transposed copies come with them
+    written = np.full(500, 3, dtype=np.int64)
+    model = make_model()
+    training.train(model, train_data, params, plain_train_data=written, progress=False)
+    assert model.fc.bias.argmax().item() == 3
+    # a resumed run continues its own weights: same end as the uninterrupted run
+    params = {**TINY, "init_output_bias": True}
+    whole = make_model()
+    training.train(whole, train_data, params, progress=False)
+    half = make_model()
+    with pytest.raises(KeyboardInterrupt):
+        training.train(half, train_data, params, progress=False, checkpoint_path=tmp_path / "half.pt",
+                       on_step=stop_at(10))
+    resumed = make_model()
+    training.train(resumed, train_data, params, resume_from=tmp_path / "half.pt", progress=False)
+    for a, b in zip(whole.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_init_output_bias_lowers_the_first_steps_loss(corpus):
+    train_data, _ = corpus
+    losses = {}
+    for on in (False, True):
+        model = make_model()
+        history = training.train(model, train_data, {**TINY, "init_output_bias": on}, progress=False).history
+        losses[on] = history[0]["loss"]
+    assert losses[True] < losses[False] - 0.1
