@@ -24,6 +24,8 @@ MODE_FIFTHS = {"maj": 0, "ion": 0, "mix": -1, "dor": -2, "min": -3, "aeo": -3, "
                "phr": -4, "loc": -5, "lyd": 1}
 ACCIDENTALS = {"^^": 2, "^": 1, "=": 0, "_": -1, "__": -2}
 ACCIDENTAL_TEXT = {value: text for text, value in ACCIDENTALS.items()}
+TONIC_ALTERATION = {"": 0, "#": 1, "b": -1}  # how a key line spells a sharp or flat tonic (K:F#m, K:Bb)
+TONIC_TEXT = {value: text for text, value in TONIC_ALTERATION.items()}
 
 _KEY = re.compile(r"^(\s*)([A-G])([#b]?)(\s*)([A-Za-z]*)(.*)$", re.S)
 _NOTE = re.compile(r"(\^\^|\^|__|_|=)?([A-Ga-g])([,']*)")
@@ -44,7 +46,7 @@ def _mode_fifths(mode: str) -> int:
 
 def _key_fifths(tonic: str, accidental: str, mode: str) -> int:
     """Sharps (+) or flats (-) of a key signature, e.g. ("D", "", "Mixolydian") -> 1."""
-    return FIFTHS_OF_LETTER[tonic] + 7 * {"": 0, "#": 1, "b": -1}[accidental] + _mode_fifths(mode)
+    return FIFTHS_OF_LETTER[tonic] + 7 * TONIC_ALTERATION[accidental] + _mode_fifths(mode)
 
 
 def _signature(fifths: int) -> Dict[str, int]:
@@ -57,7 +59,7 @@ def _signature(fifths: int) -> Dict[str, int]:
 
 def _move_tonic(tonic: str, accidental: str, mode: str, semitones: int):
     """(letter, accidental, letter steps) of the tonic `semitones` away whose key has the fewest sharps/flats."""
-    pitch = NATURAL_SEMITONES[LETTERS.index(tonic)] + {"": 0, "#": 1, "b": -1}[accidental]
+    pitch = NATURAL_SEMITONES[LETTERS.index(tonic)] + TONIC_ALTERATION[accidental]
     options = []
     for steps in range(-7, 8):
         if abs(steps - semitones * 7 / 12) > 1.2:  # a second is one letter, a third two, ...
@@ -66,7 +68,7 @@ def _move_tonic(tonic: str, accidental: str, mode: str, semitones: int):
         alteration = (pitch + semitones - NATURAL_SEMITONES[LETTERS.index(letter)] + 6) % 12 - 6
         if alteration in (-1, 0, 1):
             fifths = FIFTHS_OF_LETTER[letter] + 7 * alteration + _mode_fifths(mode)
-            options.append((abs(fifths), letter, {0: "", 1: "#", -1: "b"}[alteration], steps))
+            options.append((abs(fifths), letter, TONIC_TEXT[alteration], steps))
     if not options:
         raise TransposeError(f"no spelling for a tonic {semitones} semitones from {tonic}{accidental}")
     _, letter, new_accidental, steps = min(options)
