@@ -118,24 +118,36 @@ def our_trainer(corpus, params, seed=0):
 
 
 def training_throughput(corpus, steps=20, repeats=3):
-    """Training chars/s at the seed's configuration: the seed's loop vs ours, interleaved repeats."""
+    """Training chars/s at the seed's configuration: the seed's loop and ours, step by step.
+
+    Each of `repeats` rounds runs `steps` steps of each recipe alternately (seed, ours, ours,
+    seed, ...), so both see the same moments of a shared machine; each side's figure is the
+    median of its per-step times. A round's ratio shows the spread from round to round.
+    """
     _, seed_step, chars = seed_trainer(corpus)
     _, our_step, our_chars = our_trainer(corpus, lab_params.SEED_PARAMS)
     assert chars == our_chars
-    runs = {"seed": [], "ours": []}
-    for name, step in (("seed", seed_step), ("ours", our_step)):
+    recipes = {"seed": seed_step, "ours": our_step}
+    for step in recipes.values():
         step()  # warm-up: first call allocates
-    for repeat in range(repeats):
-        order = ("seed", "ours") if repeat % 2 == 0 else ("ours", "seed")
-        for name in order:
-            step = seed_step if name == "seed" else our_step
-            start = time.perf_counter()
-            for _ in range(steps):
-                step()
-            seconds = time.perf_counter() - start
-            runs[name].append({"chars_per_s": steps * chars / seconds, "seconds": seconds, "load": load_now()})
-    return {name: {"median_chars_per_s": statistics.median(r["chars_per_s"] for r in rs), "runs": rs,
-                   "steps": steps, "chars_per_step": chars} for name, rs in runs.items()}
+    times = {name: [] for name in recipes}
+    rounds = []
+    for _ in range(repeats):
+        start_load, round_times = load_now(), {name: [] for name in recipes}
+        for index in range(steps):
+            for name in (("seed", "ours") if index % 2 == 0 else ("ours", "seed")):
+                start = time.perf_counter()
+                recipes[name]()
+                round_times[name].append(time.perf_counter() - start)
+        medians = {name: statistics.median(values) for name, values in round_times.items()}
+        rounds.append({**{f"{name}_chars_per_s": chars / medians[name] for name in recipes},
+                       "ours_over_seed": medians["seed"] / medians["ours"], "load": start_load})
+        for name in recipes:
+            times[name] += round_times[name]
+    return {**{name: {"median_chars_per_s": chars / statistics.median(values),
+                      "step_seconds": [round(value, 5) for value in values],
+                      "steps": len(values), "chars_per_step": chars} for name, values in times.items()},
+            "rounds": rounds}
 
 
 def time_to_quality(model, step, val, budget_s, max_steps, eval_every_s, eval_seq_length=256):

@@ -26,6 +26,15 @@ def _pct(share):
     return "—" if share is None else f"{100 * share:.0f}%"
 
 
+def _throughput_note(train):
+    """How figure 1 was measured, with each round's ours/seed ratio (its spread)."""
+    rounds = train.get("rounds", [])
+    ratios = ", ".join(f"{r['ours_over_seed']:.2f}x" for r in rounds)
+    return (f"- Figure 1: {train['seed']['steps']} training steps of each recipe, alternated one by one "
+            f"({train['seed']['chars_per_step']} characters a step), median step time of each; "
+            + (f"ours/seed in each of the {len(rounds)} rounds: {ratios}." if rounds else "one round."))
+
+
 def table_rows(results):
     """(figure, measure, seed, ours, ours/seed, goal, met) rows of the results table."""
     rows = []
@@ -104,6 +113,7 @@ def markdown(results):
               f"their hyperparameters {results['seed_params']}.",
               f"- Ours: labutils with `CPU_PARAMS` {results['cpu_params']} (figure 2, 3c, 4) and "
               "`SEED_PARAMS` (figures 1, 3a, 3b: same model size, same weights).",
+              _throughput_note(results["training_throughput"]),
               "- Figure 2 counts training time only: held-out bits/char (`labutils.training.evaluate_bpc`, "
               f"the same for both) is measured every {results['minutes'] * 60 / results['settings']['evals_per_curve']:.0f} s "
               "of training with the clock stopped. Ours is the model `make run` keeps: the better of the "

@@ -24,7 +24,7 @@ from labutils import params as lab_params
 HERE = Path(__file__).resolve().parent
 
 # How much of each measurement a run does: full (`make bench`) and quick (`--quick`, the test).
-FULL = {"throughput_steps": 30, "throughput_repeats": 5, "evals_per_curve": 120,
+FULL = {"throughput_steps": 40, "throughput_repeats": 5, "evals_per_curve": 120,
         "gen_length": 500, "gen_batch": 64, "gen_repeats": 3,
         "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5],
         "real_tunes": None, "play_repeats": 5}

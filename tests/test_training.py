@@ -327,3 +327,19 @@ def test_init_output_bias_lowers_the_first_steps_loss(corpus):
         history = training.train(model, train_data, {**TINY, "init_output_bias": on}, progress=False).history
         losses[on] = history[0]["loss"]
     assert losses[True] < losses[False] - 0.1
+
+
+def test_make_optimizer_is_the_notes_adam_in_one_fused_kernel():
+    params = {"learning_rate": 5e-3}
+    ours, notes = make_model(), make_model()
+    optimizer = training.make_optimizer(ours, params)
+    assert optimizer.defaults["fused"] is True  # CPU parameters: PyTorch's fused Adam
+    notes_optimizer = torch.optim.Adam(notes.parameters(), lr=params["learning_rate"])  # the notes' line
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(5):
+        x, y = torch.randint(0, 12, (4, 16), generator=generator), torch.randint(0, 12, (4, 16), generator=generator)
+        loss = training.train_step(ours, optimizer, x, y)
+        assert loss == pytest.approx(training.train_step(notes, notes_optimizer, x, y), abs=1e-5)
+    for a, b in zip(ours.parameters(), notes.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert not torch.equal(ours.fc.weight, make_model().fc.weight)  # the steps moved the weights
