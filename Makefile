@@ -14,7 +14,7 @@ help:
 	@echo "make notebooks  rebuild notebooks/ from solutions/"
 	@echo "make grade      grade submissions: make grade ARGS='submissions/ --out grades --jobs 2'"
 	@echo "make bench      benchmarks against the lab notes' recipe (benchmarks/results/)"
-	@echo "make test-gpu   run the solution notebooks with full settings on a GPU"
+	@echo "make test-gpu   GPU tests + the solution notebooks with full settings on a GPU"
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -36,7 +36,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow tests
 
 test-gpu: $(STAMP)
-	LABUTILS_REQUIRE_GPU=1 $(PY) -m pytest -q --nbval-lax $(SOLUTION_NOTEBOOKS)
+	LABUTILS_REQUIRE_GPU=1 $(PY) -m pytest -q tests/test_gpu.py --nbval-lax $(SOLUTION_NOTEBOOKS)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -144,6 +144,11 @@ class WeightAverage:
             return averaged + (current - averaged) * (1.0 - weight)
 
         self.averaged = torch.optim.swa_utils.AveragedModel(model, avg_fn=average, use_buffers=True)
+        for module in self.averaged.module.modules():
+            if isinstance(module, torch.nn.RNNBase):
+                # The copy's recurrent weights are separate tensors; on a CUDA GPU cuDNN wants them
+                # in one block, else it copies them at every call and warns (a no-op on a CPU).
+                module.flatten_parameters()
 
     @property
     def module(self) -> torch.nn.Module:
