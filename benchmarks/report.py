@@ -28,11 +28,10 @@ def _pct(share):
 
 def _throughput_note(train):
     """How figure 1 was measured, with each round's ours/seed ratio (its spread)."""
-    rounds = train.get("rounds", [])
-    ratios = ", ".join(f"{r['ours_over_seed']:.2f}x" for r in rounds)
+    ratios = ", ".join(f"{r['ours_over_seed']:.2f}x" for r in train["rounds"])
     return (f"- Figure 1: {train['seed']['steps']} training steps of each recipe, alternated one by one "
             f"({train['seed']['chars_per_step']} characters a step), median step time of each; "
-            + (f"ours/seed in each of the {len(rounds)} rounds: {ratios}." if rounds else "one round."))
+            f"ours/seed in each of the {len(train['rounds'])} rounds: {ratios}.")
 
 
 def table_rows(results):

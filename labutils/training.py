@@ -90,8 +90,7 @@ def make_optimizer(model, params: Dict) -> torch.optim.Optimizer:
     notes' model on 2 cores (3-5% of a training step). Other devices keep the default.
     """
     parameters = list(model.parameters())
-    fused = bool(parameters) and all(
-        p.device.type in FUSED_ADAM_DEVICES and p.is_floating_point() for p in parameters)
+    fused = all(p.device.type in FUSED_ADAM_DEVICES and p.is_floating_point() for p in parameters)
     return torch.optim.Adam(
         parameters, lr=params["learning_rate"], weight_decay=params.get("weight_decay", 0.0),
         fused=fused or None)
