@@ -139,7 +139,7 @@ def play_song(song):
     """
     from IPython.display import Audio
 
-    from labutils.music_synth import timidity_config
+    from labutils.music.synth import timidity_config
 
     package = Path(importlib.util.find_spec("mitdeeplearning").submodule_search_locations[0])
     with tempfile.TemporaryDirectory(prefix="seed-play-") as folder:

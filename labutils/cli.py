@@ -10,7 +10,7 @@ from typing import List, Optional
 
 # Commands that live in their own module, each with a main(argv) -> int.
 DELEGATED = {
-    "play": ("labutils.music", "Play or convert an ABC tune to WAV."),
+    "play": ("labutils.music.play", "Play or convert an ABC tune to WAV."),
     "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
     "grade": ("labutils.grading", "Grade student notebooks against the solutions."),
 }

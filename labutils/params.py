@@ -55,7 +55,7 @@ TRAINING_DEFAULTS: Dict = {
     "eval_every": 100,
     "checkpoint_every": 200,
     "seed": 0,
-    "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.augment)
+    "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.music.transpose)
     "transpose_from": 0,  # ... from this step on; the tunes as written before it
     "init_output_bias": False,  # a fresh start sets the output bias to log character frequencies
 }

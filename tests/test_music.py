@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from labutils import music, music_abc, music_synth
+from labutils import music
+from labutils.music import abc as music_abc
+from labutils.music import common as music_common
+from labutils.music import play as music_play
+from labutils.music import synth as music_synth
 from labutils.data import load_training_data
 
 HEADER = "X:1\nT:Test\nM:4/4\nL:1/8\nK:D\n"
@@ -70,7 +74,7 @@ def no_tools(tmp_path, monkeypatch):
     empty = tmp_path / "emptybin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.setattr(music_abc, "_said_pure_python", False)
+    monkeypatch.setattr(music_common, "_said_pure_python", False)
 
 
 def fake_tool(folder, name, script):
@@ -324,7 +328,7 @@ def test_timidity_with_freepats_only(songs, monkeypatch):
 @needs_timidity
 def test_auto_uses_timidity_when_its_own_config_works(songs, monkeypatch):
     monkeypatch.setattr(music_synth, "timidity_config", lambda: "")
-    monkeypatch.setattr(music, "timidity_render", lambda notes, rate: np.full(rate, 0.25, np.float32))
+    monkeypatch.setattr(music_play, "timidity_render", lambda notes, rate: np.full(rate, 0.25, np.float32))
     assert np.all(music.render_song(songs[0], backend="music21", max_seconds=10) == 0.25)
 
 
