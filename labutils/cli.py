@@ -12,7 +12,7 @@ from typing import List, Optional
 DELEGATED = {
     "play": ("labutils.music.play", "Play or convert an ABC tune to WAV."),
     "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
-    "grade": ("labutils.grading", "Grade student notebooks against the solutions."),
+    "grade": ("labutils.grading.cli", "Grade student notebooks against the solutions."),
 }
 
 
