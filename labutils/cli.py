@@ -100,7 +100,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "train":
             return jobs.run_job(args, generate=False)
         if args.command == "export-model":
-            from labutils.checkpoints import PRETRAINED_PATH, export_model
+            from labutils.pretrained import PRETRAINED_PATH, export_model
 
             print(f"Wrote {export_model(args.checkpoint, args.out or PRETRAINED_PATH)}")
             return 0

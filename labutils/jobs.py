@@ -9,7 +9,8 @@ from typing import Dict, List, Optional
 import torch
 
 from labutils import params as lab_params
-from labutils.checkpoints import atomic_write_text, load_checkpoint, load_pretrained, model_from_checkpoint
+from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
+from labutils.pretrained import load_pretrained
 from labutils.data import extract_song_snippet, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters

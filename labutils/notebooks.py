@@ -36,18 +36,6 @@ COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
 # Packages the Colab set-up adds besides labutils itself (Colab already has torch, numpy, ...).
 COLAB_PIP_EXTRAS = ("comet_ml>=3.40", "music21>=9.1")
 COLAB_APT_PACKAGES = ("abcmidi", "timidity", "fluid-soundfont-gm", "abcm2ps")
-# Where notebook 05 saves its checkpoint; later notebooks can load it ("mine").
-STEP5_CHECKPOINT = Path("runs") / "05_training" / "checkpoint.pt"
-# A model for the steps after training: 600 steps take ~20 s on 2 free CPU cores (~1.6 held-out bits/char).
-QUICK_PARAMS: Dict = {
-    "num_training_iterations": 600,
-    "batch_size": 32,
-    "seq_length": 100,
-    "learning_rate": 5e-3,
-    "embedding_dim": 64,
-    "hidden_size": 256,
-}
-
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _NBVAL_LINE = re.compile(r"^\s*# NBVAL_\w+\s*$")
 _KEPT_NOTEBOOK_METADATA = ("kernelspec", "accelerator", "colab")
@@ -334,58 +322,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {path}" if path.exists() else f"removed {path}")
     print(f"{len(changed)} file(s) changed." if changed else f"{args.out}/ was already up to date.")
     return 0
-
-
-# --- the model the steps after training use -------------------------------------------------
-
-
-def trained_model(choice: str = "pretrained", device="cpu", checkpoint: PathLike = STEP5_CHECKPOINT):
-    """(model, vocab) for the steps after training, saying which model it is.
-
-    choice: "pretrained" (the small model shipped with labutils), "mine" (the checkpoint
-    notebook 05 saved) or "quick" (train a small model now, about a minute on a CPU; a few
-    seconds under LABUTILS_SMALL=1). A missing pretrained model or checkpoint falls back to
-    the next option, with a message.
-    """
-    from labutils.checkpoints import PRETRAINED_PATH, load_pretrained, model_from_checkpoint
-
-    if choice not in ("pretrained", "mine", "quick"):
-        raise ValueError(f"choice must be 'pretrained', 'mine' or 'quick', got {choice!r}.")
-    if choice == "mine":
-        if Path(checkpoint).is_file():
-            model, vocab = model_from_checkpoint(checkpoint, device)
-            print(f"Using your model from step 5: {checkpoint}")
-            return model, vocab
-        print(f"No checkpoint at {checkpoint} (run notebook 05 first): trying the pretrained model.")
-        choice = "pretrained"
-    if choice == "pretrained":
-        if PRETRAINED_PATH.is_file():
-            model, vocab = load_pretrained(device)
-            config = model.config()
-            print(f"Using the pretrained model shipped with labutils ({config['cell'].upper()}, "
-                  f"hidden_size={config['hidden_size']}).")
-            return model, vocab
-        print("The pretrained model is not in this copy of labutils: training a quick one instead.")
-    return _quick_model(device)
-
-
-def _quick_model(device):
-    """Train a small LSTM on the tune collection with QUICK_PARAMS (shrunk under LABUTILS_SMALL=1)."""
-    import torch
-
-    from labutils.data import join_songs, load_training_data
-    from labutils.model import LSTMModel
-    from labutils.params import maybe_small
-    from labutils.text import build_vocab, vectorize_string
-    from labutils.training import train
-
-    params = maybe_small(QUICK_PARAMS)
-    songs_joined = join_songs(load_training_data())
-    vocab, char2idx, _ = build_vocab(songs_joined)
-    torch.manual_seed(0)
-    model = LSTMModel(len(vocab), params["embedding_dim"], params["hidden_size"]).to(device)
-    print(f"Training a quick model: {params['num_training_iterations']} steps, hidden_size="
-          f"{params['hidden_size']} (its tunes are rougher than the pretrained model's).")
-    train(model, vectorize_string(songs_joined, char2idx), params)
-    model.eval()
-    return model, vocab

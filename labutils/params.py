@@ -72,6 +72,16 @@ SMALL_PARAMS: Dict = {
     "checkpoint_every": 10,
 }
 
+# A model for the steps after training when no trained one is at hand (labutils.pretrained).
+QUICK_PARAMS: Dict = {
+    "num_training_iterations": 600,
+    "batch_size": 32,
+    "seq_length": 100,
+    "learning_rate": 5e-3,
+    "embedding_dim": 64,
+    "hidden_size": 256,
+}
+
 MODEL_KEYS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "cell", "weight_dropout")
 
 

@@ -153,21 +153,6 @@ def test_best_checkpoint_tracks_the_lowest_held_out_loss(corpus, tmp_path):
     assert training.evaluate_bpc(model, val_data, TINY["seq_length"]) == pytest.approx(result.best_val_bpc, abs=1e-4)
 
 
-def test_export_model_is_small_float16_and_loads(tmp_path):
-    model = make_model()
-    opt = torch.optim.Adam(model.parameters())
-    training.train_step(model, opt, torch.randint(0, 12, (2, 8)), torch.randint(0, 12, (2, 8)))
-    checkpoints.save_checkpoint(tmp_path / "full.pt", model, opt, step=3, vocab=list("abcdefghijkl"))
-    out = checkpoints.export_model(tmp_path / "full.pt", tmp_path / "small.pt")
-    ckpt = checkpoints.load_checkpoint(out)
-    assert "optimizer_state" not in ckpt and ckpt["model_state"]["fc.weight"].dtype == torch.float16
-    assert out.stat().st_size < (tmp_path / "full.pt").stat().st_size / 2
-    loaded, vocab = checkpoints.model_from_checkpoint(out)
-    x = torch.randint(0, 12, (1, 5))
-    assert vocab == list("abcdefghijkl")
-    assert torch.allclose(loaded(x), model.eval()(x), atol=2e-2)
-
-
 def test_cosine_schedule_warms_up_then_decays_to_zero():
     params = {"learning_rate": 1e-2, "num_training_iterations": 110, "lr_schedule": "cosine", "warmup_steps": 10}
     rates = [training.learning_rate_at(step, params) for step in range(110)]
