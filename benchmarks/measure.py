@@ -15,8 +15,8 @@ from labutils.batches import get_batch
 from labutils.model import LSTMModel, init_output_bias
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus, with_transposed_copies
-from labutils.training import (WeightAverage, evaluate_bpc, evaluate_kept, make_optimizer, scheduled_step,
-                                training_text_at)
+from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_text_at
+from labutils.training import evaluate_bpc, make_optimizer
 
 # The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
@@ -74,7 +74,7 @@ def seed_trainer(corpus, seed=0):
 
 class KeptModel:
     """Our side of a time-to-quality run: the trained weights and, with `ema_decay`, their
-    moving average; `evaluate` keeps the better of the two, as `labutils.training.train` does."""
+    moving average; `evaluate` keeps the better of the two, as `labutils.trainer.train` does."""
 
     def __init__(self, model, average=None):
         self.weights, self.average, self.model = model, average, model
@@ -95,9 +95,9 @@ def our_trainer(corpus, params, seed=0):
     """(KeptModel, step function, chars per step) of labutils' loop body for a params dict.
 
     With params["ema_decay"] the step also updates the moving average of the weights (on the
-    clock), and evaluations keep the better of weights and average, as in training.train.
+    clock), and evaluations keep the better of weights and average, as in trainer.train.
     """
-    params = {**lab_params.TRAINING_DEFAULTS, **params}
+    params = lab_params.with_defaults(params)
     if params["transpose"]:
         corpus = with_transposed_copies(corpus, params["transpose"])
     model = our_model(len(corpus["vocab"]), params, seed)

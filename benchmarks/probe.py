@@ -34,7 +34,7 @@ def main(argv=None):
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     corpus = measure.load_corpus()
-    params = {**lab_params.TRAINING_DEFAULTS, **lab_params.CPU_PARAMS, **args.overrides,
+    params = {**lab_params.with_defaults(lab_params.CPU_PARAMS), **args.overrides,
               "num_training_iterations": args.steps}
     ours, step, _ = measure.our_trainer(corpus, params, seed=params["seed"])
     clock, curve = 0.0, []

@@ -36,7 +36,7 @@ def choose_params(preset: str, device: torch.device) -> Dict:
             preset = "seed" if device.type == "cuda" else "cpu"
     base = {"seed": lab_params.SEED_PARAMS, "cpu": lab_params.CPU_PARAMS,
             "small": {**lab_params.SEED_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
-    return {**lab_params.TRAINING_DEFAULTS, **base, "preset": preset}
+    return {**lab_params.with_defaults(base), "preset": preset}
 
 
 def _overrides(args) -> Dict:
@@ -51,7 +51,7 @@ def _start_tracker(args, params: Dict, run_dir: Path):
 
 def run_job(args, generate: bool = True) -> int:
     """Train (or resume), then write history, plot, checkpoint and, with generate, tunes and WAVs."""
-    from labutils.training import train
+    from labutils.trainer import train
 
     device = get_device(require_gpu=True if args.require_gpu else None)
     if args.resume:
@@ -86,7 +86,7 @@ def run_job(args, generate: bool = True) -> int:
                            best_checkpoint_path=run_dir / "best.pt",
                            resume_from=checkpoint_path if args.resume else None, tracker=tracker,
                            extra_checkpoint={"vocab": vocab}, progress=not args.quiet,
-                           plain_train_data=corpus.get("train_as_written"))
+                           train_as_written=corpus.get("train_as_written"))
         except KeyboardInterrupt:
             print(f"Continue with: python -m labutils {args.command} --resume {run_dir}")
             raise

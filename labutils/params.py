@@ -101,9 +101,14 @@ def maybe_small(params: Dict, verbose: bool = True) -> Dict:
     return small
 
 
+def with_defaults(params: Dict) -> Dict:
+    """A copy of `params` with TRAINING_DEFAULTS filled in where a key is missing."""
+    return {**TRAINING_DEFAULTS, **params}
+
+
 def model_kwargs(params: Dict) -> Dict:
     """The LSTMModel keyword arguments found in a params dict (embedding_dim, hidden_size, ...)."""
-    merged = {**TRAINING_DEFAULTS, **params}
+    merged = with_defaults(params)
     return {k: merged[k] for k in MODEL_KEYS}
 
 # How `make run` samples tunes. The notes sample at temperature 1; slightly below 1 more

@@ -73,7 +73,7 @@ def _quick_model(device):
     from labutils.model import LSTMModel
     from labutils.params import QUICK_PARAMS, maybe_small
     from labutils.text import build_vocab, vectorize_string
-    from labutils.training import train
+    from labutils.trainer import train
 
     params = maybe_small(QUICK_PARAMS)
     songs_joined = join_songs(load_training_data())
