@@ -125,7 +125,7 @@ def training_throughput(corpus, steps=20, repeats=3):
     median of its per-step times. A round's ratio shows the spread from round to round.
     """
     _, seed_step, chars = seed_trainer(corpus)
-    _, our_step, our_chars = our_trainer(corpus, lab_params.SEED_PARAMS)
+    _, our_step, our_chars = our_trainer(corpus, lab_params.NOTES_PARAMS)
     assert chars == our_chars
     recipes = {"seed": seed_step, "ours": our_step}
     for step in recipes.values():
@@ -199,7 +199,7 @@ def generation_throughput(corpus, length=500, batch=64, repeats=3, cpu_model=Non
     """Sampling chars/s on the same weights (seed's sizes): the seed's generate_text vs ours, single and batched."""
     vocab, char2idx, idx2char = corpus["vocab"], corpus["char2idx"], corpus["idx2char"]
     seed_net = seed_model(len(vocab))  # left in train mode, as the notes do
-    ours_net = our_model(len(vocab), lab_params.SEED_PARAMS)
+    ours_net = our_model(len(vocab), lab_params.NOTES_PARAMS)
     ours_net.load_state_dict(seed_net.state_dict())
     device = torch.device("cpu")
     cases = {

@@ -111,7 +111,7 @@ def markdown(results):
               "`torch.tensor` re-wrapping, one-character `generate_text`, `mdl.lab1.play_song`) with "
               f"their hyperparameters {results['seed_params']}.",
               f"- Ours: labutils with `CPU_PARAMS` {results['cpu_params']} (figure 2, 3c, 4) and "
-              "`SEED_PARAMS` (figures 1, 3a, 3b: same model size, same weights).",
+              "`NOTES_PARAMS` (figures 1, 3a, 3b: same model size, same weights).",
               _throughput_note(results["training_throughput"]),
               "- Figure 2 counts training time only: held-out bits/char (`labutils.training.evaluate_bpc`, "
               f"the same for both) is measured every {results['minutes'] * 60 / results['settings']['evals_per_curve']:.0f} s "

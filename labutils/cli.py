@@ -17,9 +17,9 @@ DELEGATED = {
 
 
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=["auto", "seed", "cpu", "small"], default="auto",
-                        help="hyperparameters: the lab notes' (seed), the CPU default (cpu), tiny (small); "
-                             "auto = seed on a GPU, cpu on a CPU, small when LABUTILS_SMALL=1")
+    parser.add_argument("--preset", choices=["auto", "notes", "seed", "cpu", "small"], default="auto",
+                        help="hyperparameters: the lab notes' (notes; 'seed' is its old name), the CPU default "
+                             "(cpu), tiny (small); auto = notes on a GPU, cpu on a CPU, small when LABUTILS_SMALL=1")
     parser.add_argument("--iterations", type=int, help="override num_training_iterations")
     parser.add_argument("--batch-size", type=int, help="override batch_size")
     parser.add_argument("--seq-length", type=int, help="override seq_length")

@@ -27,15 +27,21 @@ FLAG_TO_PARAM = {
 }
 
 
+PRESET_ALIASES = {"seed": "notes"}  # the old name of the lab notes' preset
+
+
 def choose_params(preset: str, device: torch.device) -> Dict:
-    """The hyperparameters of a preset; "auto" = seed on a GPU, cpu on a CPU, small under LABUTILS_SMALL=1."""
+    """The hyperparameters of a preset; "auto" = notes on a GPU, cpu on a CPU, small under LABUTILS_SMALL=1.
+
+    "seed" is the old name of "notes" and still works."""
+    preset = PRESET_ALIASES.get(preset, preset)
     if preset == "auto":
         if lab_params.small_settings_enabled():
             preset = "small"
         else:
-            preset = "seed" if device.type == "cuda" else "cpu"
-    base = {"seed": lab_params.SEED_PARAMS, "cpu": lab_params.CPU_PARAMS,
-            "small": {**lab_params.SEED_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
+            preset = "notes" if device.type == "cuda" else "cpu"
+    base = {"notes": lab_params.NOTES_PARAMS, "cpu": lab_params.CPU_PARAMS,
+            "small": {**lab_params.NOTES_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
     return {**lab_params.with_defaults(base), "preset": preset}
 
 
