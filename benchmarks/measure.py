@@ -6,9 +6,9 @@ import time
 import warnings
 
 import numpy as np
+import seed_recipe
 import torch
 
-import seed_recipe
 from labutils import data as lab_data
 from labutils import params as lab_params
 from labutils.batches import get_batch

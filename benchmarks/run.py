@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 import measure
 import report
+import torch
+
 from labutils import params as lab_params
 
 HERE = Path(__file__).resolve().parent

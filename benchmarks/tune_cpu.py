@@ -12,9 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import measure
 import torch
 
-import measure
 from labutils import params as lab_params
 
 HERE = Path(__file__).resolve().parent
