@@ -8,7 +8,6 @@ import warnings
 import numpy as np
 import torch
 
-import notes_recipe
 from labutils import data as lab_data
 from labutils import params as lab_params
 from labutils.batches import get_batch
@@ -17,6 +16,8 @@ from labutils.sampling import generate_text
 from labutils.text import prepare_corpus, with_transposed_copies
 from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_text_at
 from labutils.training import evaluate_bpc, make_optimizer
+
+from . import notes_recipe
 
 # The notes' loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")

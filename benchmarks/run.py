@@ -1,8 +1,10 @@
 """`make bench`: measure our labutils against the lab notes' recipe, in one process; write benchmarks/results/.
 
-    python benchmarks/run.py                 # full run, 11-23 minutes on 2 cores
-    python benchmarks/run.py --quick         # smoke check, about a minute
-    python benchmarks/run.py --minutes 5 --out /tmp/bench
+    python -m benchmarks.run                  # full run (make bench), 11-23 minutes on 2 cores
+    python -m benchmarks.run --quick          # smoke check (make bench-quick), about a minute
+    python -m benchmarks.run --minutes 5 --out /tmp/bench
+
+Run from the repository root (benchmarks/ is a package).
 
 Figures: (1) training throughput at the notes' configuration, (2) held-out bits/char
 against training time for the notes' recipe and our CPU default, (3) generation
@@ -17,9 +19,12 @@ from pathlib import Path
 
 import torch
 
-import measure
-import report
 from labutils import params as lab_params
+
+if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
+    sys.exit("Run it as a module from the repository root: python -m benchmarks.run --help")
+
+from . import measure, report  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,7 +42,7 @@ QUICK_MINUTES = 0.1
 
 def parse_args(argv):
     """Command-line flags."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and time limits: a smoke check (~1 min)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder (default benchmarks/results)")
     parser.add_argument("--minutes", type=float, default=None,

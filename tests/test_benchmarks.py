@@ -1,8 +1,9 @@
-"""benchmarks/: the notes' recipe runs as the notes write it, and `run.py --quick` writes every result file.
+"""benchmarks/: the notes' recipe runs as written, and `python -m benchmarks.run --quick` writes every result file.
 
 Timings are measured by the benchmark, never asserted here.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,23 +12,14 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks import notes_recipe, probe, report
+
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "benchmarks"
 PLOTS = ["training_throughput.png", "time_to_quality.png", "generation_throughput.png",
          "clean_share.png", "playback.png"]
 FIGURE_ROWS = ["1", "2a", "2b", "3a", "3b", "4", "5"]
 # The notes' get_batch builds a tensor from a list of arrays on purpose (it is the baseline).
 pytestmark = pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
-
-
-@pytest.fixture
-def bench_modules(monkeypatch):
-    """Import the benchmark scripts the way `python benchmarks/run.py` does (their folder on sys.path)."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    import report
-    import notes_recipe
-
-    return notes_recipe, report
 
 
 def table_figures(markdown):
@@ -36,8 +28,7 @@ def table_figures(markdown):
             if line.startswith("| ") and not line.startswith("| #")}
 
 
-def test_notes_get_batch_is_the_notes_shift(bench_modules):
-    notes_recipe, _ = bench_modules
+def test_notes_get_batch_is_the_notes_shift():
     data = np.arange(500, dtype=np.int64)
     np.random.seed(0)
     x, y = notes_recipe.get_batch(data, 100, 8)
@@ -45,8 +36,7 @@ def test_notes_get_batch_is_the_notes_shift(bench_modules):
     assert torch.equal(y, x + 1)
 
 
-def test_notes_model_matches_ours_and_generates(bench_modules):
-    notes_recipe, _ = bench_modules
+def test_notes_model_matches_ours_and_generates():
     from labutils.model import LSTMModel, count_parameters
 
     torch.manual_seed(0)
@@ -62,8 +52,7 @@ def test_notes_model_matches_ours_and_generates(bench_modules):
     assert text.startswith("X") and len(text) == 31
 
 
-def test_table_marks_goals_from_the_numbers(bench_modules):
-    _, report = bench_modules
+def test_table_marks_goals_from_the_numbers():
     curve = [{"train_s": 0.0, "step": 0, "val_bpc": 6.0}, {"train_s": 60.0, "step": 100, "val_bpc": 1.5}]
     results = {
         "minutes": 10,
@@ -88,8 +77,10 @@ def test_table_marks_goals_from_the_numbers(bench_modules):
 
 def test_quick_run_writes_table_plots_and_json(tmp_path):
     out = tmp_path / "results"
-    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--out", str(out)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    # `python -m benchmarks.run` as `make bench-quick` runs it, from another folder to see what it leaves there.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     for name in PLOTS:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -103,10 +94,7 @@ def test_quick_run_writes_table_plots_and_json(tmp_path):
     assert not (tmp_path / "tmp.abc").exists() and not list(tmp_path.glob("*.wav"))  # nothing left in cwd
 
 
-def test_probe_writes_a_curve_of_both_models(monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(BENCH))
-    import probe
-
+def test_probe_writes_a_curve_of_both_models(tmp_path):
     overrides = {"hidden_size": 24, "embedding_dim": 8, "batch_size": 4, "seq_length": 16, "ema_decay": 0.9}
     assert probe.main(["tiny", json.dumps(overrides), "4", "--every", "2", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "probe_tiny.json").read_text())
