@@ -22,7 +22,7 @@ from labutils import params as lab_params
 if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
     sys.exit("Run it as a module from the repository root: python -m benchmarks.probe --help")
 
-from . import measure  # noqa: E402
+from . import measure
 
 HERE = Path(__file__).resolve().parent
 

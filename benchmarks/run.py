@@ -24,7 +24,7 @@ from labutils import params as lab_params
 if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
     sys.exit("Run it as a module from the repository root: python -m benchmarks.run --help")
 
-from . import measure, report  # noqa: E402
+from . import measure, report
 
 HERE = Path(__file__).resolve().parent
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -14,6 +15,19 @@ DELEGATED = {
     "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
     "grade": ("labutils.grading.cli", "Grade student notebooks against the solutions."),
 }
+
+
+def command_line(*args: str) -> str:
+    """A shell command that runs `python -m labutils ARGS` with this very Python, as a user can paste it.
+
+    This Python is the lab's .venv one when the lab runs through make, which a plain `python`
+    may not be: so the command names it (relative to the current folder when inside it)."""
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return " ".join(shlex.quote(part) for part in (str(python), "-m", "labutils", *args))
 
 
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 
 from labutils import params as lab_params
 from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
-from labutils.pretrained import load_pretrained
 from labutils.data import extract_song_snippet, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
+from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, write_history_csv, write_json
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus
@@ -94,7 +94,9 @@ def run_job(args, generate: bool = True) -> int:
                            extra_checkpoint={"vocab": vocab}, progress=not args.quiet,
                            train_as_written=corpus.get("train_as_written"))
         except KeyboardInterrupt:
-            print(f"Continue with: python -m labutils {args.command} --resume {run_dir}")
+            from labutils.cli import command_line
+
+            print(f"Continue with: {command_line(args.command, '--resume', str(run_dir))}")
             raise
         write_history_csv(result.history, run_dir / "history.csv")
         save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 import test_checks as solutions
+
 from labutils import grading
 from labutils.grading import cli as grading_cli
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from labutils import checkpoints, params as lab_params, trainer, training
+from labutils import checkpoints, trainer, training
+from labutils import params as lab_params
 from labutils.model import LSTMModel
 
 TINY = {**lab_params.NOTES_PARAMS, "num_training_iterations": 20, "batch_size": 8, "seq_length": 32,
