@@ -67,10 +67,10 @@ grade: $(STAMP)
 	$(PY) -m labutils grade $(ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py $(ARGS)
+	$(PY) -m benchmarks.run $(ARGS)
 
 bench-quick: $(STAMP)
-	$(PY) benchmarks/run.py --quick
+	$(PY) -m benchmarks.run --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache

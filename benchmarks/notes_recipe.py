@@ -1,6 +1,6 @@
 """The lab notes' recipe, as the notes write it: the baseline every benchmark compares against.
 
-This file reproduces the code of the seed notes (shared/seeds/000_728f11a72461191e.txt)
+This file reproduces the code of the lab notes (shared/seeds/000_728f11a72461191e.txt)
 on purpose, slow parts included: `get_batch` builds Python lists and calls
 `torch.tensor(list)`, the training loop re-wraps the batch with `torch.tensor(x_batch)`,
 `generate_text` samples one character at a time. Only what is needed to run outside
@@ -142,7 +142,7 @@ def play_song(song):
     from labutils.music.synth import timidity_config
 
     package = Path(importlib.util.find_spec("mitdeeplearning").submodule_search_locations[0])
-    with tempfile.TemporaryDirectory(prefix="seed-play-") as folder:
+    with tempfile.TemporaryDirectory(prefix="notes-play-") as folder:
         env = dict(os.environ)
         config = timidity_config()
         if config:
