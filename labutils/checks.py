@@ -3,7 +3,8 @@
 Each check is judge(probe(student code)): `labutils.grading.probe` runs the student's code on
 fresh random inputs and returns plain data; `labutils.grading.judges` compares that data with
 the reference. The grader runs the same probes inside the student's kernel and the same judges
-in its own process.
+in its own process. Messages come in the language set by `set_language("zh")` (the Chinese
+notebooks call it) or LABUTILS_LANG, English otherwise (labutils.messages).
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import torch
 
 from labutils.grading import probe as grading_probe
 from labutils.grading.judges import judge, make_inputs
+from labutils.messages import get_language, localize, set_language
 
 __all__ = ["CheckFailed", "check_vectorize_string", "check_get_batch", "check_lstm_model", "check_compute_loss",
-           "check_train_step", "check_generate_text", "make_inputs"]
+           "check_train_step", "check_generate_text", "make_inputs", "set_language", "get_language"]
 
 
 class CheckFailed(AssertionError):
@@ -32,9 +34,10 @@ def _check(name: str, student, inputs: Dict) -> None:
         random.setstate(states[0])
         np.random.set_state(states[1])
         torch.set_rng_state(states[2])
+    message = localize(verdict.message)  # the student's language (set_language / LABUTILS_LANG)
     if not verdict.passed:
-        raise CheckFailed(verdict.message)
-    print(verdict.message)
+        raise CheckFailed(message)
+    print(message)
 
 
 def check_vectorize_string(vectorize_string, char2idx, seed: Optional[int] = None) -> None:

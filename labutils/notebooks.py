@@ -241,7 +241,15 @@ def _planned(solutions_dir: PathLike, out_dir: PathLike) -> Dict[Path, str]:
         if fixed.cells != nb.cells:  # only a stale header is rewritten; the rest stays the instructor's
             planned[path] = render(fixed)
         planned[out_dir / path.name] = render(student_notebook(nb, path.name))
+    planned.update(_editions().planned(solutions_dir, out_dir))  # solutions/<lang>/, notebooks/<lang>/
     return planned
+
+
+def _editions():
+    """labutils.editions, the notebooks in other languages (imported late: it imports this module)."""
+    from labutils import editions
+
+    return editions
 
 
 def _stale_outputs(out_dir: Path, planned: Dict[Path, str]) -> List[Path]:
@@ -266,9 +274,10 @@ def build_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike =
     changed = []
     for path, text in planned.items():
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
             changed.append(path)
-    for path in _stale_outputs(Path(out_dir), planned):
+    for path in _stale_outputs(Path(out_dir), planned) + _editions().stale(solutions_dir, out_dir, planned):
         path.unlink()
         changed.append(path)
     return changed
@@ -286,7 +295,8 @@ def check_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike =
             problems.append(f"{path}: " + ("Colab badge or set-up cell differs from labutils/notebooks.py"
                                            if is_solution else "differs from what the build makes"))
     problems += [f"{path}: generated from a solution that no longer exists" for path in
-                 _stale_outputs(Path(out_dir), planned)]
+                 _stale_outputs(Path(out_dir), planned) + _editions().stale(solutions_dir, out_dir, planned)]
+    problems += _editions().catalog_problems(solutions_dir)  # translations whose English changed or is new
     return problems
 
 
@@ -308,6 +318,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print("Notebooks are out of date; run `python -m labutils build-notebooks` (make notebooks):")
                 for line in problems:
                     print(f"  {line}")
+                if any(".yaml: " in line for line in problems):  # a catalog of labutils/editions.py
+                    print("Translations: `python -m labutils translations update` adds the new and changed "
+                          "English to translations/<lang>/*.yaml; translate those entries, then build.")
                 return 1
             print(f"{args.out}/ is up to date with {args.solutions}/.")
             return 0
@@ -317,5 +330,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     for path in changed:
         print(f"wrote {path}" if path.exists() else f"removed {path}")
+    untranslated = _editions().catalog_problems(args.solutions)
+    if untranslated:  # the editions keep the English there; --check fails until the catalogs are complete
+        print(f"note: {len(untranslated)} translation entries are missing or out of date "
+              "(`python -m labutils translations check` lists them).")
     print(f"{len(changed)} file(s) changed." if changed else f"{args.out}/ was already up to date.")
     return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from labutils.grading.submissions import RUBRIC
+from labutils.messages import localize, word
 
 
 def _safe_name(name: str) -> str:
@@ -15,14 +16,17 @@ def _safe_name(name: str) -> str:
 
 
 def feedback_text(grade: Dict) -> str:
-    """The short feedback a student reads: points per exercise, what failed and the hint."""
-    lines = [f"{grade['student']}: {grade['total']}/{grade['max']} points", ""]
+    """The short feedback a student reads: points per exercise, what failed and the hint.
+
+    In the language of the student's notebooks (grade["language"], e.g. the Chinese edition's)."""
+    language = grade.get("language", "en")
+    lines = [f"{grade['student']}: {grade['total']}/{grade['max']} {word('points', language)}", ""]
     for exercise, result in grade["exercises"].items():
         where = f" ({result['notebook']})" if result.get("notebook") else ""
         lines.append(f"{exercise}: {result['points']}/{result['max']}{where}")
-        lines.append(f"    {result['message']}")
+        lines.append(f"    {localize(result['message'], language)}")
     if grade["status"] != "ok":
-        lines += ["", f"Notes: {grade['status']}"]
+        lines += ["", f"{word('Notes', language)}: {grade['status']}"]
     return "\n".join(lines) + "\n"
 
 

@@ -59,12 +59,14 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
 
     from labutils.grading.judges import Verdict, judge, make_inputs
     from labutils.grading.kernel import run_notebook
+    from labutils.messages import notebook_language
 
     report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}}
     nb, problem = _read_notebook(path)
     if nb is None:
         report["problems"].append(problem)
         return report
+    report["language"] = notebook_language(nb)  # feedback in the notebook's language (labutils.messages)
     rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
     inputs = {name: make_inputs(name, rng) for name in RUBRIC}
     with tempfile.TemporaryDirectory(prefix="labutils-inputs-") as tmp:
@@ -116,9 +118,11 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
         best["max"] = points
         exercises[exercise] = best
     problems = [f"{r['notebook']}: {p}" for r in reports for p in r["problems"]]
+    languages = [r["language"] for r in reports if r.get("language", "en") != "en"]
     return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises,
             "total": sum(e["points"] for e in exercises.values()), "max": sum(RUBRIC.values()),
-            "status": "; ".join(problems) if problems else "ok", "reports": reports}
+            "status": "; ".join(problems) if problems else "ok", "reports": reports,
+            "language": languages[0] if languages else "en"}
 
 
 def failed_grade(name: str, notebooks: Sequence[Path], error: str) -> Dict:
