@@ -196,7 +196,7 @@ class Catalog:
         self.path, self.language, self.source, self.entries = Path(path), language, source, entries
 
     @classmethod
-    def load(cls, path: Path, language: str, source: str) -> "Catalog":
+    def load(cls, path: Path, language: str, source: str) -> Catalog:
         import yaml
 
         path = Path(path)
@@ -251,7 +251,7 @@ class Catalog:
         problems += [f"unused entry {_excerpt(e['en'])} (its English is no longer in {self.source})" for e in unused]
         return problems
 
-    def updated(self, units: Sequence[Unit]) -> "Catalog":
+    def updated(self, units: Sequence[Unit]) -> Catalog:
         """The catalog with one entry per unit, in order: kept, new (empty) or changed (old translation, fuzzy)."""
         by_key = {(e.get("kind", "markdown"), e.get("fp")): e for e in self.entries
                   if e.get("fp") == fingerprint(e["en"])}
@@ -408,6 +408,10 @@ def catalog_problems(solutions_dir, translations_dir=None) -> List[str]:
     translations_dir = Path(translations_dir) if translations_dir else default_translations_dir(solutions_dir)
     lines = []
     for language in languages(translations_dir):
+        names = {path.stem for path in _solution_files(solutions_dir)}
+        lines += [f"{catalog}: there is no {solutions_dir.name}/{catalog.stem}.ipynb any more; delete the catalog"
+                  for catalog in sorted((translations_dir / language).glob("[0-9][0-9]_*.yaml"))
+                  if catalog.stem not in names]
         for path in _solution_files(solutions_dir):
             catalog = catalog_for(translations_dir, language, path)
             units = english_units(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))

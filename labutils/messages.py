@@ -46,7 +46,7 @@ def get_language() -> str:
     return wanted if wanted in languages() else "en"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalog(language: str) -> Dict:
     """{"frame": {...}, "hints": {en: text}, "whats": {en: text}, "templates": [(regex, text)]} for a language."""
     import yaml
@@ -67,14 +67,14 @@ def catalog(language: str) -> Dict:
             "templates": [(regex, text) for regex, text, _ in templates], "words": data.get("words") or {}}
 
 
-def template_regex(template: str) -> "re.Pattern":
+def template_regex(template: str) -> re.Pattern:
     """A regex for an English template: fixed text literally, each {n} any text (a group)."""
     parts = _SLOT.split(template)
     pattern = "".join(re.escape(part) if i % 2 == 0 else f"(?P<s{part}>.*?)" for i, part in enumerate(parts))
     return re.compile(pattern + r"\Z", re.S)
 
 
-def _fill(text: str, match: "re.Match") -> str:
+def _fill(text: str, match: re.Match) -> str:
     return _SLOT.sub(lambda m: match.group(f"s{m.group(1)}") if f"s{m.group(1)}" in match.re.groupindex
                      else m.group(0), text)
 

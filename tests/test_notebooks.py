@@ -41,10 +41,12 @@ def test_committed_notebooks_are_what_the_build_makes(capsys):
 
 def test_build_is_deterministic(tmp_path):
     solutions = shutil.copytree(SOLUTIONS, tmp_path / "solutions")
+    shutil.copytree(ROOT / "translations", tmp_path / "translations")  # the editions (notebooks/zh/) too
     first = notebooks.build_notebooks(solutions, tmp_path / "a")  # solutions are up to date: only a/ is written
     notebooks.build_notebooks(solutions, tmp_path / "b")
-    assert sorted(p.name for p in first) == EXPECTED_NAMES and all(p.parent == tmp_path / "a" for p in first)
-    for name in EXPECTED_NAMES:
+    editions = [f"zh/{name}" for name in EXPECTED_NAMES]
+    assert sorted(p.relative_to(tmp_path / "a").as_posix() for p in first) == sorted(EXPECTED_NAMES + editions)
+    for name in EXPECTED_NAMES + editions:
         built = (tmp_path / "a" / name).read_bytes()
         assert built == (tmp_path / "b" / name).read_bytes() == (STUDENT / name).read_bytes()
     assert notebooks.build_notebooks(solutions, tmp_path / "a") == []  # nothing left to change
@@ -62,9 +64,10 @@ def test_build_refreshes_a_stale_badge_in_a_solution(tree):
 
 @pytest.fixture
 def tree(tmp_path):
-    """A copy of solutions/ and notebooks/ to break."""
+    """A copy of solutions/, notebooks/ and translations/ (the editions' catalogs) to break."""
     shutil.copytree(SOLUTIONS, tmp_path / "solutions")
     shutil.copytree(STUDENT, tmp_path / "notebooks")
+    shutil.copytree(ROOT / "translations", tmp_path / "translations")
     return tmp_path / "solutions", tmp_path / "notebooks"
 
 
