@@ -320,3 +320,31 @@ def test_grader_feedback_follows_the_notebook_language():
     english.metadata.pop("labutils")
     english.cells.insert(2, nbformat.v4.new_code_cell('labutils.checks.set_language("zh")'))
     assert messages.notebook_language(english) == "zh"  # metadata lost (e.g. in Colab): the call still counts
+
+
+def test_untouched_chinese_notebook_speaks_chinese(tmp_path, monkeypatch):
+    """What a student sees on opening notebooks/zh/02 and running every cell: the TODO and the check in Chinese."""
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("LABUTILS_SMALL", "1")
+    nb = read(STUDENT / "zh" / "02_vectorization.ipynb")
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    errors = [(cell.source, out) for cell in nb.cells if cell.cell_type == "code"
+              for out in cell.outputs if out.output_type == "error"]
+    todo = [out for source, out in errors if out.ename == "NotImplementedError"]
+    check = [out for source, out in errors if "labutils.checks.check_" in source]
+    assert len(todo) == 1 and CJK.search(todo[0].evalue) and todo[0].evalue.startswith("TODO: ")
+    assert len(check) == 1 and check[0].ename == "CheckFailed"
+    assert check[0].evalue.startswith("[未通过] vectorize_string 还没有实现 —— 提示：")
+
+
+def test_grading_a_chinese_notebook_writes_chinese_feedback(tmp_path):
+    from labutils import grading
+    from labutils.grading.report import feedback_text
+
+    grade = grading.grade_student("li", [STUDENT / "zh" / "02_vectorization.ipynb"], 0, cell_timeout=300, timeout=600)
+    assert grade["language"] == "zh" and grade["total"] == 0
+    text = feedback_text(grade)
+    assert "[未通过] vectorize_string 还没有实现" in text and "分" in text.splitlines()[0]
+    assert "[未通过] 在所有笔记本里都没有找到 get_batch" in text  # the exercises of other notebooks
