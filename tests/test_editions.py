@@ -348,3 +348,12 @@ def test_grading_a_chinese_notebook_writes_chinese_feedback(tmp_path):
     text = feedback_text(grade)
     assert "[未通过] vectorize_string 还没有实现" in text and "分" in text.splitlines()[0]
     assert "[未通过] 在所有笔记本里都没有找到 get_batch" in text  # the exercises of other notebooks
+
+
+def test_readme_zh_links_every_chinese_notebook_and_its_colab_badge():
+    readme = (ROOT / "README.zh.md").read_text(encoding="utf-8")
+    for name in NAMES:
+        assert f"](notebooks/zh/{name})" in readme
+        assert f"]({notebooks.colab_url(f'notebooks/zh/{name}')})" in readme
+    for target in re.findall(r"\]\(((?:notebooks|solutions|translations|labutils)/[^)#]+)\)", readme):
+        assert (ROOT / target).exists(), target
