@@ -7,8 +7,9 @@ import importlib
 
 __version__ = "0.1.0"
 
-SUBMODULES = ("batches", "checkpoints", "checks", "cli", "data", "device", "grading", "jobs", "model", "music",
-              "notebooks", "params", "pretrained", "runs", "sampling", "text", "tracking", "trainer", "training")
+SUBMODULES = ("batches", "checkpoints", "checks", "cli", "data", "device", "editions", "grading", "jobs", "messages",
+              "model", "music", "notebooks", "params", "pretrained", "runs", "sampling", "text", "tracking", "trainer",
+              "training")
 
 
 def __getattr__(name: str):
