@@ -91,9 +91,13 @@ class RhythmState:
         self.carry = Fraction(0)
         self.bars_written = 0
         self.items: List[Tuple] = []
+        self.playback = Playback()
         self.warnings: List[str] = []
         self.violations: List[str] = []
         self.text_length = 0
+        self.section_start = None  # text position of the ':|' that began this section, if one did
+        self.repeat_fixes: List[int] = []
+        self.colon_at = 0
 
     # -- public helpers ---------------------------------------------------------------------
     def copy(self) -> "RhythmState":
@@ -101,6 +105,7 @@ class RhythmState:
         new = RhythmState.__new__(RhythmState)
         new.__dict__.update(self.__dict__)
         new.items = list(self.items)
+        new.playback = self.playback.copy()
         new.warnings = list(self.warnings)
         new.violations = list(self.violations)
         new.note = list(self.note) if self.note is not None else None
@@ -292,7 +297,7 @@ class RhythmState:
         if char == "|":
             self.pending_bar = "|"
         elif char == ":":
-            self.pending_bar = ":"
+            self.pending_bar, self.colon_at = ":", self.text_length
         elif char == "[":
             self.pending_bar = "["
         elif char == "]" and self._in_chord:
@@ -363,14 +368,24 @@ class RhythmState:
         return False
 
     def _ending(self, number: int) -> None:
-        """[1 / [2: the second ending is played after the bar before the first one."""
+        """[1 / [2: the second ending is played after the bar before the first one.
+
+        A first ending in a section that began at a ':|' (no '|:') makes abc2midi report an error
+        ("found [1 or like before |:"); that ':|' written as '::' (what abc2midi assumes anyway)
+        does not, so its text position goes to `repeat_fixes` (see `apply_repeat_fixes`).
+        """
         self.items.append((ENDING, number))
+        if (number == 1 or self.last_ending != 1) and self.section_start is not None:
+            self.repeat_fixes.append(self.section_start)
+            self.section_start = None
+        self.last_ending = number
         if number == 1:
             self.carry_before_ending = self.carry if self.fill == self.carry else self.fill
         elif self.fill == self.carry:
             self.carry = self.fill = self.carry_before_ending
 
     carry_before_ending = Fraction(0)
+    last_ending = 0
     overflowed = False
 
     def _bar(self, kind: str) -> None:
@@ -380,10 +395,15 @@ class RhythmState:
                                    f"{self.bar_length}")
         self.items.append((BAR, kind))
         self.bars_written += 1
-        found = simulate(self.items)
-        if len(found) > len(self.warnings):
-            self.violations.extend(describe(w) for w in found[len(self.warnings):])
-            self.warnings = found
+        if kind in (START, BOTH):
+            self.section_start = None
+        elif kind == END:  # the ':|' that closes a first ending is no section's start
+            self.section_start = None if self.last_ending == 1 else self.colon_at
+            self.last_ending = 1 if self.last_ending == 1 else 0
+        found = self.playback.run(self.items)
+        if found:
+            self.violations.extend(describe(w) for w in found)
+            self.warnings = self.warnings + found
         # What the written bar leaves for the next one (the playback may differ after a repeat).
         if kind == PLAIN or self.bar_length is None or self.fill >= self.bar_length or self.fill == 0:
             self.carry = Fraction(0)
@@ -469,6 +489,15 @@ class RhythmState:
             self._end_chord()
 
 
+def apply_repeat_fixes(text: str, fixes: List[int]) -> str:
+    """Write each ':|' at the given positions of `text` as '::' (see RhythmState._ending)."""
+    chars = list(text)
+    for pos in fixes:
+        if text[pos:pos + 2] == ":|":
+            chars[pos + 1] = ":"
+    return "".join(chars)
+
+
 def describe(warning: Tuple[int, Fraction, Fraction, int]) -> str:
     """One line for a wrong bar found by `simulate`."""
     bar, length, expected, pass_ = warning
@@ -476,49 +505,67 @@ def describe(warning: Tuple[int, Fraction, Fraction, int]) -> str:
             + (" (when the repeat plays it)" if pass_ == 2 else ""))
 
 
-def simulate(items: List[Tuple]) -> List[Tuple[int, Fraction, Fraction, int]]:
-    """Play written items as abc2midi does (repeats, endings); return its wrong bars.
+class Playback:
+    """abc2midi's playback of the written items (repeats, endings), resumable as items are appended.
 
-    Each wrong bar is (bar number, its length, the meter's length, pass 1 or 2), in the
-    order abc2midi reports them; abc2midi numbers bars as it checks them and goes back to
-    the repeat's number when it repeats. Text not yet ended by a bar line is not checked.
+    `run(items)` plays from where it stopped to the end of `items` and returns the wrong bars
+    it found there: (bar number, its length, the meter's length, pass 1 or 2), in the order
+    abc2midi reports them. abc2midi numbers bars as it checks them and goes back to the
+    repeat's number when it repeats. Text not yet ended by a bar line is not checked.
     """
-    found = []
-    pos, end = 0, len(items)
-    track, bar_num, bar_length = Fraction(0), 0, None
-    target, target_bar, pass_ = 0, 0, 1
-    while pos < end:
-        kind, value = items[pos]
-        if kind == DUR:
-            track += value
-        elif kind == METER:
-            bar_length = value
-        elif kind == ENDING:
-            if pass_ == 2 and value == 1:  # the second time through, skip the first ending
-                nxt = next((i for i in range(pos + 1, end) if items[i][0] == BAR and items[i][1] in (END, BOTH)),
-                           None)
-                if nxt is None:
-                    break
-                bar_num += 1
-                pos, pass_, target, target_bar = nxt + 1, 1, nxt + 1, bar_num
-                continue
-        elif kind == BAR:
-            if bar_length is None:
-                track = Fraction(0)
-            elif track > 0 and (value == PLAIN or track >= bar_length):
-                if track != bar_length and not (bar_num == 0 and pass_ == 1):
-                    found.append((bar_num, track, bar_length, pass_))
-                bar_num += 1
-                track = Fraction(0)
-            if value == START:
-                target, target_bar, pass_ = pos + 1, bar_num, 1
-            elif value in (END, BOTH):
-                if pass_ == 1:
-                    pos, bar_num, pass_ = target, target_bar, 2
+
+    def __init__(self):
+        self.pos, self.track, self.bar_num, self.bar_length = 0, Fraction(0), 0, None
+        self.target, self.target_bar, self.pass_ = 0, 0, 1
+
+    def copy(self) -> "Playback":
+        new = Playback.__new__(Playback)
+        new.__dict__.update(self.__dict__)
+        return new
+
+    def run(self, items: List[Tuple]) -> List[Tuple[int, Fraction, Fraction, int]]:
+        found = []
+        pos, end, track, bar_num, bar_length = self.pos, len(items), self.track, self.bar_num, self.bar_length
+        target, target_bar, pass_ = self.target, self.target_bar, self.pass_
+        while pos < end:
+            kind, value = items[pos]
+            if kind == DUR:
+                track += value
+            elif kind == METER:
+                bar_length = value
+            elif kind == ENDING:
+                if pass_ == 2 and value == 1:  # the second time through, skip the first ending
+                    nxt = next((i for i in range(pos + 1, end)
+                                if items[i][0] == BAR and items[i][1] in (END, BOTH)), None)
+                    if nxt is None:
+                        break  # its end is not written yet: wait here
+                    bar_num += 1
+                    pos, pass_, target, target_bar = nxt + 1, 1, nxt + 1, bar_num
                     continue
-                target, target_bar, pass_ = pos + 1, bar_num, 1
-        pos += 1
-    return found
+            elif kind == BAR:
+                if bar_length is None:
+                    track = Fraction(0)
+                elif track > 0 and (value == PLAIN or track >= bar_length):
+                    if track != bar_length and not (bar_num == 0 and pass_ == 1):
+                        found.append((bar_num, track, bar_length, pass_))
+                    bar_num += 1
+                    track = Fraction(0)
+                if value == START:
+                    target, target_bar, pass_ = pos + 1, bar_num, 1
+                elif value in (END, BOTH):
+                    if pass_ == 1:
+                        pos, bar_num, pass_ = target, target_bar, 2
+                        continue
+                    target, target_bar, pass_ = pos + 1, bar_num, 1
+            pos += 1
+        self.pos, self.track, self.bar_num, self.bar_length = pos, track, bar_num, bar_length
+        self.target, self.target_bar, self.pass_ = target, target_bar, pass_
+        return found
+
+
+def simulate(items: List[Tuple]) -> List[Tuple[int, Fraction, Fraction, int]]:
+    """Play written items as abc2midi does (see Playback); return its wrong bars."""
+    return Playback().run(items)
 
 
 def tune_warnings(tune: str) -> List[Tuple[int, Fraction, Fraction, int]]:
