@@ -137,4 +137,6 @@ class TuneRow:
         text = self.text[:-2] if self.ended_by == "new tune" else self.text
         if self.guided:
             text = apply_repeat_fixes(text, self.rhythm.repeat_fixes)
+            # A '::' as the tune's last bar line starts a repeat that never comes (abc2midi: an error).
+            text = re.sub(r"::(?=[!\s]*$)", ":|", text.rstrip())
         return text.strip()
