@@ -102,7 +102,7 @@ def run(settings, minutes, cpu_params):
     results["clean_share"] = clean
 
     say("(4) generate_tunes plain and guided: clean, copying, tunes/s (shipped model, our CPU default)")
-    from labutils.checkpoints import load_pretrained
+    from labutils.pretrained import load_pretrained
 
     pretrained, pretrained_vocab = load_pretrained(torch.device("cpu"))
     results["sampler"] = {

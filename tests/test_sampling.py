@@ -71,7 +71,7 @@ def test_multichar_start_primes_state_then_feeds_one_char(model):
 
 @pytest.fixture(scope="module")
 def pretrained():
-    from labutils.checkpoints import load_pretrained
+    from labutils.pretrained import load_pretrained
 
     torch.manual_seed(0)
     return load_pretrained(torch.device("cpu"))
