@@ -65,8 +65,13 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", default="X", help="start string (default 'X', the start of a tune)")
-    parser.add_argument("--length", type=int, default=2000, help="characters to generate per sample")
-    parser.add_argument("--num-samples", type=int, default=4, help="samples generated at once in one batch")
+    parser.add_argument("--num-tunes", type=int, default=32, help="complete tunes to generate (default 32)")
+    parser.add_argument("--plain", action="store_true",
+                        help="plain sampling: switch off the guide that keeps every bar the meter's length")
+    parser.add_argument("--length", type=int, default=2000,
+                        help="most characters of one tune (a longer one is dropped and sampled again)")
+    parser.add_argument("--num-samples", type=int, default=32,
+                        help="tunes sampled at once in one batch (default 32)")
     parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     parser.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sampler")

@@ -15,7 +15,7 @@ from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, write_history_csv, write_json
-from labutils.sampling import generate_text
+from labutils.sampling import generate_tunes
 from labutils.text import prepare_corpus
 
 FLAG_TO_PARAM = {
@@ -113,33 +113,41 @@ def run_job(args, generate: bool = True) -> int:
             else:
                 kept = result.history[-1].get("kept")
                 summary["generated_with"] = f"checkpoint.pt (step {result.steps}" + (f", {kept})" if kept else ")")
-            summary.update(write_generated(model, vocab, run_dir, args, tracker))
+            summary.update(write_generated(model, vocab, run_dir, args, tracker,
+                                           training_tunes=list(train_songs) + list(val_songs)))
     write_json(run_dir / "summary.json", summary)
     print_summary(summary)
     return 0
 
 
 def _generate(model, vocab: List[str], args) -> List[str]:
-    """Sample args.num_samples texts with the CLI's flags, GENERATION_DEFAULTS where a flag is unset."""
+    """Sample args.num_tunes tunes with the CLI's flags (guided unless --plain), GENERATION_DEFAULTS
+    where a flag is unset."""
     defaults = lab_params.GENERATION_DEFAULTS
-    texts = generate_text(model, args.start, args.length, vocab=vocab,
+    return generate_tunes(model, args.num_tunes, vocab=vocab, guided=not args.plain,
                           temperature=args.temperature if args.temperature is not None else defaults["temperature"],
                           top_k=args.top_k if args.top_k is not None else defaults["top_k"],
-                          num_samples=args.num_samples, seed=args.sample_seed)
-    return [texts] if isinstance(texts, str) else texts
+                          seed=args.sample_seed, max_chars=args.length, batch_size=args.num_samples,
+                          start=args.start, progress=not getattr(args, "quiet", False))
 
 
-def write_generated(model, vocab: List[str], out_dir: Path, args, tracker=None) -> Dict:
-    """Generate samples, write generated.txt, tunes/*.abc and (unless --no-audio) wavs/*.wav."""
-    texts = _generate(model, vocab, args)
-    generated = "\n\n".join(texts)
+def write_generated(model, vocab: List[str], out_dir: Path, args, tracker=None,
+                    training_tunes: Optional[List[str]] = None) -> Dict:
+    """Generate tunes; write generated.txt, tunes/*.abc, quality.json and (unless --no-audio) wavs/*.wav."""
+    from labutils.music import quality_summary, tune_quality
+
+    tunes = _generate(model, vocab, args)
+    generated = "\n\n".join(tunes)
     atomic_write_text(out_dir / "generated.txt", generated + "\n")
-    tunes = [tune for text in texts for tune in extract_song_snippet(text)]
     for i, tune in enumerate(tunes):
         atomic_write_text(out_dir / "tunes" / f"tune_{i:02d}.abc", tune + "\n")
     if tracker is not None:
         tracker.log_text(generated, name="generated.txt")
-    summary = {"generated_chars": sum(len(t) for t in texts), "tunes": len(tunes)}
+    quality = tune_quality(tunes, training_tunes if training_tunes is not None else load_training_data())
+    write_json(out_dir / "quality.json", quality)
+    summary = {"generated_chars": sum(len(t) for t in tunes), "tunes": len(tunes),
+               "sampler": "plain" if args.plain else "guided (every bar the meter's length)",
+               **quality_summary(quality)}
     if not args.no_audio and tunes:
         from labutils.music import write_wavs
 
@@ -170,8 +178,8 @@ def generate_job(args) -> int:
         summary["out"] = str(out_dir)
         print_summary(summary)
         return 0
-    for text in _generate(model, vocab, args):
-        print(text, end="\n\n")
+    for tune in _generate(model, vocab, args):
+        print(tune, end="\n\n")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Student notebooks built from the solutions, the Colab header they share, and the model later steps use.
+"""Student notebooks built from the solutions and the Colab header they share.
 
 `python -m labutils build-notebooks` reads every `solutions/NN_*.ipynb` and writes
 `notebooks/NN_*.ipynb`: each region between `### BEGIN SOLUTION` and `### END SOLUTION`
@@ -336,3 +336,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "(`python -m labutils translations check` lists them).")
     print(f"{len(changed)} file(s) changed." if changed else f"{args.out}/ was already up to date.")
     return 0
+
+
+def __getattr__(name: str):
+    """`labutils.notebooks.trained_model`, where notebooks written before labutils.pretrained import it."""
+    if name == "trained_model":
+        from labutils.pretrained import trained_model
+
+        return trained_model
+    raise AttributeError(f"module 'labutils.notebooks' has no attribute {name!r}")
