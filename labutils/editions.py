@@ -199,17 +199,19 @@ class Catalog:
     def load(cls, path: Path, language: str, source: str) -> Catalog:
         import yaml
 
+        from labutils.notebooks import BuildError
+
         path = Path(path)
         if not path.is_file():
             return cls(path, language, source, [])
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
-            raise ValueError(f"{path}: not valid YAML ({error}). Fix the file or restore it from git.") from None
+            raise BuildError(f"{path}: not valid YAML ({error}). Fix the file or restore it from git.") from None
         entries = data.get("entries") or []
         for number, entry in enumerate(entries, start=1):
             if not isinstance(entry, dict) or not isinstance(entry.get("en"), str):
-                raise ValueError(f"{path}: entry {number} has no English text ('en'); each entry needs fp, kind, "
+                raise BuildError(f"{path}: entry {number} has no English text ('en'); each entry needs fp, kind, "
                                  "en and zh.")
         return cls(path, language, source, entries)
 

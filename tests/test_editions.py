@@ -179,6 +179,12 @@ def test_a_hand_edited_english_text_in_a_catalog_is_reported(tree):
     assert any("not the fingerprint" in line for line in editions.catalog_problems(tree / "solutions"))
 
 
+def test_a_broken_catalog_is_a_clear_error(tree, capsys):
+    (tree / "translations" / "zh" / "04_model.yaml").write_text("entries: [unclosed", encoding="utf-8")
+    assert notebooks.main(["--check", "--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")]) == 2
+    assert "04_model.yaml: not valid YAML" in capsys.readouterr().out
+
+
 def test_removed_edition_notebooks_are_reported_and_removed(tree, capsys):
     (tree / "solutions" / "08_experiments.ipynb").unlink()
     (tree / "translations" / "zh" / "08_experiments.yaml").unlink()
