@@ -296,7 +296,7 @@ def check_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike =
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`python -m labutils build-notebooks [--check] [--solutions DIR] [--out DIR]`."""
     parser = argparse.ArgumentParser(
-        prog="python -m labutils build-notebooks",
+        allow_abbrev=False, prog="python -m labutils build-notebooks",
         description="Write the student notebooks (notebooks/) from the solutions (solutions/): solution "
                     "regions become TODOs, outputs are cleared. Never edit notebooks/ by hand.")
     parser.add_argument("--check", action="store_true",

@@ -17,7 +17,7 @@ from labutils.grading.submissions import failed_grade, find_submissions, grade_s
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of `python -m labutils grade`."""
-    parser = argparse.ArgumentParser(prog="python -m labutils grade", description="Grade student notebooks "
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m labutils grade", description="Grade student notebooks "
                                      "against the reference solutions (see labutils/grading/__init__.py for the layout).")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                         help="a notebook, a student's folder of notebooks, or a folder of student folders")

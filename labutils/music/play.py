@@ -166,7 +166,7 @@ def write_wavs(songs: Sequence[str], folder: PathLike, backend: str = "auto", sy
 
 def main(argv: Optional[List[str]] = None) -> int:
     """`python -m labutils play TUNE.abc [--out F.wav]`: check a tune and write it as WAV."""
-    parser = argparse.ArgumentParser(prog="python -m labutils play",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m labutils play",
                                      description="Check an ABC tune and write it as a WAV file.")
     parser.add_argument("tune", help="an .abc file (the first tune in it, or --index)")
     parser.add_argument("--out", help="WAV file to write (default: TUNE with .wav in place of .abc)")
