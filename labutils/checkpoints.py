@@ -1,41 +1,14 @@
 """Checkpoints written atomically and loaded back, with clear errors for files that are not ones."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
+from labutils.files import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
+
 PathLike = Union[str, Path]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: PathLike, write) -> Path:
-    """Call write(file) on a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: PathLike, text: str) -> Path:
-    """Write text to `path` atomically (never leaves a half-written file)."""
-    return atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def save_checkpoint(path: PathLike, model, optimizer=None, *, step: int = 0, history=(), params=None,

@@ -31,3 +31,94 @@ def test_abbreviated_flags_are_refused(argv, capsys):
         cli.main(argv)
     assert info.value.code == 2
     assert "unrecognized arguments" in capsys.readouterr().err
+
+
+# --- play / save_song: never the input, never a file replaced without a flag, atomic --------------
+
+TUNE = "X:1\nT:Test\nM:4/4\nL:1/8\nK:D\nABcd efga|gfed cBAG|]\n"
+
+
+def test_play_refuses_to_write_over_its_input(tmp_path, capsys):
+    from labutils import music
+
+    source = tmp_path / "t.abc"
+    source.write_text(TUNE)
+    assert music.main([str(source), "--out", str(source), "--synth", "numpy"]) == 2
+    one_line_error(capsys, "is the input")
+    named_wav = tmp_path / "song.wav"  # an ABC file named .wav: the default output is itself
+    named_wav.write_text(TUNE)
+    assert music.main([str(named_wav), "--synth", "numpy", "--force"]) == 2
+    one_line_error(capsys, "is the input")
+    assert source.read_text() == TUNE and named_wav.read_text() == TUNE
+
+
+def test_play_keeps_an_existing_wav_unless_forced(tmp_path, capsys):
+    from labutils import music
+
+    source, wav = tmp_path / "good.abc", tmp_path / "good.wav"
+    source.write_text(TUNE)
+    wav.write_bytes(b"my recording")
+    assert music.main([str(source), "--synth", "numpy"]) == 2
+    one_line_error(capsys, "already exists", "--force")
+    assert wav.read_bytes() == b"my recording"
+    assert music.main([str(source), "--synth", "numpy", "--force"]) == 0
+    assert wav.read_bytes()[:4] == b"RIFF"
+    assert "plays nothing" in capsys.readouterr().out  # says it wrote a file and played nothing
+
+
+def test_save_song_and_abc_to_midi_need_overwrite(tmp_path):
+    from labutils import music
+
+    for write, name in ((music.save_song, "t.wav"), (music.abc_to_midi, "t.mid")):
+        path = tmp_path / name
+        path.write_bytes(b"keep")
+        with pytest.raises(FileExistsError, match="overwrite=True"):
+            write(TUNE, path)
+        assert path.read_bytes() == b"keep"
+        write(TUNE, path, overwrite=True)
+        assert path.read_bytes()[:4] in (b"RIFF", b"MThd")
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    from scipy.io import wavfile
+
+    from labutils import music
+
+    path = tmp_path / "t.wav"
+    path.write_bytes(b"the old file")
+
+    def half_write(handle, rate, data):
+        handle.write(b"RIFF half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(wavfile, "write", half_write)
+    with pytest.raises(OSError, match="no space left on device"):
+        music.save_song(TUNE, path, synth="numpy", overwrite=True)
+    assert path.read_bytes() == b"the old file" and [p.name for p in tmp_path.iterdir()] == ["t.wav"]
+
+
+@pytest.mark.parametrize("flags, needle", [(["--max-seconds", "0"], "--max-seconds"),
+                                           (["--out", "missing/t.wav"], "no folder"),
+                                           (["--out", "ro/t.wav"], "read-only")])
+def test_play_bad_output_flags_are_one_line(flags, needle, tmp_path, capsys, monkeypatch):
+    from labutils import music
+
+    monkeypatch.chdir(tmp_path)
+    Path("t.abc").write_text(TUNE)
+    Path("ro").mkdir()
+    os.chmod("ro", 0o555)
+    if os.access("ro", os.W_OK):  # root writes anywhere: let the folder check see it as read-only
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda p, mode: Path(p).name != "ro" and real_access(p, mode))
+    assert music.main(["t.abc", *flags, "--synth", "numpy"]) == 2
+    one_line_error(capsys, needle)
+
+
+def test_latin1_file_is_read_and_said(tmp_path, capsys):
+    from labutils.data import load_training_data
+
+    path = tmp_path / "old.abc"
+    path.write_bytes(("X:1\nT:Caf\u00e9\nK:D\nABc|\n\nX:2\nT:b\nK:D\ndef|\n").encode("latin-1"))
+    songs = load_training_data(path)
+    assert "T:Caf\u00e9" in songs[0] and "\ufffd" not in songs[0]
+    assert "not UTF-8" in capsys.readouterr().err
