@@ -122,3 +122,47 @@ def test_latin1_file_is_read_and_said(tmp_path, capsys):
     songs = load_training_data(path)
     assert "T:Caf\u00e9" in songs[0] and "\ufffd" not in songs[0]
     assert "not UTF-8" in capsys.readouterr().err
+
+
+# --- safe checkpoint loading -------------------------------------------------------------------
+
+
+class _Payload:
+    def __reduce__(self):
+        return (Path.touch, (Path(os.environ["LABUTILS_TEST_MARK"]),))
+
+
+def test_a_pickle_payload_in_a_checkpoint_does_not_run(tmp_path, monkeypatch, capsys):
+    from labutils.checkpoints import load_checkpoint
+
+    mark = tmp_path / "payload-ran"
+    monkeypatch.setenv("LABUTILS_TEST_MARK", str(mark))
+    evil = tmp_path / "evil.pt"
+    torch.save({"model_state": {}, "model_config": {}, "x": _Payload()}, evil)
+    with pytest.raises(ValueError, match="weights_only"):
+        load_checkpoint(evil)
+    assert cli.main(["generate", "--checkpoint", str(evil), "--length", "5"]) == 2
+    one_line_error(capsys, "evil.pt")
+    assert not mark.exists()
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    from labutils.pretrained import PRETRAINED_PATH
+
+    assert cli.main(["train", *QUICK, "--runs-dir", str(tmp_path), "--name", "a"]) == 0
+    for path in (tmp_path / "a" / "checkpoint.pt", tmp_path / "a" / "best.pt", PRETRAINED_PATH):
+        ckpt = torch.load(path, weights_only=True)  # what load_checkpoint does: nothing but data
+        assert ckpt["model_state"] and ckpt["model_config"]["vocab_size"] == 83
+
+
+@pytest.mark.parametrize("broken", ["no_config", "other_size"])
+def test_a_checkpoint_that_does_not_fit_its_model_is_one_line(broken, tmp_path, capsys):
+    from labutils.model import LSTMModel
+
+    model = LSTMModel(83, 8, 16)
+    ckpt = {"model_state": model.state_dict(), "model_config": {**model.config(), "hidden_size": 32}}
+    if broken == "no_config":
+        del ckpt["model_config"]
+    torch.save(ckpt, tmp_path / "c.pt")
+    assert cli.main(["generate", "--checkpoint", str(tmp_path / "c.pt"), "--length", "5"]) == 2
+    one_line_error(capsys, "model_config")
