@@ -111,7 +111,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stdout = open(os.devnull, "w")
         return 0
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
+    except (OSError, ValueError) as error:  # OSError: missing, existing or unwritable files, a full disk
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -166,3 +166,118 @@ def test_a_checkpoint_that_does_not_fit_its_model_is_one_line(broken, tmp_path, 
     torch.save(ckpt, tmp_path / "c.pt")
     assert cli.main(["generate", "--checkpoint", str(tmp_path / "c.pt"), "--length", "5"]) == 2
     one_line_error(capsys, "model_config")
+
+
+# --- train / run: everything checked before a file is written --------------------------------------
+
+
+@pytest.mark.parametrize("flags, needle", [(["--iterations", "0"], "--iterations"),
+                                           (["--embedding-dim", "-1"], "--embedding-dim"),
+                                           (["--learning-rate", "inf"], "--learning-rate"),
+                                           (["--data", "no-such.abc"], "no-such.abc")])
+def test_bad_training_flags_are_one_line_and_leave_no_folder(flags, needle, tmp_path, capsys):
+    assert cli.main(["train", *QUICK, *flags, "--runs-dir", str(tmp_path / "runs"), "--name", "x"]) == 2
+    one_line_error(capsys, needle)
+    assert not (tmp_path / "runs" / "x").exists()
+
+
+def test_runs_dir_that_is_a_file_or_read_only(tmp_path, capsys, monkeypatch):
+    (tmp_path / "afile").write_text("mine")
+    assert cli.main(["train", *QUICK, "--runs-dir", str(tmp_path / "afile"), "--name", "x"]) == 2
+    one_line_error(capsys, "is a file")
+    assert (tmp_path / "afile").read_text() == "mine"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    os.chmod(locked, 0o555)
+    real_access = os.access  # root may write anywhere: make the check see the folder as read-only
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != locked and real_access(p, mode))
+    assert cli.main(["train", *QUICK, "--runs-dir", str(locked / "runs"), "--name", "x"]) == 2
+    one_line_error(capsys, "read-only")
+    assert list(locked.iterdir()) == []
+
+
+@pytest.fixture
+def small_run(tmp_path):
+    assert cli.main(["train", *QUICK, "--runs-dir", str(tmp_path), "--name", "a"]) == 0
+    return tmp_path / "a"
+
+
+def test_a_conflicting_resume_changes_nothing(small_run, capsys):
+    files = {p.name: p.read_bytes() for p in small_run.iterdir()}
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(small_run), "--hidden-size", "128", "--embedding-dim", "9",
+                     "--comet", "disabled", "--quiet"]) == 2
+    one_line_error(capsys, "--hidden-size 128", "--embedding-dim 9")
+    assert {p.name: p.read_bytes() for p in small_run.iterdir()} == files
+    assert cli.main(["train", "--resume", str(small_run), "--iterations", "6", "--comet", "disabled",
+                     "--quiet"]) == 0
+    assert "Resuming from step 4 of 6" in capsys.readouterr().out
+
+
+def test_a_resume_whose_checkpoint_does_not_fit_is_one_line(small_run, tmp_path, capsys):
+    assert cli.main(["train", *QUICK, "--hidden-size", "24", "--runs-dir", str(tmp_path), "--name", "b"]) == 0
+    (small_run / "checkpoint.pt").write_bytes((tmp_path / "b" / "checkpoint.pt").read_bytes())
+    config = (small_run / "config.json").read_bytes()
+    capsys.readouterr()
+    assert cli.main(["train", "--resume", str(small_run), "--iterations", "6", "--comet", "disabled"]) == 2
+    one_line_error(capsys, "does not fit", "hidden_size")
+    assert (small_run / "config.json").read_bytes() == config
+
+
+def test_a_relative_data_path_resumes_from_another_folder(tmp_path, monkeypatch):
+    from labutils.data import find_tune_file
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "tunes.abc").write_text(find_tune_file().read_text(encoding="utf-8")[:60_000], encoding="utf-8")
+    monkeypatch.chdir(work)
+    assert cli.main(["train", *QUICK, "--data", "tunes.abc", "--runs-dir", "runs", "--name", "d"]) == 0
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train", "--resume", "work/runs/d", "--iterations", "6", "--comet", "disabled",
+                     "--quiet"]) == 0
+    assert torch.load(work / "runs" / "d" / "checkpoint.pt", weights_only=True)["step"] == 6
+
+
+def test_an_interrupted_run_writes_its_history_and_plot(tmp_path, monkeypatch):
+    from labutils import trainer
+
+    real_step, calls = trainer.scheduled_step, []
+
+    def step_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "scheduled_step", step_then_ctrl_c)
+    assert cli.main(["train", *QUICK, "--runs-dir", str(tmp_path), "--name", "i"]) == 130
+    rows = (tmp_path / "i" / "history.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2  # header + the two steps of the last checkpoint
+    assert (tmp_path / "i" / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_full_disk_during_a_checkpoint_says_so(tmp_path, monkeypatch, capsys):
+    from labutils import files
+
+    def torch_on_a_full_disk(obj, handle, *args, **kwargs):
+        handle.write(b"PK half a zip")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    class Full:
+        f_bavail, f_frsize = 0, 4096
+
+    monkeypatch.setattr(torch, "save", torch_on_a_full_disk)
+    monkeypatch.setattr(files.os, "statvfs", lambda folder: Full())
+    assert cli.main(["train", *QUICK, "--runs-dir", str(tmp_path), "--name", "f"]) == 2
+    one_line_error(capsys, "no space left on device", "best.pt")
+    assert not [p for p in (tmp_path / "f").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_blown_up_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    argv = ["train", *QUICK, "--iterations", "20", "--checkpoint-every", "1", "--learning-rate", "1e6"]
+    assert cli.main([*argv, "--runs-dir", str(tmp_path), "--name", "lr"]) == 2
+    err = one_line_error(capsys, "blew up", "--learning-rate")
+    ckpt = torch.load(tmp_path / "lr" / "checkpoint.pt", weights_only=True)
+    assert f"step {ckpt['step']} is kept" in err
+    assert all(torch.isfinite(v).all() for v in ckpt["model_state"].values())
+    assert not (tmp_path / "lr" / "summary.json").exists()
