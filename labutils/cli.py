@@ -50,7 +50,8 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", default="X", help="start string (default 'X', the start of a tune)")
-    parser.add_argument("--length", type=int, default=2000, help="characters to generate per sample")
+    parser.add_argument("--length", type=int, default=2000,
+                        help="characters to generate per sample (at most 100,000; progress shown from 10,000)")
     parser.add_argument("--num-samples", type=int, default=4, help="samples generated at once in one batch")
     parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     parser.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--checkpoint", help="a checkpoint.pt or a run folder (default: the model shipped "
                                           "with labutils)")
     gen.add_argument("--out", help="folder for generated.txt, tunes/ and wavs/ (default: print only)")
+    gen.add_argument("--force", action="store_true", help="replace earlier results in --out")
     _add_generation_flags(gen)
     export = sub.add_parser("export-model", allow_abbrev=False, help="Write a small float16 copy of a checkpoint (for labutils/pretrained).",
                             description="Strip the optimizer and random state from a checkpoint and store the "

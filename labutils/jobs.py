@@ -127,6 +127,36 @@ def _check_resume_fits(ckpt: Dict, model, vocab: List[str], run_dir: Path) -> No
                          "(the data file changed): start a new run")
 
 
+def check_generation_flags(args) -> None:
+    """Refuse, in one line and before any work, generation flags that cannot give text."""
+    from labutils.sampling import MAX_GENERATION_LENGTH
+
+    if not 0 <= args.length <= MAX_GENERATION_LENGTH:
+        raise ValueError(f"--length must be between 0 and {MAX_GENERATION_LENGTH:,} characters (a tune is "
+                         f"about 300), got {args.length:,}")
+    if len(args.start) > MAX_GENERATION_LENGTH:
+        raise ValueError(f"--start is {len(args.start):,} characters; the limit is {MAX_GENERATION_LENGTH:,}")
+    if args.num_samples < 1:
+        raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
+        raise ValueError(f"--temperature must be a finite number above 0 (the lab uses 0.7-1), got {args.temperature}")
+    if args.top_k is not None and args.top_k < 1:
+        raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
+
+
+def _check_generate_out(out_dir: Path, force: bool) -> None:
+    """--out must not hold earlier results unless --force; its folder must be writable."""
+    earlier = [name for name in ("generated.txt", "tunes", "wavs") if (out_dir / name).exists()]
+    if earlier and not force:
+        raise FileExistsError(f"--out {str(out_dir)!r} already holds earlier results ({', '.join(earlier)}): "
+                              "pick another --out, or pass --force to replace them")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"--out {str(out_dir)!r} is a file, not a folder")
+    existing = next((p for p in [out_dir, *out_dir.parents] if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"--out {str(out_dir)!r}: cannot write in {str(existing)!r} (read-only)")
+
+
 def run_job(args, generate: bool = True) -> int:
     """Train (or resume), then write history, plot, checkpoint and, with generate, tunes and WAVs.
 
@@ -135,6 +165,8 @@ def run_job(args, generate: bool = True) -> int:
     """
     from labutils.trainer import train
 
+    if generate:
+        check_generation_flags(args)
     device = get_device(require_gpu=True if args.require_gpu else None)
     ckpt = None
     if args.resume:
@@ -221,7 +253,8 @@ def _generate(model, vocab: List[str], args) -> List[str]:
     texts = generate_text(model, args.start, args.length, vocab=vocab,
                           temperature=args.temperature if args.temperature is not None else defaults["temperature"],
                           top_k=args.top_k if args.top_k is not None else defaults["top_k"],
-                          num_samples=args.num_samples, seed=args.sample_seed)
+                          num_samples=args.num_samples, seed=args.sample_seed,
+                          progress=args.length >= 10_000 and not getattr(args, "quiet", False))
     return [texts] if isinstance(texts, str) else texts
 
 
@@ -251,6 +284,9 @@ def write_generated(model, vocab: List[str], out_dir: Path, args, tracker=None) 
 
 def generate_job(args) -> int:
     """Generate from a checkpoint, a run folder or the shipped model; print or write to --out."""
+    check_generation_flags(args)
+    if args.out:
+        _check_generate_out(Path(args.out), args.force)
     device = get_device(verbose=False)
     if args.checkpoint:
         path = Path(args.checkpoint)

@@ -281,3 +281,75 @@ def test_a_blown_up_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_p
     assert f"step {ckpt['step']} is kept" in err
     assert all(torch.isfinite(v).all() for v in ckpt["model_state"].values())
     assert not (tmp_path / "lr" / "summary.json").exists()
+
+
+# --- generation: capped, bounded memory, temperatures that work or are refused --------------------
+
+
+def test_get_batch_refuses_a_float_array():
+    from labutils.batches import get_batch
+
+    with pytest.raises(TypeError, match="integer"):
+        get_batch(np.arange(100) + 0.7, 10, 2, rng=0)
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from labutils.model import LSTMModel
+
+    torch.manual_seed(0)
+    return LSTMModel(83, 8, 16)
+
+
+@pytest.mark.parametrize("temperature", [float("nan"), float("inf"), 0.0, -1.0])
+def test_temperatures_that_mean_nothing_are_refused(tiny_model, temperature):
+    from labutils.sampling import generate_text
+
+    with pytest.raises(ValueError, match="finite number above 0"):
+        generate_text(tiny_model, "X", 5, temperature=temperature)
+
+
+def test_a_tiny_temperature_picks_the_likeliest_character(tiny_model):
+    from labutils.sampling import generate_text
+
+    texts = generate_text(tiny_model, "X:", 30, temperature=1e-300, num_samples=3, seed=0)
+    assert len(set(texts)) == 1 and len(texts[0]) == 32  # no torch error, and no randomness left
+
+
+def test_generation_lengths_are_capped_with_a_clear_message(tiny_model, capsys):
+    from labutils.sampling import MAX_GENERATION_LENGTH, generate_text
+
+    for length, start in ((MAX_GENERATION_LENGTH + 1, "X"), (5, "X" * (MAX_GENERATION_LENGTH + 1))):
+        with pytest.raises(ValueError, match="limit"):
+            generate_text(tiny_model, start, length)
+    assert cli.main(["generate", "--length", "10000000"]) == 2
+    one_line_error(capsys, "--length", "100,000")
+    assert cli.main(["generate", "--temperature", "nan"]) == 2
+    one_line_error(capsys, "--temperature")
+
+
+def test_a_long_start_string_primes_in_bounded_memory(tiny_model, monkeypatch):
+    from labutils import sampling
+
+    widest = []
+    forward = type(tiny_model).forward
+
+    def watched(self, x, *args, **kwargs):
+        widest.append(x.size(1))
+        return forward(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(type(tiny_model), "forward", watched)
+    text = sampling.generate_text(tiny_model, "X:1\n" * 1000, 3, seed=0)
+    assert len(text) == 4003 and max(widest) <= sampling.PRIME_CHUNK
+
+
+def test_generate_out_keeps_earlier_results_unless_forced(tmp_path, capsys):
+    out = tmp_path / "gen"
+    out.mkdir()
+    (out / "generated.txt").write_text("my earlier tunes")
+    assert cli.main(["generate", "--length", "50", "--num-samples", "1", "--out", str(out), "--no-audio"]) == 2
+    one_line_error(capsys, "earlier results", "--force")
+    assert (out / "generated.txt").read_text() == "my earlier tunes"
+    assert cli.main(["generate", "--length", "50", "--num-samples", "1", "--out", str(out), "--no-audio",
+                     "--force"]) == 0
+    assert (out / "generated.txt").read_text() != "my earlier tunes"
