@@ -353,3 +353,38 @@ def test_generate_out_keeps_earlier_results_unless_forced(tmp_path, capsys):
     assert cli.main(["generate", "--length", "50", "--num-samples", "1", "--out", str(out), "--no-audio",
                      "--force"]) == 0
     assert (out / "generated.txt").read_text() != "my earlier tunes"
+
+
+# --- grading: the output folder is checked first, every student keeps their own feedback ----------
+
+
+def test_grade_checks_its_output_folder_before_grading(tmp_path, capsys, monkeypatch):
+    from labutils.grading import cli as grade_cli
+
+    (tmp_path / "alice.ipynb").write_text("{}")
+    (tmp_path / "afile").write_text("mine")
+    graded = []
+    monkeypatch.setattr(grade_cli, "grade_student", lambda *a, **k: graded.append(a) or pytest.fail("graded"))
+    assert cli.main(["grade", str(tmp_path / "alice.ipynb"), "--out", str(tmp_path / "afile" / "grades")]) == 2
+    one_line_error(capsys, "--out", "nothing was graded")
+    assert graded == [] and (tmp_path / "afile").read_text() == "mine"
+
+
+@pytest.mark.parametrize("flag", ["--cell-timeout", "--timeout"])
+@pytest.mark.parametrize("value", ["inf", "nan", "0"])
+def test_grade_refuses_timeouts_that_are_no_bound(flag, value, tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path), flag, value, "--out", str(tmp_path / "g")]) == 2
+    one_line_error(capsys, flag)
+
+
+def test_students_whose_names_look_alike_keep_their_own_feedback(tmp_path):
+    from labutils.grading.report import write_reports
+    from labutils.grading.submissions import failed_grade
+
+    students = ["a b", "a_b", "Ann", "ann", "zoe"]
+    write_reports([failed_grade(name, [], f"note for {name}") for name in students], tmp_path, seed=1)
+    texts = [p.read_text() for p in (tmp_path / "feedback").glob("*.txt")]
+    assert len(texts) == len(students)
+    for name in students:
+        assert sum(text.startswith(f"{name}:") for text in texts) == 1
+    assert (tmp_path / "feedback" / "zoe.txt").is_file()  # a name without a twin keeps its plain file name
