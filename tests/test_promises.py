@@ -388,3 +388,31 @@ def test_students_whose_names_look_alike_keep_their_own_feedback(tmp_path):
     for name in students:
         assert sum(text.startswith(f"{name}:") for text in texts) == 1
     assert (tmp_path / "feedback" / "zoe.txt").is_file()  # a name without a twin keeps its plain file name
+
+
+# --- bounded time per tune -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("meter", ["99999/1", "[M:300/1]", "3/0"])
+def test_an_absurd_meter_is_refused_up_front(meter):
+    from labutils import music
+
+    tune = (f"X:1\nT:t\nM:{meter}\nL:1/8\nK:D\nABcd|\n" if not meter.startswith("[")
+            else f"X:1\nT:t\nM:4/4\nL:1/8\nK:D\nABcd|{meter} efga|\n")
+    for backend in ("music21", "auto"):
+        report = music.check_tune(tune, backend)
+        assert not report.parsed and "meter" in report.errors[0]
+    assert music.play_song(tune, backend="music21") is None
+
+
+def test_music21_is_stopped_after_its_time_limit(monkeypatch):
+    import time
+
+    import music21
+
+    from labutils.music import abc
+
+    monkeypatch.setattr(abc, "MUSIC21_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(music21.converter, "parseData", lambda *a, **k: time.sleep(30))
+    midi, report = abc.music21_to_midi(abc.prepare_tune(TUNE))
+    assert midi is None and "took over 0.3 s" in report.errors[0]
