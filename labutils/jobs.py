@@ -199,8 +199,8 @@ def run_job(args, generate: bool = True) -> int:
     if ckpt is not None:
         print(f"Resuming from step {ckpt['step']} of {params['num_training_iterations']}.")
     checkpoint_path = run_dir / "checkpoint.pt"
-    started = time.perf_counter()
     with _start_tracker(args, params, run_dir) as tracker:
+        started = time.perf_counter()  # after Comet started: its connection time is not training time
         try:
             result = train(model, train_data, params, val_data=val_data, checkpoint_path=checkpoint_path,
                            best_checkpoint_path=run_dir / "best.pt",
