@@ -315,4 +315,16 @@ def print_summary(summary: Dict) -> None:
             for name, reason in value.items():
                 print(f"  {name}: not playable ({reason})")
             continue
+        if key == "tunes" and value == 0:
+            print(f"  tunes: 0  ({_why_no_tunes()})")
+            continue
         print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
+
+
+def _why_no_tunes() -> str:
+    """Why a summary has no tunes: the text held no complete tune (and what to change)."""
+    why = ("no complete tune in the generated text: one needs X:, a K: line, music and a blank line "
+           "after it (see generated.txt)")
+    if lab_params.small_settings_enabled():
+        return why + f"; {lab_params.SMALL_ENV}=1 trains a tiny model for a few steps, which rarely writes one"
+    return why + "; train longer (--iterations) or generate more (--length)"

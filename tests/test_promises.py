@@ -416,3 +416,28 @@ def test_music21_is_stopped_after_its_time_limit(monkeypatch):
     monkeypatch.setattr(music21.converter, "parseData", lambda *a, **k: time.sleep(30))
     midi, report = abc.music21_to_midi(abc.prepare_tune(TUNE))
     assert midi is None and "took over 0.3 s" in report.errors[0]
+
+
+# --- small things ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threads, words", [(1, "(1 thread)"), (2, "(2 threads)")])
+def test_cpu_thread_count_reads_right(threads, words, monkeypatch, capsys):
+    from labutils.device import get_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    monkeypatch.delenv("LABUTILS_REQUIRE_GPU", raising=False)
+    if hasattr(torch.backends, "mps"):
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    get_device(verbose=True)
+    assert words in capsys.readouterr().out
+
+
+def test_no_tunes_says_why(monkeypatch, capsys):
+    from labutils import jobs
+
+    monkeypatch.setenv("LABUTILS_SMALL", "1")
+    jobs.print_summary({"generated_chars": 300, "tunes": 0})
+    line = next(l for l in capsys.readouterr().out.splitlines() if "tunes:" in l)
+    assert "no complete tune" in line and "LABUTILS_SMALL=1" in line
