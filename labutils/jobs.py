@@ -6,16 +6,16 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 
 from labutils import params as lab_params
 from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
-from labutils.pretrained import load_pretrained
 from labutils.data import extract_song_snippet, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
+from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, write_history_csv, write_json
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus
@@ -30,15 +30,21 @@ FLAG_TO_PARAM = {
 }
 
 
+PRESET_ALIASES = {"seed": "notes"}  # the old name of the lab notes' preset
+
+
 def choose_params(preset: str, device: torch.device) -> Dict:
-    """The hyperparameters of a preset; "auto" = seed on a GPU, cpu on a CPU, small under LABUTILS_SMALL=1."""
+    """The hyperparameters of a preset; "auto" = notes on a GPU, cpu on a CPU, small under LABUTILS_SMALL=1.
+
+    "seed" is the old name of "notes" and still works."""
+    preset = PRESET_ALIASES.get(preset, preset)
     if preset == "auto":
         if lab_params.small_settings_enabled():
             preset = "small"
         else:
-            preset = "seed" if device.type == "cuda" else "cpu"
-    base = {"seed": lab_params.SEED_PARAMS, "cpu": lab_params.CPU_PARAMS,
-            "small": {**lab_params.SEED_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
+            preset = "notes" if device.type == "cuda" else "cpu"
+    base = {"notes": lab_params.NOTES_PARAMS, "cpu": lab_params.CPU_PARAMS,
+            "small": {**lab_params.NOTES_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
     return {**lab_params.with_defaults(base), "preset": preset}
 
 
@@ -209,7 +215,9 @@ def run_job(args, generate: bool = True) -> int:
                            train_as_written=corpus.get("train_as_written"))
         except KeyboardInterrupt:
             _write_history_so_far(run_dir, params)
-            print(f"Continue with: python -m labutils {args.command} --resume {run_dir}")
+            from labutils.cli import command_line
+
+            print(f"Continue with: {command_line(args.command, '--resume', str(run_dir))}")
             raise
         except TrainingDiverged:
             _write_history_so_far(run_dir, params)

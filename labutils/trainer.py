@@ -102,7 +102,7 @@ def training_text_at(step_index: int, train_data: np.ndarray, train_as_written: 
 
 
 def scheduled_step(model, optimizer, x_batch, y_batch, step_index: int, params: Dict,
-                   average: Optional["WeightAverage"] = None) -> float:
+                   average: Optional[WeightAverage] = None) -> float:
     """One step of the training loop: the scheduled learning rate for `step_index` (0-based),
     `train_step` with the params' clipping and precision, then the weight average. Returns the loss."""
     set_learning_rate(optimizer, learning_rate_at(step_index, params))

@@ -76,8 +76,8 @@ def make_optimizer(model, params: Dict) -> torch.optim.Optimizer:
 
     Where every parameter is a float tensor on a CPU or a CUDA GPU, PyTorch's fused Adam
     kernel does the update: the same arithmetic as the notes' `torch.optim.Adam(...)` in one
-    pass over each tensor instead of about ten, about 2 ms instead of 8 ms per update of the
-    notes' model on 2 cores (3-5% of a training step). Other devices keep the default.
+    pass over each tensor instead of about ten (what it saves: benchmarks/README.md). Other
+    devices keep the default.
     """
     parameters = list(model.parameters())
     fused = all(p.device.type in FUSED_ADAM_DEVICES and p.is_floating_point() for p in parameters)

@@ -4,7 +4,8 @@ import warnings
 import pytest
 import torch
 
-from labutils import device as lab_device, trainer, training
+from labutils import device as lab_device
+from labutils import trainer, training
 from labutils.model import LSTMModel
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (make test-gpu)")

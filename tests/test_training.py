@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from labutils import checkpoints, params as lab_params, trainer, training
+from labutils import checkpoints, trainer, training
+from labutils import params as lab_params
 from labutils.model import LSTMModel
 
-TINY = {**lab_params.SEED_PARAMS, "num_training_iterations": 20, "batch_size": 8, "seq_length": 32,
+TINY = {**lab_params.NOTES_PARAMS, "num_training_iterations": 20, "batch_size": 8, "seq_length": 32,
         "embedding_dim": 16, "hidden_size": 32, "learning_rate": 1e-2, "eval_every": 10, "checkpoint_every": 5}
 
 
@@ -119,9 +120,9 @@ def test_checkpoint_round_trip_and_bad_file(tmp_path):
 
 def test_small_settings_env(monkeypatch, capsys):
     monkeypatch.delenv(lab_params.SMALL_ENV, raising=False)
-    assert lab_params.maybe_small(lab_params.SEED_PARAMS) == lab_params.SEED_PARAMS
+    assert lab_params.maybe_small(lab_params.NOTES_PARAMS) == lab_params.NOTES_PARAMS
     monkeypatch.setenv(lab_params.SMALL_ENV, "1")
-    small = lab_params.maybe_small(lab_params.SEED_PARAMS)
+    small = lab_params.maybe_small(lab_params.NOTES_PARAMS)
     assert small["num_training_iterations"] < 100 and small["hidden_size"] < 1024
     assert "LABUTILS_SMALL=1" in capsys.readouterr().out
 
