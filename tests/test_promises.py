@@ -1,8 +1,5 @@
 """Issue 18: nothing a user made is lost, every bad input ends in one clear line."""
-import json
 import os
-import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
