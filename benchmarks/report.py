@@ -89,7 +89,7 @@ def table_rows(results):
                          f"{_pct(guided['clean_share'])}", _ratio(guided["clean_share"], plain["clean_share"]),
                          "≥ 85% at T=0.7" if default else "—",
                          _met(guided["clean_share"] >= 0.85) if default else "—"))
-            rows.append(("4g", f"... copying a training tune (>= 60 shared characters), plain / guided",
+            rows.append(("4g", "... copying a training tune (>= 60 shared characters), plain / guided",
                          _pct(plain["copying_share"]), _pct(guided["copying_share"]), "—", "≤ 5%",
                          _met(guided["copying_share"] <= 0.05 and plain["copying_share"] <= 0.05)))
             rows.append(("4g", "... tunes per second, plain -> guided", f"{plain['tunes_per_s']:.2f}",

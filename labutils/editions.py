@@ -381,22 +381,23 @@ def planned(solutions_dir, out_dir, translations_dir=None) -> Dict[Path, str]:
     return files
 
 
-def stale(solutions_dir, out_dir, planned_files: Dict[Path, str], translations_dir=None) -> List[Path]:
-    """Edition notebooks the build once wrote (marked with a language) that it would no longer write."""
+def stale(solutions_dir, planned_files: Dict[Path, str]) -> List[Path]:
+    """Edition solutions (solutions/<lang>/, marked with their language) that the build would no longer write.
+
+    The student editions, notebooks/<lang>/, are in the build's manifest like the English ones."""
     import json
 
-    translations_dir = Path(translations_dir) if translations_dir else default_translations_dir(solutions_dir)
     found = []
-    for folder in (Path(solutions_dir), Path(out_dir)):
-        for path in sorted(folder.glob("*/[0-9][0-9]_*.ipynb")) if folder.is_dir() else []:
-            if path in planned_files:
-                continue
-            try:
-                marks = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("labutils", {})
-            except ValueError:
-                continue
-            if isinstance(marks, dict) and marks.get("language") == path.parent.name:
-                found.append(path)
+    folder = Path(solutions_dir)
+    for path in sorted(folder.glob("*/[0-9][0-9]_*.ipynb")) if folder.is_dir() else []:
+        if path in planned_files:
+            continue
+        try:
+            marks = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("labutils", {})
+        except ValueError:
+            continue
+        if isinstance(marks, dict) and marks.get("language") == path.parent.name:
+            found.append(path)
     return found
 
 
@@ -426,6 +427,7 @@ def update_catalogs(solutions_dir, translations_dir=None, language: Optional[str
     """Rewrite the catalogs so each has one entry per piece of English prose; return the files changed."""
     import nbformat
 
+    from labutils.files import atomic_write_text
     from labutils.notebooks import _solution_files
 
     solutions_dir = Path(solutions_dir)
@@ -438,9 +440,7 @@ def update_catalogs(solutions_dir, translations_dir=None, language: Optional[str
             units = english_units(nbformat.reads(path.read_text(encoding="utf-8"), as_version=4))
             text = catalog.updated(units).render()
             if not catalog.path.is_file() or catalog.path.read_text(encoding="utf-8") != text:
-                tmp = catalog.path.with_suffix(".yaml.tmp")
-                tmp.write_text(text, encoding="utf-8")
-                tmp.replace(catalog.path)
+                atomic_write_text(catalog.path, text)
                 changed.append(catalog.path)
     return changed
 

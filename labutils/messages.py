@@ -182,6 +182,8 @@ def judge_strings(path: Optional[Path] = None) -> Dict[str, List[str]]:
             elif node.func.id == "_Fail" and len(args) >= 2:
                 add("whats", args[0])
                 add("hints", args[1])
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["hint"]:
+            add("hints", node.value)  # a hint chosen before the _require call that uses it
         elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
             names = [t.id for t in node.targets if isinstance(t, ast.Name)]
             kind = {"PASSES": "whats", "EXCEPTION_HINTS": "hints"}.get(names[0] if names else "")

@@ -10,6 +10,11 @@ from tqdm.auto import tqdm
 
 from labutils.text import lab_vocab
 
+# At most this many characters are generated per sample, and a start string may be this long:
+# 100,000 characters take minutes on a CPU (a tune is ~300); more is a typo, not a wish.
+MAX_GENERATION_LENGTH = 100_000
+PRIME_CHUNK = 1024  # the start string primes the state this many characters at a time (bounded memory)
+
 
 def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int]]):
     if vocab is None and char2idx is None:
@@ -22,9 +27,11 @@ def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[int] = None,
                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Draw one index per row from logits (batch, vocab) -> (batch, 1), with temperature and top-k."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}.")
-    logits = logits / temperature
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number above 0 (the lab uses 0.7-1), got {temperature}.")
+    # Shift so the largest logit is 0, and divide in float64 (float32 rounds 1e-300 to 0): a tiny
+    # temperature then gives 0 and -inf (the likeliest character for sure), never NaN.
+    logits = (logits - logits.max(dim=-1, keepdim=True).values).double() / temperature
     if top_k is not None:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}.")
@@ -64,6 +71,10 @@ def generate_text(
         )
     if generation_length < 0 or num_samples < 1:
         raise ValueError("generation_length must be >= 0 and num_samples >= 1.")
+    for what, size in (("generation_length", generation_length), ("the start string", len(start_string))):
+        if size > MAX_GENERATION_LENGTH:
+            raise ValueError(f"{what} is {size:,} characters; the limit is {MAX_GENERATION_LENGTH:,} "
+                             "(a tune is about 300): ask for fewer")
     device = next(model.parameters()).device
     generator = None
     if seed is not None:
@@ -77,6 +88,9 @@ def generate_text(
     try:
         with torch.inference_mode():
             state = model.init_hidden(num_samples, device)
+            while input_idx.size(1) > PRIME_CHUNK:  # prime with all but the last chunk, keeping only the state
+                _, state = model(input_idx[:, :PRIME_CHUNK], state, return_state=True)
+                input_idx = input_idx[:, PRIME_CHUNK:]
             for i in tqdm(range(generation_length), disable=not progress, desc="generating"):
                 logits, state = model(input_idx, state, return_state=True)  # (num_samples, seq, vocab)
                 input_idx = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (num_samples, 1)
@@ -199,7 +213,7 @@ def generate_tunes(
         model.train(was_training)
     if len(tunes) < num_tunes:
         warnings.warn(f"generate_tunes: only {len(tunes)} of {num_tunes} tunes ended within {max_chars} "
-                      f"characters after {starts} starts (an untrained model?); returning those.")
+                      f"characters after {starts} starts (an untrained model?); returning those.", stacklevel=2)
     return tunes[:num_tunes]
 
 

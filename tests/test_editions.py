@@ -363,3 +363,15 @@ def test_readme_zh_links_every_chinese_notebook_and_its_colab_badge():
         assert f"]({notebooks.colab_url(f'notebooks/zh/{name}')})" in readme
     for target in re.findall(r"\]\(((?:notebooks|solutions|translations|labutils)/[^)#]+)\)", readme):
         assert (ROOT / target).exists(), target
+
+
+def test_a_students_edited_chinese_notebook_is_kept_like_an_english_one(tree, capsys):
+    edited = tree / "notebooks" / "zh" / "03_batches.ipynb"
+    nb = read(edited)
+    nb.cells.append(nbformat.v4.new_markdown_cell("我的笔记"))
+    nbformat.write(nb, edited)
+    mine = edited.read_bytes()
+    assert notebooks.main(["--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")]) == 0
+    assert edited.read_bytes() == mine and f"kept {edited}" in capsys.readouterr().out
+    notebooks.main(["--force", "--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")])
+    assert edited.read_bytes() == (STUDENT / "zh" / "03_batches.ipynb").read_bytes()

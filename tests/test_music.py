@@ -407,7 +407,7 @@ def test_tune_quality_counts_clean_tunes_and_copies():
     songs = load_training_data()
     index = CopyIndex(songs[:100])
     copied = songs[5]
-    head, body = copied.split("\nK:", 1)[0], copied.split("\nK:", 1)[1]
+    body = copied.split("\nK:", 1)[1]
     original = songs[300].split("\nK:", 1)[0] + "\nK:G\nA|BA BA|BA BA|BA BA|cd ef|g4|\n"
     broken = original.replace("cd ef", "cd e")
     quality = tune_quality([copied, original, broken], index=index)

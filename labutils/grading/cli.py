@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import math
 import multiprocessing
 import os
 import secrets
@@ -11,13 +12,13 @@ import traceback
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from labutils.grading.report import write_reports
+from labutils.grading.report import check_out_folder, write_reports
 from labutils.grading.submissions import failed_grade, find_submissions, grade_student
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Arguments of `python -m labutils grade`."""
-    parser = argparse.ArgumentParser(prog="python -m labutils grade", description="Grade student notebooks "
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m labutils grade", description="Grade student notebooks "
                                      "against the reference solutions (see labutils/grading/__init__.py for the layout).")
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                         help="a notebook, a student's folder of notebooks, or a folder of student folders")
@@ -32,9 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of `python -m labutils grade`; returns the exit status."""
     args = build_parser().parse_args(argv)
+    for flag, value in (("--timeout", args.timeout), ("--cell-timeout", args.cell_timeout)):
+        if not (math.isfinite(value) and 0 < value <= 86_400):
+            print(f"error: {flag} must be a number of seconds in (0, 86400], got {value:g}", file=sys.stderr)
+            return 2
     try:
         submissions = find_submissions(args.submissions)
-    except FileNotFoundError as error:
+        check_out_folder(Path(args.out))  # before grading: an unwritable --out must not lose the grades
+    except OSError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if not submissions:

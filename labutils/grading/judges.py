@@ -120,8 +120,14 @@ def _judge_get_batch(inputs: Dict, data: Dict) -> None:
                      "build it with torch.tensor(..., dtype=torch.long)")
             _require(item["dtype"] == "torch.int64", f"{label} has dtype {item['dtype']}, expected torch.long (int64)",
                      "character indices must be integers for nn.Embedding and cross_entropy: dtype=torch.long")
+            off = item["shape"][1] - seq if len(item["shape"]) == 2 and item["shape"][0] == batch else None
             _require(item["shape"] == [batch, seq], f"{label} has shape {tuple(item['shape'])}, expected "
-                     f"(batch_size, seq_length) = ({batch}, {seq})", "one row per window: (batch_size, seq_length)")
+                     f"(batch_size, seq_length) = ({batch}, {seq})" + (
+                         f": its rows are {abs(off)} character{'s' * (abs(off) != 1)} "
+                         f"{'short' if off < 0 else 'long'}" if off else ""),
+                     "one row per window: (batch_size, seq_length)" if not off else
+                     ("y = vectorized_songs[start+1:start+seq_length+1]: the slice ends one past start+seq_length"
+                      if label == "y_batch" else "x = vectorized_songs[start:start+seq_length]"))
         x, y = (item["values"].numpy() for item in out["items"])
         starts = []
         for row in range(batch):
@@ -268,18 +274,36 @@ def _number(described) -> Optional[float]:
     return None
 
 
+def _same_loss(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-4 * max(1.0, abs(b))
+
+
+def _loss_of(model, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """The cross-entropy of `model` on inputs x against `labels`, without touching gradients."""
+    with torch.no_grad():
+        logits = model(x)
+        return float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)))
+
+
 def _judge_train_step(inputs: Dict, data: Dict) -> None:
     model = TinyCharModel(inputs["vocab_size"], inputs["seed"])
     initial = {k: v.detach().clone() for k, v in model.named_parameters()}
     optimizer = torch.optim.SGD(model.parameters(), lr=inputs["lr"])
     for step, ((x, y), out) in enumerate(zip(inputs["batches"], data["steps"]), start=1):
+        labels_x_loss = _loss_of(model, x, x)  # the usual slip: the inputs taken as the labels
         expected_loss = reference_train_step(model, optimizer, x, y)
         loss = _number(out["loss"])
         _require(loss is not None, f"train_step returned a {out['loss']['type']}, expected the loss (a number)",
                  "return loss (or loss.item())")
-        _require(abs(loss - expected_loss) <= 1e-4 * max(1.0, expected_loss), f"train_step returned loss {loss:.4f} "
-                 f"at step {step}, but the batch's loss before the update is {expected_loss:.4f}",
-                 "loss = compute_loss(y_batch, model(x_batch)), computed before optimizer.step()")
+        if not _same_loss(loss, expected_loss):
+            if _same_loss(loss, labels_x_loss):
+                hint = "the labels are y_batch (the next characters), not x_batch: compute_loss(y_batch, model(x_batch))"
+            elif _same_loss(loss, _loss_of(model, x, y)):
+                hint = "return the loss computed before optimizer.step() (yours is the loss after the update)"
+            else:
+                hint = "loss = compute_loss(y_batch, model(x_batch)), computed before optimizer.step()"
+            _require(False, f"train_step returned loss {loss:.4f} at step {step}, but the batch's loss before the "
+                     f"update is {expected_loss:.4f}", hint)
         params = out["params"]
         if step == 1:
             _require(any(not torch.equal(params[k], v) for k, v in initial.items()), "the model's parameters did "

@@ -100,7 +100,7 @@ class RhythmState:
         self.colon_at = 0
 
     # -- public helpers ---------------------------------------------------------------------
-    def copy(self) -> "RhythmState":
+    def copy(self) -> RhythmState:
         """An independent copy (the item list is shared until either side appends)."""
         new = RhythmState.__new__(RhythmState)
         new.__dict__.update(self.__dict__)
@@ -138,13 +138,13 @@ class RhythmState:
         trial.feed(text + " ")
         return trial.ok
 
-    def finish(self) -> "RhythmState":
+    def finish(self) -> RhythmState:
         """Read the end of the text (closes a note or bar line still open); returns self."""
         if self.where == "body":
             self._end_token()
         return self
 
-    def feed(self, text: str) -> "RhythmState":
+    def feed(self, text: str) -> RhythmState:
         """Read more characters; returns self."""
         for char in text:
             self._feed_char(char)
@@ -518,7 +518,7 @@ class Playback:
         self.pos, self.track, self.bar_num, self.bar_length = 0, Fraction(0), 0, None
         self.target, self.target_bar, self.pass_ = 0, 0, 1
 
-    def copy(self) -> "Playback":
+    def copy(self) -> Playback:
         new = Playback.__new__(Playback)
         new.__dict__.update(self.__dict__)
         return new
