@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Dict, List
 
+from labutils.grading.similarity import identical_pairs
 from labutils.grading.submissions import RUBRIC
 
 
@@ -31,11 +32,16 @@ def write_reports(grades: List[Dict], out: Path, seed: int) -> None:
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     with open(out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", *RUBRIC, "total", "max", "status"])
+        writer.writerow(["student", *RUBRIC, "total", "max", "status", "flags"])
         for grade in grades:
             writer.writerow([grade["student"], *(grade["exercises"][e]["points"] for e in RUBRIC),
-                             grade["total"], grade["max"], grade["status"]])
-    summary = {"seed": seed, "rubric": RUBRIC, "students": grades}
+                             grade["total"], grade["max"], grade["status"], "; ".join(grade.get("flags", []))])
+    summary = {"seed": seed, "rubric": RUBRIC, "students": grades,
+               "review": {"identical_to_reference": [{"student": g["student"], "flag": f} for g in grades
+                                                     for f in g.get("flags", []) if "labutils' reference" in f],
+                          "identical_between_students": identical_pairs(grades),
+                          "other": [{"student": g["student"], "flag": f} for g in grades for f in g.get("flags", [])
+                                    if "review by hand" in f]}}
     (out / "grades.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
     for grade in grades:
         (out / "feedback" / f"{_safe_name(grade['student'])}.txt").write_text(feedback_text(grade), encoding="utf-8")
