@@ -530,13 +530,18 @@ def main(cells, inputs, seconds_each, send):
 
     own = [v for v in globals().values() if getattr(v, "__module__", None) == __name__ and
            (isinstance(v, type) or hasattr(v, "__code__"))]
-    PROBE_CODES.update(id(c) for v in own for c in _codes_of(v) if c.co_filename == "<labutils grader probe>")
     PROBE_CODES.update(id(c) for v in own for c in _codes_of(v))
 
     from IPython.core.inputtransformer2 import TransformerManager
 
     for module_name in set(REFERENCE_MODULES.values()):  # imported before any student code
         importlib.import_module(module_name)
+    warm = TinyCharModel(5, 0)  # an optimizer step imports much of torch (dynamo, sympy): not under the trap
+    optimizer = torch.optim.SGD(warm.parameters(), lr=0.1)
+    x = torch.zeros(1, 2, dtype=torch.long)
+    reference_compute_loss(x, warm(x)).backward()
+    optimizer.step()
+    optimizer.zero_grad()
     transform = TransformerManager().transform_cell
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     results = {"exercises": {}, "definition_errors": [], "skipped_names": {}}
