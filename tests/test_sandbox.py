@@ -109,7 +109,6 @@ def hostile(tmp_path_factory):
     port = listener.getsockname()[1]
     os.environ["MY_API_TOKEN"] = "secret-for-the-test"
     write_notebook(klass / "solution" / "lab.ipynb", HEADER, solution_source())
-    write_notebook(klass / "twin" / "lab.ipynb", HEADER, solution_source())
     write_notebook(klass / "untouched" / "lab.ipynb", HEADER, UNTOUCHED)
     write_notebook(klass / "background" / "lab.ipynb", HEADER, BACKGROUND, solution_source())
     write_notebook(klass / "writer" / "lab.ipynb", HEADER,
@@ -129,10 +128,9 @@ def hostile(tmp_path_factory):
     write_notebook(klass / "forge_exec" / "lab.ipynb", HEADER, FORGE_EXEC)
     write_notebook(klass / "call_time" / "lab.ipynb", HEADER, CALL_TIME)
     write_notebook(klass / "pasted" / "lab.ipynb", HEADER, _pasted_reference())
-    write_notebook(klass / "hangs_later" / "lab.ipynb", HEADER, solution_source(),
-                   "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass")
     write_notebook(klass / "slow_probe" / "lab.ipynb", HEADER, solution_source(),
-                   "def get_batch(vectorized_songs, seq_length, batch_size):\n    while True:\n        pass")
+                   "def get_batch(vectorized_songs, seq_length, batch_size):\n    while True:\n        pass",
+                   "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass")
     out = root / "grades"
     status = grading_cli.main([str(klass), "--out", str(out), "--jobs", "2", "--cell-timeout", "6", "--timeout", "45",
                                "--memory", "2G"])
@@ -204,7 +202,7 @@ def test_allocation_over_the_memory_limit_is_stopped_and_reported(hostile):
 def test_killing_the_parent_does_not_stop_the_grader(hostile):
     grades = hostile[0]
     assert grades["parent_killer"]["total"] == FULL, grades["parent_killer"]
-    assert len(grades) == 15  # every student graded, with 2 jobs
+    assert len(grades) == 12  # every student graded, with 2 jobs
 
 
 @pytest.mark.parametrize("student", ["forge_save", "forge_exec", "call_time"])
@@ -240,25 +238,21 @@ def test_identical_code_is_flagged_not_zeroed(hostile):
     grades, out, _, _, data = hostile
     assert grades["pasted"]["exercises"]["get_batch"]["status"] == "pass"
     assert any("get_batch is identical to labutils' reference" in f for f in grades["pasted"]["flags"])
-    assert any("twin" in f for f in grades["solution"]["flags"]) and grades["twin"]["total"] == FULL
+    assert any("background" in f for f in grades["solution"]["flags"])
     pairs = data["review"]["identical_between_students"]
-    assert any({"solution", "twin"} <= set(p["students"]) for p in pairs)
+    assert any({"solution", "background"} <= set(p["students"]) for p in pairs)
+    assert not any("untouched" in p["students"] for p in pairs)  # the template is not a copy
     header = (out / "grades.csv").read_text().splitlines()[0]
     assert header.endswith(",flags")
     assert any("review by hand" in f for f in grades["forge_save"]["flags"])
 
 
-def test_a_later_cell_that_hangs_keeps_the_definitions(hostile):
-    grade = hostile[0]["hangs_later"]
-    assert grade["total"] == FULL, grade["exercises"]
-    assert "total timeout of 45 s" in grade["status"]
-
-
-def test_a_probe_that_runs_too_long_is_reported_as_a_timeout(hostile):
+def test_a_hanging_cell_and_a_probe_that_runs_too_long_are_reported_as_such(hostile):
     grade = hostile[0]["slow_probe"]
     message = grade["exercises"]["get_batch"]["message"]
     assert "did not finish in time" in message and "stopped the Python" not in message
-    assert grade["total"] == FULL - 2
+    assert grade["total"] == FULL - 2, grade["exercises"]  # the later hanging cell hides no definition
+    assert "Timeout" in {e["error"] for r in grade["reports"] for e in r["errors"]}
 
 
 def test_limits_are_flags_with_sizes():
