@@ -33,8 +33,9 @@ END_SOLUTION = "### END SOLUTION"
 TODO_PREFIX = "# TODO:"
 SETUP_TAG = "colab-setup"
 COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
-# Packages the Colab set-up adds besides labutils itself (Colab already has torch, numpy, ...).
-COLAB_PIP_EXTRAS = ("comet_ml>=3.40", "music21>=9.1")
+# The set-up cell installs labutils from REPO_URL, or from this variable's repository when it is set
+# (tests/test_colab.py points it at a local clone).
+REPO_URL_ENV = "LABUTILS_REPO_URL"
 COLAB_APT_PACKAGES = ("abcmidi", "timidity", "fluid-soundfont-gm", "abcm2ps")
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _NBVAL_LINE = re.compile(r"^\s*# NBVAL_\w+\s*$")
@@ -63,27 +64,23 @@ def badge_markdown(repo_path: str) -> str:
     return f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(repo_path)})"
 
 
-def pip_install_target() -> str:
-    """What pip installs labutils from in Colab: the repository at BRANCH."""
-    return f"labutils @ git+{REPO_URL}.git@{BRANCH}"
-
-
 def setup_cell_source() -> str:
     """The set-up cell: in Colab it installs labutils, the tunes and the audio tools; elsewhere nothing."""
-    extras = ", ".join(json.dumps(p) for p in COLAB_PIP_EXTRAS)
     apt = ", ".join(json.dumps(p) for p in COLAB_APT_PACKAGES)
     return "\n".join([
         "# Colab set-up: installs labutils, the tune collection and the audio tools. Elsewhere it does nothing",
         "# (run `make lab` locally). Written by `python -m labutils build-notebooks` from labutils/notebooks.py.",
         "import importlib.util",
+        "import os",
         "import subprocess",
         "import sys",
         "",
         'if "google.colab" in sys.modules and importlib.util.find_spec("labutils") is None:',
+        f"    repo = os.environ.get({json.dumps(REPO_URL_ENV)}, {json.dumps(REPO_URL)})",
         '    pip = [sys.executable, "-m", "pip", "install", "--quiet"]',
         '    subprocess.run(pip + ["setuptools<81", "wheel"], check=True, timeout=600)',
         '    subprocess.run(pip + ["--no-deps", "--no-build-isolation", "mitdeeplearning==0.7.5"], check=True, timeout=600)',
-        f"    subprocess.run(pip + [{json.dumps(pip_install_target())}, {extras}], check=True, timeout=900)",
+        f'    subprocess.run(pip + [f"labutils @ git+{{repo}}@{BRANCH}"], check=True, timeout=900)',
         '    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600)',
         f'    subprocess.run(["apt-get", "install", "-y", "-qq", {apt}], check=True, timeout=900)',
         "    importlib.invalidate_caches()",
