@@ -8,8 +8,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import student_code as solutions
 
-import test_checks as solutions
 from labutils import grading
 from labutils.grading import cli as grading_cli
 
@@ -27,7 +27,7 @@ FULL = sum(grading.RUBRIC.values())
 
 
 def source(*objects, rename=None):
-    """Source text of test_checks' functions/classes, optionally renamed to the exercise's name."""
+    """Source text of student_code's functions/classes, optionally renamed to the exercise's name."""
     text = "\n\n".join(inspect.getsource(obj) for obj in objects)
     for old, new in (rename or {}).items():
         text = text.replace(f"def {old}(", f"def {new}(")

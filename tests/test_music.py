@@ -10,11 +10,11 @@ import pytest
 from scipy.io import wavfile
 
 from labutils import music
+from labutils.data import load_training_data
 from labutils.music import abc as music_abc
 from labutils.music import common as music_common
 from labutils.music import play as music_play
 from labutils.music import synth as music_synth
-from labutils.data import load_training_data
 
 HEADER = "X:1\nT:Test\nM:4/4\nL:1/8\nK:D\n"
 HAS_ABC2MIDI = music.available_tools()["abc2midi"]

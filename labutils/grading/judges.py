@@ -108,7 +108,7 @@ def _shift(text: np.ndarray, starts: np.ndarray, y_row: np.ndarray) -> Optional[
 def _judge_get_batch(inputs: Dict, data: Dict) -> None:
     texts = {"data": as_numpy(inputs["data"]), "songs": as_numpy(inputs["songs"])}
     starts_seen = []
-    for index, (call, out) in enumerate(zip(inputs["calls"], data["outputs"])):
+    for call, out in zip(inputs["calls"], data["outputs"]):
         seq, batch = call["seq_length"], call["batch_size"]
         text = texts["data"][: call["length"]] if call["source"] == "data" else texts["songs"]
         where = f"get_batch(text, seq_length={seq}, batch_size={batch})"

@@ -27,8 +27,21 @@ another key (the training data's transposed copies). From a shell:
 from labutils.music.abc import MAX_CHARS, TuneReport
 from labutils.music.common import SongError, say_pure_python_once
 from labutils.music.display import piano_roll, sheet_svg, show_sheet
-from labutils.music.play import (WavResult, abc_to_midi, abc_to_wav, available_tools, check_corpus, check_tune,
-                                 clean_rate, main, play_song, render_song, save_song, song_notes, write_wavs)
+from labutils.music.play import (
+                                 WavResult,
+                                 abc_to_midi,
+                                 abc_to_wav,
+                                 available_tools,
+                                 check_corpus,
+                                 check_tune,
+                                 clean_rate,
+                                 main,
+                                 play_song,
+                                 render_song,
+                                 save_song,
+                                 song_notes,
+                                 write_wavs,
+)
 from labutils.music.synth import MAX_SECONDS, SAMPLE_RATE
 
 __all__ = ["SongError", "TuneReport", "WavResult", "MAX_CHARS", "MAX_SECONDS", "SAMPLE_RATE",

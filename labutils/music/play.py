@@ -11,8 +11,17 @@ import numpy as np
 
 from labutils.music.abc import TuneReport, tune_to_midi
 from labutils.music.common import SongError, tool_path
-from labutils.music.synth import (MAX_SECONDS, SAMPLE_RATE, Note, cap_notes, midi_notes, synthesize,
-                                  timidity_preferred, timidity_ready, timidity_render)
+from labutils.music.synth import (
+    MAX_SECONDS,
+    SAMPLE_RATE,
+    Note,
+    cap_notes,
+    midi_notes,
+    synthesize,
+    timidity_preferred,
+    timidity_ready,
+    timidity_render,
+)
 
 PathLike = Union[str, Path]
 MAX_MIDI_BYTES = 2_000_000  # the longest tune of the collection makes ~10 kB
