@@ -1,6 +1,6 @@
 """Grading throughput: notebooks graded per minute with --jobs 1 and --jobs 2, and what the sandbox adds.
 
-    python benchmarks/bench_grading.py [--notebooks 4]
+    python -m benchmarks.bench_grading [--notebooks 4]
 
 Grades N copies of a small solution notebook (the six exercises, as in tests/test_grading.py) three
 ways: sandboxed with 1 job, sandboxed with 2 jobs, and with LABUTILS_SANDBOX=none (the same worker,

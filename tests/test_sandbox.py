@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import test_checks as solutions
 from labutils.grading import cli as grading_cli
 from labutils.grading import probe as grading_probe
 from labutils.grading import sandbox
