@@ -39,7 +39,9 @@ def autograder(tmp_path_factory):
     assert gradescope.main(["--out", str(zip_path), "--timeout", "60", "--cell-timeout", "8"]) == 0
     bin_dir = folder / "bin"  # a PATH whose first python3 is this Python (as after setup.sh on Gradescope)
     bin_dir.mkdir()
-    (bin_dir / "python3").symlink_to(sys.executable)
+    wrapper = bin_dir / "python3"  # a script, not a link: a link to a venv's python loses the venv
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
     return zip_path, bin_dir
 
 

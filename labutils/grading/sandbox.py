@@ -155,16 +155,18 @@ def bwrap_prefix(tmp_size: Path | int, root: bool) -> List[str]:
             argv += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             argv += ["--ro-bind", str(path), str(path)]
+    size = tmp_size if isinstance(tmp_size, int) else 64 * MiB
+    # /tmp first: Python or labutils may live under /tmp (a test, an unpacked autograder) and are bound over it
+    argv += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(size), "--tmpfs", "/tmp"]
     paths = python_paths()
     ancestors = sorted({str(a) for p in paths for a in Path(p).parents if str(a) != "/"}, key=lambda a: a.count("/"))
     for folder in ancestors:  # bwrap would make them 0700: the kernel's uid must pass through
-        if not any(folder == f"/{n}" or folder.startswith(f"/{n}/") for n in ("usr", "etc", "lib", "lib64", "bin")):
+        if folder != "/tmp" and not any(folder == f"/{n}" or folder.startswith(f"/{n}/")
+                                        for n in ("usr", "etc", "lib", "lib64", "bin")):
             argv += ["--perms", "0755", "--dir", folder]
     for path in paths:
         argv += ["--ro-bind", path, path]
-    size = tmp_size if isinstance(tmp_size, int) else 64 * MiB
-    argv += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(size), "--tmpfs", "/tmp",
-             "--chdir", "/tmp", "--"]
+    argv += ["--chdir", "/tmp", "--"]
     return argv
 
 
