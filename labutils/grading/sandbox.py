@@ -118,8 +118,22 @@ def detect() -> Isolation:
             mode = "bwrap"
         elif forced in ("", "bwrap", "unshare") and root and shutil.which("unshare") and _works(unshare_prefix() + [true]):
             mode = "unshare"
+    if root and mode != "bwrap" and not _others_can_run_python():
+        root = False  # e.g. Python under /root (0700): another uid could not start it without bwrap's view
     _DETECTED = Isolation(mode, root)
     return _DETECTED
+
+
+def _others_can_run_python() -> bool:
+    """True when a uid other than ours can reach this Python and labutils (o+x on every folder on the way)."""
+    for path in python_paths():
+        for folder in [Path(path), *Path(path).parents]:
+            try:
+                if not folder.stat().st_mode & 0o001:
+                    return False
+            except OSError:
+                return False
+    return True
 
 
 def python_paths() -> List[str]:
@@ -308,6 +322,8 @@ def run_worker(request: Dict, payload: bytes, limits: Limits, timeout: float, th
         return None, f"the grader could not start its worker ({error})"
     try:
         out, err = process.communicate(data, timeout=timeout)
+        if os.environ.get("LABUTILS_GRADER_DEBUG"):
+            print(err.decode("utf-8", "replace")[-3000:], file=sys.stderr)
         reason = ""
         if process.returncode != 0:
             tail = err.decode("utf-8", "replace").strip().splitlines()[-3:]

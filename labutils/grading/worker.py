@@ -169,6 +169,7 @@ def run(request: Dict, inputs_bytes: bytes) -> Dict:
             break
     record["skipped"] = skip
     record["kernel_statuses"] = statuses
+    print(f"kernel phase {time.monotonic() - start:.1f} s", file=sys.stderr)
     record["kernel_seconds"] = round(time.monotonic() - start, 2)
     # Phase 2: a fresh process probes the definitions.
     probe_dir = _own_folder(home / "probe", uid)
@@ -197,6 +198,7 @@ def run(request: Dict, inputs_bytes: bytes) -> Dict:
     record["probe"]["returncode"] = process.returncode
     record["probe"]["seconds"] = round(time.monotonic() - started, 2)
     sweep(uid)
+    print(f"probe phase {time.monotonic() - started:.1f} s", file=sys.stderr)
     frames = _read_frames(out or b"", key)
     record["probe"]["final"] = bool(frames.get("final"))
     record["results"] = frames.get("results")
