@@ -14,6 +14,7 @@ DELEGATED = {
     "play": ("labutils.music.play", "Play or convert an ABC tune to WAV."),
     "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
     "grade": ("labutils.grading.cli", "Grade student notebooks against the solutions."),
+    "autograder": ("labutils.grading.gradescope", "Write a Gradescope autograder zip (setup.sh, run_autograder)."),
     "translations": ("labutils.editions", "Update or check the translation catalogs (translations/<lang>/)."),
 }
 

@@ -48,23 +48,25 @@ def get_language() -> str:
 
 @functools.cache
 def catalog(language: str) -> Dict:
-    """{"frame": {...}, "hints": {en: text}, "whats": {en: text}, "templates": [(regex, text)]} for a language."""
+    """{"frame", "words", "whats": {en: text}, "hints": {en: text}, "templates": {kind: [(regex, text)]}}."""
     import yaml
 
     path = LOCALES / language / "checks.yaml"
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    hints = {e["en"]: e[language] for e in data.get("hints") or [] if e.get(language)}
-    whats, templates = {}, []
-    for entry in data.get("whats") or []:
-        if not entry.get(language):
-            continue
-        if _SLOT.search(entry["en"]):
-            templates.append((template_regex(entry["en"]), entry[language], len(_SLOT.sub("", entry["en"]))))
-        else:
-            whats[entry["en"]] = entry[language]
-    templates.sort(key=lambda t: -t[2])  # the most specific (most fixed text) first
-    return {"frame": data.get("frame") or {}, "hints": hints, "whats": whats,
-            "templates": [(regex, text) for regex, text, _ in templates], "words": data.get("words") or {}}
+    table: Dict = {"frame": data.get("frame") or {}, "words": data.get("words") or {}, "templates": {}}
+    for kind in ("whats", "hints"):
+        exact, templates = {}, []
+        for entry in data.get(kind) or []:
+            if not entry.get(language):
+                continue
+            if _SLOT.search(entry["en"]):
+                templates.append((template_regex(entry["en"]), entry[language], len(_SLOT.sub("", entry["en"]))))
+            else:
+                exact[entry["en"]] = entry[language]
+        templates.sort(key=lambda t: -t[2])  # the most specific (most fixed text) first
+        table[kind] = exact
+        table["templates"][kind] = [(regex, text) for regex, text, _ in templates]
+    return table
 
 
 def template_regex(template: str) -> re.Pattern:
@@ -86,13 +88,10 @@ def translate_part(text: str, kind: str, language: str) -> str:
     table = catalog(language)
     if text in table[kind]:
         return table[kind][text]
-    if kind == "whats":
-        for regex, translated in table["templates"]:
-            match = regex.match(text)
-            if match:
-                return _fill(translated, match)
-    elif text in table["whats"]:  # some hints are phrased like a what
-        return table["whats"][text]
+    for regex, translated in table["templates"][kind]:
+        match = regex.match(text)
+        if match:
+            return _fill(translated, match)
     return text
 
 

@@ -297,6 +297,21 @@ def test_every_judge_text_has_a_chinese_entry():
     assert [h for h in found["hints"] if h not in known["hints"]] == []
 
 
+@pytest.mark.parametrize("result", [
+    {"error": "missing", "meta": {}}, {"error": "missing", "meta": {"module": "labutils.text"}},
+    {"error": "not_implemented"}, {"error": "reference"}, {"error": "reference", "how": "call", "message": "x"},
+    {"error": "tampered"}, {"error": "crashed", "stage": "calling it"}, {"error": "timeout", "stage": "calling it"},
+    {"error": "exception", "type": "KeyError", "stage": "calling it", "message": "'a'"},
+    {"error": "exception", "type": "NameError", "stage": "calling it", "message": "x", "computed_in": 3},
+], ids=lambda r: "-".join(str(v) for v in r.values())[:40])
+def test_what_the_judge_says_itself_is_in_chinese(result):
+    from labutils.grading.judges import judge
+
+    message = messages.localize(judge("vectorize_string", {}, result).message, "zh")
+    what, _, hint = message.partition(" —— 提示：")
+    assert what.startswith("[未通过] ") and CJK.search(what) and CJK.search(hint), message
+
+
 def test_a_missing_translation_falls_back_to_english():
     message = "[FAIL] something new went wrong (3 times) — hint: a hint nobody translated"
     assert messages.localize(message, "zh") == "[未通过] something new went wrong (3 times) —— 提示：a hint nobody translated"
@@ -321,6 +336,9 @@ def test_grader_feedback_follows_the_notebook_language():
     text = feedback_text(grade)
     assert "li: 0/1 分" in text and "[未通过] vectorize_string 还没有实现" in text
     assert "[FAIL] vectorize_string is not implemented yet" in feedback_text({**grade, "language": "en"})
+    from labutils.grading.gradescope import results_for
+
+    assert results_for(grade, [], 1.0)["tests"][0]["output"].startswith("[未通过] vectorize_string 还没有实现")
     english = read(STUDENT / "02_vectorization.ipynb")
     assert messages.notebook_language(english) == "en"
     english.metadata.pop("labutils")

@@ -414,18 +414,27 @@ def judge(name: str, inputs: Dict, result: Dict) -> Verdict:
         found = f" (only labutils' reference from {module})" if module.startswith("labutils") else ""
         return Verdict("missing", f"[FAIL] {name} is not defined in this notebook{found} — hint: write it in the "
                                   "TODO cell and run that cell")
-    if error in ("not_implemented", "reference"):
-        what = "uses labutils' reference instead of your own code" if error == "reference" else "is not implemented yet"
+    if error in ("not_implemented", "reference", "tampered"):
+        what = {"not_implemented": "is not implemented yet",
+                "reference": "uses labutils' reference instead of your own code",
+                "tampered": "switched off the grader's watch on labutils' reference while it ran"}[error]
+        if error == "reference" and result.get("how") == "call":
+            what = f"calls labutils' reference ({result.get('message')}) while it runs instead of your own code"
         return Verdict("not_implemented", f"[FAIL] {name} {what} — hint: fill in the TODO cell above, run it, "
                                           "then run the check again")
     if error == "crashed":
-        return Verdict("fail", f"[FAIL] testing {name} stopped the Python kernel — hint: {EXCEPTION_HINTS[name]}")
+        return Verdict("fail", f"[FAIL] testing {name} stopped the Python process that tested it (while "
+                               f"{result.get('stage', 'starting')}) — hint: {EXCEPTION_HINTS[name]}")
     if error == "timeout":
         return Verdict("fail", f"[FAIL] {name} did not finish in time while {result.get('stage')} — hint: look for "
                                "an endless loop")
     if error == "exception":
+        hint = EXCEPTION_HINTS[name]
+        if result.get("computed_in") is not None:
+            hint = (f"{name} uses a name set by top-level code in cell {result['computed_in'] + 1}, which the grader "
+                    "does not re-run: compute it inside the function or pass it as an argument")
         return Verdict("fail", f"[FAIL] {name} raised {result['type']} while {result['stage']}: {result['message']} "
-                               f"— hint: {EXCEPTION_HINTS[name]}")
+                               f"— hint: {hint}")
     try:
         JUDGES[name](inputs, result["data"])
     except _Fail as failure:

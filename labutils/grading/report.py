@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from labutils.files import atomic_write_text
+from labutils.grading.similarity import identical_pairs
 from labutils.grading.submissions import RUBRIC
 from labutils.messages import localize, word
 
@@ -67,12 +68,17 @@ def write_reports(grades: List[Dict], out: Path, seed: int) -> None:
     (out / "feedback").mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["student", *RUBRIC, "total", "max", "status"])
+    writer.writerow(["student", *RUBRIC, "total", "max", "status", "flags"])
     for grade in grades:
         writer.writerow([grade["student"], *(grade["exercises"][e]["points"] for e in RUBRIC),
-                         grade["total"], grade["max"], grade["status"]])
+                         grade["total"], grade["max"], grade["status"], "; ".join(grade.get("flags", []))])
     atomic_write_text(out / "grades.csv", buffer.getvalue())
-    summary = {"seed": seed, "rubric": RUBRIC, "students": grades}
+    summary = {"seed": seed, "rubric": RUBRIC, "students": grades,
+               "review": {"identical_to_reference": [{"student": g["student"], "flag": f} for g in grades
+                                                     for f in g.get("flags", []) if "labutils' reference" in f],
+                          "identical_between_students": identical_pairs(grades),
+                          "other": [{"student": g["student"], "flag": f} for g in grades for f in g.get("flags", [])
+                                    if "review by hand" in f]}}
     atomic_write_text(out / "grades.json", json.dumps(summary, indent=1, default=str))
     names = feedback_names([grade["student"] for grade in grades])
     for grade in grades:
