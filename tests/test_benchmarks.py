@@ -102,3 +102,12 @@ def test_probe_writes_a_curve_of_both_models(tmp_path):
     assert record["params"]["hidden_size"] == 24 and record["params"]["num_training_iterations"] == 4
     for point in record["curve"]:
         assert 1.0 < point["val_bpc"] < 8.0 and 1.0 < point["averaged_val_bpc"] < 8.0
+
+
+def test_the_grading_benchmark_grades_the_labs_own_notebooks(tmp_path):
+    from benchmarks import bench_grading
+
+    count = bench_grading.make_class(tmp_path / "class", 3)
+    students = sorted(p.name for p in (tmp_path / "class").iterdir())
+    assert count == 6 and students == ["student00", "student01", "student02"]
+    assert sorted(p.name for p in (tmp_path / "class" / "student01").iterdir()) == list(bench_grading.NOTEBOOKS)

@@ -77,7 +77,7 @@ ABC2MIDI = shutil.which("abc2midi")
 def test_agrees_with_abc2midi_on_the_training_tunes(tmp_path):
     """Same flagged bar numbers as abc2midi on 790 of the 804 tunes, same tune verdict on 801.
 
-    The 14 differences (notes/issue15.md): 3 tunes (X:13, X:121, X:9) have a section with a
+    The 14 differences: 3 tunes (X:13, X:121, X:9) have a section with a
     repeat after a second ending closed by |]; abc2midi starts that repeat after the |] with
     an empty bar, this model replays from the previous :| and flags bars abc2midi does not
     (stricter, which is the safe side for a sampler). 11 tunes get the same verdict with other

@@ -24,7 +24,7 @@ drawn afresh (--seed to repeat), its channel bound before any student code runs;
 judges the data with its own imports of the reference (judges.py). Only definitions made in the
 notebook count: labutils' reference, imported, wrapped or called at run time, counts as not
 implemented. Identical code (to the reference, between students) is flagged, not zeroed.
-The residual risks are in notes/issue16.md (the README's grading section).
+How each limit works and the residual risks: README.md in this folder.
 
 Output in --out (default ./grades): grades.csv (one row per student), grades.json (details)
 and feedback/<student>.txt. The exit status is non-zero only when the grader itself fails.
