@@ -221,3 +221,16 @@ def test_student_notebooks_get_zero(tmp_path):
     grade = grading.grade_student("notebooks", _lab_notebooks("notebooks"), 0, cell_timeout=300, timeout=900)
     assert grade["total"] == 0, grade["exercises"]
     assert all(e["status"] in ("not_implemented", "missing") for e in grade["exercises"].values())
+
+
+def test_the_labs_setup_cell_is_not_flagged_but_a_students_importlib_is():
+    from labutils.grading.submissions import suspicious_names
+    from labutils.notebooks import setup_cell_source
+
+    setup = nbformat.v4.new_code_cell(setup_cell_source())
+    nb = nbformat.v4.new_notebook(cells=[setup, nbformat.v4.new_code_cell("x = 1")])
+    assert suspicious_names(nb) == []
+    nb.cells.append(nbformat.v4.new_code_cell("import importlib\nref = importlib.import_module('labutils.batches')"))
+    assert suspicious_names(nb) == ["importlib"]
+    nb.cells[0].source = setup_cell_source() + "\nimport subprocess; subprocess.run(['true'])"  # a changed set-up cell
+    assert "subprocess" in suspicious_names(nb)
