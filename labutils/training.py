@@ -20,6 +20,7 @@ from labutils.checkpoints import load_checkpoint, save_checkpoint
 from labutils.device import training_autocast
 from labutils.model import init_output_bias
 from labutils.params import TRAINING_DEFAULTS
+from labutils.threads import thread_chooser
 
 PathLike = Union[str, Path]
 
@@ -286,6 +287,7 @@ def train(
 
     total_steps = params["num_training_iterations"]
     eval_every, ckpt_every = params["eval_every"], params["checkpoint_every"]
+    threads = thread_chooser(params, device, say=tqdm.write)  # CPU threads by measurement (labutils.threads)
     t0 = time.perf_counter()
     step, whole_step = start_step, True
     bar = tqdm(range(start_step, total_steps), initial=start_step, total=total_steps,
@@ -296,8 +298,8 @@ def train(
                 whole_step = False
                 data = training_text_at(step_index, train_data, plain_train_data, params)
                 x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
-                loss = scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device), step_index,
-                                      params, average)
+                loss = threads.run(lambda: scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device),
+                                                          step_index, params, average))
                 step = step_index + 1
                 record = {"step": step, "loss": loss, "val_bpc": None,
                           "elapsed_s": elapsed_before + time.perf_counter() - t0}
