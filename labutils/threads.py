@@ -15,8 +15,10 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
-RECHECK_SECONDS = 60.0  # measure again after this much training time (the machine's load changes)
+RECHECK_SECONDS = 60.0  # measure again after this much training time (the machine's load changes) ...
+MAX_RECHECK_SECONDS = 480.0  # ... and twice as long after each check that changed nothing, up to this
 TRIAL_STEPS = 3  # steps timed at each candidate; the first after a change is left out (warm-up)
+SLOW_FACTOR = 2.0  # a trial step this many times slower than the best count so far ends that count's trial
 
 
 def candidate_threads(default: Optional[int] = None, cpus: Optional[int] = None) -> List[int]:
@@ -31,8 +33,11 @@ class ThreadChooser:
 
     `run(step)` runs one step (a callable returning its loss) and returns what it returned.
     A trial phase runs TRIAL_STEPS + 1 steps at each candidate (all of them real training
-    steps), then training goes on at the count with the lowest median step time until
-    `recheck_s` seconds later, when the next phase begins. `fixed` sets one count and never
+    steps), the current count first, then training goes on at the count with the lowest
+    median step time until `recheck_s` seconds later, when the next phase begins (twice as
+    late after a phase that changed nothing, up to MAX_RECHECK_SECONDS). A step more than
+    SLOW_FACTOR times slower than the best median so far ends its count's trial at once, so
+    a check on a busy machine costs about one slow step. `fixed` sets one count and never
     measures. `clock`, `set_threads` and `say` are injectable for tests.
     """
 
@@ -47,11 +52,13 @@ class ThreadChooser:
             raise ValueError(f"trial_steps must be 1 or more, got {trial_steps}.")
         self.candidates = [fixed] if fixed is not None else sorted(set(candidates)) or [1]
         self.recheck_s, self.trial_steps = recheck_s, trial_steps
+        self._interval = recheck_s
         self.clock, self.set_threads, self.say = clock, set_threads, say
         self.chosen: Optional[int] = None
         self.choices: List[Dict] = []  # one per phase: {"threads": n, "seconds_per_step": {n: s}}
         self._queue: List[int] = []  # counts still to run in this trial phase, one entry per step
         self._timings: Dict[int, List[float]] = {}
+        self._warm_up: Dict[int, List[float]] = {}
         self._next_check = 0.0
         self._current: Optional[int] = None
         if fixed is not None:
@@ -68,20 +75,28 @@ class ThreadChooser:
             self._current = threads
 
     def _start_phase(self) -> None:
-        self._queue = [n for n in self.candidates for _ in range(self.trial_steps + 1)]
+        order = sorted(self.candidates, key=lambda n: n != self.chosen)  # the current count first
+        self._queue = [n for n in order for _ in range(self.trial_steps + 1)]
         self._timings = {n: [] for n in self.candidates}
+        self._warm_up = {n: [] for n in self.candidates}
+
+    def _seconds_per_step(self, threads: int) -> Optional[float]:
+        """Median of this phase's timed steps at `threads`, else its warm-up step, else None."""
+        times = self._timings[threads] or self._warm_up[threads]
+        return statistics.median(times) if times else None
 
     def _finish_phase(self) -> None:
-        medians = {n: statistics.median(times) for n, times in self._timings.items() if times}
+        medians = {n: self._seconds_per_step(n) for n in self.candidates if self._seconds_per_step(n) is not None}
         best = min(medians, key=lambda n: (medians[n], n))
         changed = best != self.chosen
+        self._interval = self.recheck_s if changed else min(2 * self._interval, MAX_RECHECK_SECONDS)
         self.chosen = best
         self.choices.append({"threads": best, "seconds_per_step": medians})
         self._use(best)
         if changed:
             timing = ", ".join(f"{medians[n]:.3f} s at {n}" for n in sorted(medians))
             self.say(f"Training threads: {best} (measured seconds per step: {timing}; --threads N fixes it).")
-        self._next_check = self.clock() + self.recheck_s
+        self._next_check = self.clock() + self._interval
 
     def run(self, step: Callable[[], float]) -> float:
         """Run one training step at the thread count the schedule says; return its result."""
@@ -96,8 +111,13 @@ class ThreadChooser:
         self._use(threads)
         started = self.clock()
         result = step()
-        if not warm_up:
-            self._timings[threads].append(self.clock() - started)
+        seconds = self.clock() - started
+        # The first step after a change is a warm-up: it counts only when no other step does.
+        (self._warm_up if warm_up else self._timings)[threads].append(seconds)
+        others = [self._seconds_per_step(n) for n in self.candidates if n != threads]
+        others = [t for t in others if t is not None]
+        if others and seconds > SLOW_FACTOR * min(others):  # clearly slower: stop trying this count
+            self._queue = [n for n in self._queue if n != threads]
         if not self._queue:
             self._finish_phase()
         return result

@@ -93,3 +93,22 @@ def test_training_uses_the_fixed_count(capsys):
     finally:
         torch.set_num_threads(before)
     assert thread_chooser({}, torch.device("cpu"), say=lambda s: None).chosen in (None, 1)
+
+
+def test_a_clearly_slower_count_is_given_up_after_one_step():
+    machine, said = FakeMachine({1: 0.4, 2: 4.0}), []
+    threads = chooser(machine, said)
+    for _ in range(10):
+        threads.run(machine.step)
+    assert machine.steps_at[:5] == [1, 1, 1, 2, 1]  # one step at 2 (10x slower) ends its trial
+    assert threads.chosen == 1 and threads.choices[0]["seconds_per_step"] == pytest.approx({1: 0.4, 2: 4.0})
+
+
+def test_checks_that_change_nothing_come_less_often():
+    machine, said = FakeMachine({1: 0.4, 2: 4.0}), []
+    threads = chooser(machine, said)  # recheck_s=100
+    for _ in range(3000):  # 1200 s of training at 0.4 s a step
+        threads.run(machine.step)
+    phases = len(threads.choices)
+    assert 3 <= phases <= 6  # checks at about 100, 300, 700 s ... instead of every 100 s (12)
+    assert machine.steps_at.count(2) == phases and len(said) == 1
