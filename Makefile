@@ -1,20 +1,31 @@
-# RNN Music Lab. `make run` and `make test` set everything up on first use (.venv).
+# RNN Music Lab. Every target sets the lab up on first use (.venv); `make help` lists them.
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 SOLUTION_NOTEBOOKS := $(sort $(wildcard solutions/*.ipynb))
+# JupyterLab refuses to start as root without --allow-root (containers, Colab-like machines run as root).
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help setup run test test-fast test-slow test-gpu lab notebooks grade bench bench-quick clean
+.PHONY: help setup run lab test lint test-fast test-slow test-gpu notebooks grade bench bench-quick clean
 
 help:
-	@echo "make run        train on CPU/GPU, generate tunes, write runs/<name>/ (ARGS='--help' for flags)"
-	@echo "make test       unit tests, notebook build check, solution notebooks under nbval (small settings)"
-	@echo "make lab        open JupyterLab on notebooks/"
-	@echo "make notebooks  rebuild notebooks/ from solutions/"
-	@echo "make grade      grade submissions: make grade ARGS='submissions/ --out grades --jobs 2'"
-	@echo "make bench      benchmarks against the lab notes' recipe (benchmarks/results/)"
-	@echo "make test-gpu   GPU tests + the solution notebooks with full settings on a GPU"
+	@echo "Students"
+	@echo "  make setup       create .venv and install everything (every target does this on first use)"
+	@echo "  make lab         open JupyterLab on notebooks/ (ARGS='--port 8899' etc. are passed on)"
+	@echo "  make run         train, generate tunes, write runs/<name>/ (ARGS='--help' lists the flags)"
+	@echo "Tests"
+	@echo "  make test        lint, notebook build check, unit tests, solution notebooks under nbval (small settings)"
+	@echo "  make lint        ruff over labutils/, tests/, benchmarks/"
+	@echo "  make test-fast   unit tests only"
+	@echo "  make test-slow   the long tests (the whole tune collection through every backend)"
+	@echo "  make test-gpu    GPU tests + the solution notebooks with full settings on a GPU"
+	@echo "Instructors and maintainers"
+	@echo "  make notebooks   rebuild notebooks/ from solutions/"
+	@echo "  make grade       grade submissions: make grade ARGS='submissions/ --out grades --jobs 2'"
+	@echo "  make bench       benchmarks against the lab notes' recipe (benchmarks/results/)"
+	@echo "  make bench-quick a one-minute smoke run of the benchmarks"
+	@echo "  make clean       remove .venv and caches"
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 	bash scripts/setup.sh
@@ -25,9 +36,18 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(PY) -m labutils run $(ARGS)
 
-test: $(STAMP)
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ROOT_FLAG) $(ARGS)
+
+# The solution notebooks run from a temporary copy, so nothing they write lands in the source tree.
+test: $(STAMP) lint
 	$(PY) -m labutils build-notebooks --check
-	LABUTILS_SMALL=1 $(PY) -m pytest -q tests $(if $(SOLUTION_NOTEBOOKS),--nbval-lax $(SOLUTION_NOTEBOOKS))
+	@work=$$(mktemp -d) && cp $(SOLUTION_NOTEBOOKS) $$work/ && \
+	LABUTILS_SMALL=1 $(PY) -m pytest -c pyproject.toml --rootdir . -q tests $(if $(SOLUTION_NOTEBOOKS),--nbval-lax $$work/*.ipynb); \
+	status=$$?; rm -rf $$work; exit $$status
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check labutils tests benchmarks
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q tests
@@ -36,22 +56,21 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow tests
 
 test-gpu: $(STAMP)
-	LABUTILS_REQUIRE_GPU=1 $(PY) -m pytest -q tests/test_gpu.py --nbval-lax $(SOLUTION_NOTEBOOKS)
-
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	@work=$$(mktemp -d) && cp $(SOLUTION_NOTEBOOKS) $$work/ && \
+	LABUTILS_REQUIRE_GPU=1 $(PY) -m pytest -c pyproject.toml --rootdir . -q tests/test_gpu.py --nbval-lax $$work/*.ipynb; \
+	status=$$?; rm -rf $$work; exit $$status
 
 notebooks: $(STAMP)
-	$(PY) -m labutils build-notebooks
+	$(PY) -m labutils build-notebooks $(ARGS)
 
 grade: $(STAMP)
 	$(PY) -m labutils grade $(ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py $(ARGS)
+	$(PY) -m benchmarks.run $(ARGS)
 
 bench-quick: $(STAMP)
-	$(PY) benchmarks/run.py --quick
+	$(PY) -m benchmarks.run --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache

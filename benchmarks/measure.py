@@ -1,4 +1,4 @@
-"""The measurements behind each figure: the seed's recipe and ours, side by side, same data."""
+"""The measurements behind each figure: the notes' recipe and ours, side by side, same data."""
 import contextlib
 import os
 import platform
@@ -11,7 +11,6 @@ import warnings
 import numpy as np
 import torch
 
-import seed_recipe
 from labutils import data as lab_data
 from labutils import params as lab_params
 from labutils.batches import get_batch
@@ -19,11 +18,13 @@ from labutils.model import LSTMModel, init_output_bias
 from labutils.sampling import generate_text
 from labutils.ngram import fit_ngram
 from labutils.text import prepare_corpus, with_transposed_copies
+from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_text_at
+from labutils.training import evaluate_bpc, make_optimizer
 from labutils.threads import ThreadChooser, candidate_threads
-from labutils.training import (WeightAverage, evaluate_bpc, evaluate_kept, make_optimizer, scheduled_step,
-                                training_text_at)
 
-# The seed's loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
+from . import notes_recipe
+
+# The notes' loop re-wraps tensors with torch.tensor(tensor), which warns once; it is the recipe.
 warnings.filterwarnings("ignore", message="To copy construct from a tensor")
 warnings.filterwarnings("ignore", message="Creating a tensor from a list of numpy.ndarrays")
 
@@ -51,11 +52,11 @@ def load_corpus():
     return prepare_corpus(lab_data.load_training_data(), 0.1, seed=0)
 
 
-def seed_model(vocab_size, seed=0):
-    """The seed's LSTMModel at the notes' sizes, seeded."""
+def notes_model(vocab_size, seed=0):
+    """The notes' LSTMModel at the notes' sizes, seeded."""
     torch.manual_seed(seed)
-    sizes = seed_recipe.params
-    return seed_recipe.LSTMModel(vocab_size, sizes["embedding_dim"], sizes["hidden_size"])
+    sizes = notes_recipe.params
+    return notes_recipe.LSTMModel(vocab_size, sizes["embedding_dim"], sizes["hidden_size"])
 
 
 def our_model(vocab_size, params, seed=0):
@@ -64,22 +65,22 @@ def our_model(vocab_size, params, seed=0):
     return LSTMModel(vocab_size, **lab_params.model_kwargs(params))
 
 
-def seed_trainer(corpus, seed=0):
-    """(model, step function, chars per step) of the seed's recipe: their loop body, their globals."""
+def notes_trainer(corpus, seed=0):
+    """(model, step function, chars per step) of the notes' recipe: their loop body, their globals."""
     np.random.seed(seed)
-    model = seed_model(len(corpus["vocab"]), seed)
-    optimizer = seed_recipe.make_optimizer(model)
+    model = notes_model(len(corpus["vocab"]), seed)
+    optimizer = notes_recipe.make_optimizer(model)
     device = torch.device("cpu")
 
     def step():
-        seed_recipe.training_iteration(model, optimizer, corpus["train"], device)
+        notes_recipe.training_iteration(model, optimizer, corpus["train"], device)
 
-    return model, step, seed_recipe.params["batch_size"] * seed_recipe.params["seq_length"]
+    return model, step, notes_recipe.params["batch_size"] * notes_recipe.params["seq_length"]
 
 
 class KeptModel:
     """Our side of a time-to-quality run: the trained weights and, with `ema_decay`, their
-    moving average; `evaluate` keeps the better of the two, as `labutils.training.train` does."""
+    moving average; `evaluate` keeps the better of the two, as `labutils.trainer.train` does."""
 
     def __init__(self, model, average=None):
         self.weights, self.average, self.model = model, average, model
@@ -100,9 +101,9 @@ def our_trainer(corpus, params, seed=0):
     """(KeptModel, step function, chars per step) of labutils' loop body for a params dict.
 
     With params["ema_decay"] the step also updates the moving average of the weights (on the
-    clock), and evaluations keep the better of weights and average, as in training.train.
+    clock), and evaluations keep the better of weights and average, as in trainer.train.
     """
-    params = {**lab_params.TRAINING_DEFAULTS, **params}
+    params = lab_params.with_defaults(params)
     if params["transpose"]:
         corpus = with_transposed_copies(corpus, params["transpose"])
     model = our_model(len(corpus["vocab"]), params, seed)
@@ -123,16 +124,16 @@ def our_trainer(corpus, params, seed=0):
 
 
 def training_throughput(corpus, steps=20, repeats=3):
-    """Training chars/s at the seed's configuration: the seed's loop and ours, step by step.
+    """Training chars/s at the notes' configuration: the notes' loop and ours, step by step.
 
-    Each of `repeats` rounds runs `steps` steps of each recipe alternately (seed, ours, ours,
-    seed, ...), so both see the same moments of a shared machine; each side's figure is the
+    Each of `repeats` rounds runs `steps` steps of each recipe alternately (notes, ours, ours,
+    notes, ...), so both see the same moments of a shared machine; each side's figure is the
     median of its per-step times. A round's ratio shows the spread from round to round.
     """
-    _, seed_step, chars = seed_trainer(corpus)
-    _, our_step, our_chars = our_trainer(corpus, lab_params.SEED_PARAMS)
+    _, notes_step, chars = notes_trainer(corpus)
+    _, our_step, our_chars = our_trainer(corpus, lab_params.NOTES_PARAMS)
     assert chars == our_chars
-    recipes = {"seed": seed_step, "ours": our_step}
+    recipes = {"notes": notes_step, "ours": our_step}
     for step in recipes.values():
         step()  # warm-up: first call allocates
     times = {name: [] for name in recipes}
@@ -140,13 +141,13 @@ def training_throughput(corpus, steps=20, repeats=3):
     for _ in range(repeats):
         start_load, round_times = load_now(), {name: [] for name in recipes}
         for index in range(steps):
-            for name in (("seed", "ours") if index % 2 == 0 else ("ours", "seed")):
+            for name in (("notes", "ours") if index % 2 == 0 else ("ours", "notes")):
                 start = time.perf_counter()
                 recipes[name]()
                 round_times[name].append(time.perf_counter() - start)
         medians = {name: statistics.median(values) for name, values in round_times.items()}
         rounds.append({**{f"{name}_chars_per_s": chars / medians[name] for name in recipes},
-                       "ours_over_seed": medians["seed"] / medians["ours"], "load": start_load})
+                       "ours_over_notes": medians["notes"] / medians["ours"], "load": start_load})
         for name in recipes:
             times[name] += round_times[name]
     return {**{name: {"median_chars_per_s": chars / statistics.median(values),
@@ -175,18 +176,18 @@ def time_to_quality(model, step, val, budget_s, max_steps, eval_every_s, eval_se
     return curve
 
 
-def quality_summary(seed_curve, our_curve):
-    """The seed's best bits/char and when it got there; when ours first reached it; where ours ended."""
-    seed_best = min(point["val_bpc"] for point in seed_curve)
-    seed_time = next(point["train_s"] for point in seed_curve if point["val_bpc"] == seed_best)
-    ours_time = next((point["train_s"] for point in our_curve if point["val_bpc"] <= seed_best), None)
-    return {"seed_best_bpc": seed_best, "seed_time_to_best_s": seed_time,
-            "ours_time_to_seed_best_s": ours_time,
-            "time_ratio": ours_time / seed_time if ours_time is not None and seed_time > 0 else None,
+def quality_summary(notes_curve, our_curve):
+    """The notes' best bits/char and when it got there; when ours first reached it; where ours ended."""
+    notes_best = min(point["val_bpc"] for point in notes_curve)
+    notes_time = next(point["train_s"] for point in notes_curve if point["val_bpc"] == notes_best)
+    ours_time = next((point["train_s"] for point in our_curve if point["val_bpc"] <= notes_best), None)
+    return {"notes_best_bpc": notes_best, "notes_time_to_best_s": notes_time,
+            "ours_time_to_notes_best_s": ours_time,
+            "time_ratio": ours_time / notes_time if ours_time is not None and notes_time > 0 else None,
             "ours_final_bpc": our_curve[-1]["val_bpc"], "ours_best_bpc": min(p["val_bpc"] for p in our_curve),
             "ours_train_s": our_curve[-1]["train_s"], "ours_steps": our_curve[-1]["step"],
-            "seed_final_bpc": seed_curve[-1]["val_bpc"], "seed_train_s": seed_curve[-1]["train_s"],
-            "seed_steps": seed_curve[-1]["step"]}
+            "notes_final_bpc": notes_curve[-1]["val_bpc"], "notes_train_s": notes_curve[-1]["train_s"],
+            "notes_steps": notes_curve[-1]["step"]}
 
 
 def _timed(function, repeats):
@@ -201,15 +202,15 @@ def _timed(function, repeats):
 
 
 def generation_throughput(corpus, length=500, batch=64, repeats=3, cpu_model=None):
-    """Sampling chars/s on the same weights (seed's sizes): the seed's generate_text vs ours, single and batched."""
+    """Sampling chars/s on the same weights (notes' sizes): the notes' generate_text vs ours, single and batched."""
     vocab, char2idx, idx2char = corpus["vocab"], corpus["char2idx"], corpus["idx2char"]
-    seed_net = seed_model(len(vocab))  # left in train mode, as the notes do
-    ours_net = our_model(len(vocab), lab_params.SEED_PARAMS)
-    ours_net.load_state_dict(seed_net.state_dict())
+    notes_net = notes_model(len(vocab))  # left in train mode, as the notes do
+    ours_net = our_model(len(vocab), lab_params.NOTES_PARAMS)
+    ours_net.load_state_dict(notes_net.state_dict())
     device = torch.device("cpu")
     cases = {
-        "seed": (lambda: seed_recipe.generate_text(seed_net, "X", length, char2idx=char2idx,
-                                                   idx2char=idx2char, device=device), 1),
+        "notes": (lambda: notes_recipe.generate_text(notes_net, "X", length, char2idx=char2idx,
+                                                     idx2char=idx2char, device=device), 1),
         "ours_single": (lambda: generate_text(ours_net, "X", length, vocab=vocab, seed=0), 1),
         "ours_batched": (lambda: generate_text(ours_net, "X", length, vocab=vocab, num_samples=batch, seed=0), batch),
     }
@@ -257,7 +258,7 @@ def median_tune(songs):
 
 
 def playback_times(song, repeats=5):
-    """Seconds for labutils.music.play_song on one tune per (parser, synthesizer), and the seed's play_song."""
+    """Seconds for labutils.music.play_song on one tune per (parser, synthesizer), and the notes' play_song."""
     from labutils import music
 
     tools = music.available_tools()
@@ -277,12 +278,12 @@ def playback_times(song, repeats=5):
         seconds, loads = _timed(play, repeats)
         results[f"{backend}+{synth}"] = {"seconds": seconds, "loads": loads, "repeats": repeats}
     if tools.get("abc2midi") and tools.get("timidity"):
-        def seed_play():
-            if seed_recipe.play_song(song) is None:
-                raise RuntimeError("the seed's play_song (abc2midi + timidity) failed on the median tune")
-        seed_play()
-        seconds, loads = _timed(seed_play, repeats)
-        results["seed"] = {"seconds": seconds, "loads": loads, "repeats": repeats}
+        def notes_play():
+            if notes_recipe.play_song(song) is None:
+                raise RuntimeError("the notes' play_song (abc2midi + timidity) failed on the median tune")
+        notes_play()
+        seconds, loads = _timed(notes_play, repeats)
+        results["notes"] = {"seconds": seconds, "loads": loads, "repeats": repeats}
     return results
 
 

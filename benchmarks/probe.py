@@ -1,6 +1,6 @@
 """Train one CPU-default candidate for a number of steps and print its held-out curve.
 
-    python benchmarks/probe.py NAME '{"hidden_size": 768}' 1800 [--threads 1] [--out benchmarks/tuning]
+    python -m benchmarks.probe NAME '{"hidden_size": 768}' 1800 [--threads 1] [--out benchmarks/tuning]
 
 The candidate is `labutils.params.CPU_PARAMS` with the JSON overrides; its cosine schedule
 (if any) spans the given steps. Held-out bits/char of the trained weights, and of their
@@ -17,14 +17,18 @@ from pathlib import Path
 
 import torch
 
-import measure
 from labutils import params as lab_params
+
+if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
+    sys.exit("Run it as a module from the repository root: python -m benchmarks.probe --help")
+
+from . import measure
 
 HERE = Path(__file__).resolve().parent
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.probe", description=__doc__.split("\n")[0])
     parser.add_argument("name")
     parser.add_argument("overrides", type=json.loads, help="JSON object of CPU_PARAMS overrides")
     parser.add_argument("steps", type=int)
@@ -34,7 +38,7 @@ def main(argv=None):
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     corpus = measure.load_corpus()
-    params = {**lab_params.TRAINING_DEFAULTS, **lab_params.CPU_PARAMS, **args.overrides,
+    params = {**lab_params.with_defaults(lab_params.CPU_PARAMS), **args.overrides,
               "num_training_iterations": args.steps}
     ours, step, _ = measure.our_trainer(corpus, params, seed=params["seed"])
     clock, curve = 0.0, []

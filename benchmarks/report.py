@@ -4,16 +4,16 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SEED_COLOR, OUR_COLOR = "#999999", "#1f77b4"
+NOTES_COLOR, OUR_COLOR = "#999999", "#1f77b4"
 PLOTS = ("training_throughput.png", "time_to_quality.png", "generation_throughput.png",
          "clean_share.png", "playback.png", "ngram_baseline.png", "busy_machine.png")
 
 
-def _ratio(ours, seed):
-    """ours/seed as text, or an em dash when either is missing."""
-    if ours is None or seed in (None, 0):
+def _ratio(ours, notes):
+    """ours/notes as text, or an em dash when either is missing."""
+    if ours is None or notes in (None, 0):
         return "—"
-    return f"{ours / seed:.2f}x"
+    return f"{ours / notes:.2f}x"
 
 
 def _met(condition):
@@ -27,64 +27,64 @@ def _pct(share):
 
 
 def _throughput_note(train):
-    """How figure 1 was measured, with each round's ours/seed ratio (its spread)."""
-    ratios = ", ".join(f"{r['ours_over_seed']:.2f}x" for r in train["rounds"])
-    return (f"- Figure 1: {train['seed']['steps']} training steps of each recipe, alternated one by one "
-            f"({train['seed']['chars_per_step']} characters a step), median step time of each; "
-            f"ours/seed in each of the {len(train['rounds'])} rounds: {ratios}.")
+    """How figure 1 was measured, with each round's ours/notes ratio (its spread)."""
+    ratios = ", ".join(f"{r['ours_over_notes']:.2f}x" for r in train["rounds"])
+    return (f"- Figure 1: {train['notes']['steps']} training steps of each recipe, alternated one by one "
+            f"({train['notes']['chars_per_step']} characters a step), median step time of each; "
+            f"ours/notes in each of the {len(train['rounds'])} rounds: {ratios}.")
 
 
 def table_rows(results):
-    """(figure, measure, seed, ours, ours/seed, goal, met) rows of the results table."""
+    """(figure, measure, notes, ours, ours/notes, goal, met) rows of the results table."""
     rows = []
     train = results["training_throughput"]
-    seed_cps, our_cps = train["seed"]["median_chars_per_s"], train["ours"]["median_chars_per_s"]
-    rows.append(("1", "Training throughput at the seed's configuration (chars/s)", f"{seed_cps:,.0f}",
-                 f"{our_cps:,.0f}", _ratio(our_cps, seed_cps), "≥ 1.0x", _met(our_cps >= seed_cps)))
+    notes_cps, our_cps = train["notes"]["median_chars_per_s"], train["ours"]["median_chars_per_s"]
+    rows.append(("1", "Training throughput at the notes' configuration (chars/s)", f"{notes_cps:,.0f}",
+                 f"{our_cps:,.0f}", _ratio(our_cps, notes_cps), "≥ 1.0x", _met(our_cps >= notes_cps)))
     q = results["time_to_quality"]["summary"]
-    ours_t = q["ours_time_to_seed_best_s"]
-    rows.append(("2a", f"Training time to the seed's best held-out bits/char ({q['seed_best_bpc']:.3f})",
-                 f"{q['seed_time_to_best_s']:.0f} s", "never" if ours_t is None else f"{ours_t:.0f} s",
+    ours_t = q["ours_time_to_notes_best_s"]
+    rows.append(("2a", f"Training time to the notes' best held-out bits/char ({q['notes_best_bpc']:.3f})",
+                 f"{q['notes_time_to_best_s']:.0f} s", "never" if ours_t is None else f"{ours_t:.0f} s",
                  "—" if q["time_ratio"] is None else f"{q['time_ratio']:.2f}x", "≤ 0.33x",
                  _met(q["time_ratio"] is not None and q["time_ratio"] <= 1 / 3)))
     minutes = results["minutes"]
     rows.append(("2b", f"Held-out bits/char at the end (≤ {minutes:g} min of training)",
-                 f"{q['seed_final_bpc']:.3f} ({q['seed_train_s']:.0f} s, {q['seed_steps']} steps)",
+                 f"{q['notes_final_bpc']:.3f} ({q['notes_train_s']:.0f} s, {q['notes_steps']} steps)",
                  f"{q['ours_final_bpc']:.3f} ({q['ours_train_s']:.0f} s, {q['ours_steps']} steps)",
-                 _ratio(q["ours_final_bpc"], q["seed_final_bpc"]), "ours ≤ 1.40 in ≤ 10 min",
+                 _ratio(q["ours_final_bpc"], q["notes_final_bpc"]), "ours ≤ 1.40 in ≤ 10 min",
                  _met(q["ours_final_bpc"] <= 1.40 and q["ours_train_s"] <= 600)))
     gen = results["generation_throughput"]
-    seed_gen = gen["seed"]["chars_per_s"]
-    rows.append(("3a", "Generation, one sample, seed's model size (chars/s)", f"{seed_gen:,.0f}",
-                 f"{gen['ours_single']['chars_per_s']:,.0f}", _ratio(gen["ours_single"]["chars_per_s"], seed_gen),
+    notes_gen = gen["notes"]["chars_per_s"]
+    rows.append(("3a", "Generation, one sample, notes' model size (chars/s)", f"{notes_gen:,.0f}",
+                 f"{gen['ours_single']['chars_per_s']:,.0f}", _ratio(gen["ours_single"]["chars_per_s"], notes_gen),
                  "—", "—"))
     batched = gen["ours_batched"]
-    rows.append(("3b", f"Generation, {batched['samples']} samples at once, seed's model size (chars/s)",
-                 f"{seed_gen:,.0f}", f"{batched['chars_per_s']:,.0f}", _ratio(batched["chars_per_s"], seed_gen),
-                 "≥ 20x", _met(batched["chars_per_s"] >= 20 * seed_gen)))
+    rows.append(("3b", f"Generation, {batched['samples']} samples at once, notes' model size (chars/s)",
+                 f"{notes_gen:,.0f}", f"{batched['chars_per_s']:,.0f}", _ratio(batched["chars_per_s"], notes_gen),
+                 "≥ 20x", _met(batched["chars_per_s"] >= 20 * notes_gen)))
     if "ours_cpu_default_batched" in gen:
         small = gen["ours_cpu_default_batched"]
         rows.append(("3c", f"Generation, {small['samples']} samples at once, our CPU default model (chars/s)",
-                     f"{seed_gen:,.0f}", f"{small['chars_per_s']:,.0f}", _ratio(small["chars_per_s"], seed_gen),
+                     f"{notes_gen:,.0f}", f"{small['chars_per_s']:,.0f}", _ratio(small["chars_per_s"], notes_gen),
                      "—", "—"))
     clean = results["clean_share"]
-    real, seed_clean = clean["real_tunes"], clean["seed_T1.0"]
+    real, notes_clean = clean["real_tunes"], clean["notes_T1.0"]
     for key in sorted((k for k in clean if k.startswith("ours_T")), reverse=True):
         ours = clean[key]
         temperature = key[len("ours_T"):]
         rows.append(("4", f"abc2midi-clean share of generated tunes, ours at temperature {temperature} "
-                          f"(seed at 1.0; real tunes {_pct(real['share'])} of {real['tunes']})",
-                     f"{_pct(seed_clean['share'])} of {seed_clean['tunes']}",
-                     f"{_pct(ours['share'])} of {ours['tunes']}", _ratio(ours["share"], seed_clean["share"]),
+                          f"(notes at 1.0; real tunes {_pct(real['share'])} of {real['tunes']})",
+                     f"{_pct(notes_clean['share'])} of {notes_clean['tunes']}",
+                     f"{_pct(ours['share'])} of {ours['tunes']}", _ratio(ours["share"], notes_clean["share"]),
                      "—", "—"))
     play = results["playback"]["backends"]
-    seed_play = play.get("seed", {}).get("seconds")
+    notes_play = play.get("notes", {}).get("seconds")
     for name, numbers in play.items():
-        if name == "seed":
+        if name == "notes":
             continue
         rows.append(("5", f"Playback of the median tune ({results['playback']['median_tune_chars']} chars), "
-                          f"{name} (s)", "—" if seed_play is None else f"{seed_play:.3f}",
-                     f"{numbers['seconds']:.3f}", _ratio(numbers["seconds"], seed_play), "≤ 0.3 s",
+                          f"{name} (s)", "—" if notes_play is None else f"{notes_play:.3f}",
+                     f"{numbers['seconds']:.3f}", _ratio(numbers["seconds"], notes_play), "≤ 0.3 s",
                      _met(numbers["seconds"] <= 0.3)))
     rows += _baseline_rows(results) + _busy_rows(results)
     return rows
@@ -102,7 +102,7 @@ def _baseline_rows(results):
     ngram = results["ngram_baseline"]
     best, lstm = ngram["best_order"], _lstm_bpc(results)
     rows = [("6a", f"Held-out bits/char: Kneser-Ney {best}-gram (best order) vs our LSTM (figure 2); "
-                   "n-gram in the seed's column", f"{ngram['bpc_by_order'][str(best)]:.3f}", f"{lstm:.3f}",
+                   "n-gram in the notes' column", f"{ngram['bpc_by_order'][str(best)]:.3f}", f"{lstm:.3f}",
              _ratio(lstm, ngram["bpc_by_order"][str(best)]), "—", "—")]
     key = f"ours_T{ngram['temperature']:.1f}"
     ours = results["clean_share"].get(key)
@@ -136,7 +136,7 @@ def markdown(results):
     lines = ["# Benchmarks: labutils against the lab notes' recipe", ""]
     if results["settings"].get("quick"):
         lines += ["**Quick run (smoke check): sizes and time limits are tiny, the numbers mean nothing.**", ""]
-    lines += ["| # | Measure | Seed's recipe | Ours | Ours/seed | Goal | Met |",
+    lines += ["| # | Measure | Notes' recipe | Ours | Ours/notes | Goal | Met |",
               "|---|---|---|---|---|---|---|"]
     lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
     lines += ["", f"Machine: {env['cpu']}, {env['cpu_count']} cores, torch {env['torch']} with "
@@ -148,23 +148,23 @@ def markdown(results):
               f"{results['data']['train_chars']:,} training and {results['data']['val_chars']:,} held-out "
               f"characters, vocabulary {results['data']['vocab_size']}.",
               "",
-              "- Seed's recipe: `benchmarks/seed_recipe.py`, the notes' code (list-based `get_batch`, "
+              "- Notes' recipe: `benchmarks/notes_recipe.py`, the notes' code (list-based `get_batch`, "
               "`torch.tensor` re-wrapping, one-character `generate_text`, `mdl.lab1.play_song`) with "
-              f"their hyperparameters {results['seed_params']}.",
+              f"their hyperparameters {results['notes_params']}.",
               f"- Ours: labutils with `CPU_PARAMS` {results['cpu_params']} (figure 2, 3c, 4) and "
-              "`SEED_PARAMS` (figures 1, 3a, 3b: same model size, same weights).",
+              "`NOTES_PARAMS` (figures 1, 3a, 3b: same model size, same weights).",
               _throughput_note(results["training_throughput"]),
               "- Figure 2 counts training time only: held-out bits/char (`labutils.training.evaluate_bpc`, "
               f"the same for both) is measured every {results['minutes'] * 60 / results['settings']['evals_per_curve']:.0f} s "
               "of training with the clock stopped. Ours is the model `make run` keeps: the better of the "
               "weights and their moving average at each evaluation (the average's update runs on the "
-              "clock). Ours/seed below 1 is "
+              "clock). Ours/notes below 1 is "
               "better for times and bits/char, above 1 for throughputs and clean shares.",
               "- Figure 4 samples from the models trained in figure 2 (start \"X\", seed 0, "
               f"{results['clean_share']['sampling']['num_samples']} texts of "
               f"{results['clean_share']['sampling']['length']} characters) and checks each complete tune "
               "with `labutils.music.check_tune`.",
-              "- Figure 5: `labutils.music.play_song` per parser+synthesizer; the seed's column is "
+              "- Figure 5: `labutils.music.play_song` per parser+synthesizer; the notes' column is "
               "`mdl.lab1.play_song` (abc2midi then timidity through files).",
               *_extra_notes(results),
               "", "Plots: " + ", ".join(f"[{name}]({name})" for name in PLOTS), ""]
@@ -213,23 +213,23 @@ def _bars(path, labels, values, colors, ylabel, title, goal=None, log=False, fmt
 def write_plots(results, out):
     """The five PNG plots, one per figure."""
     train = results["training_throughput"]
-    seed_cps, our_cps = train["seed"]["median_chars_per_s"], train["ours"]["median_chars_per_s"]
-    _bars(out / PLOTS[0], ["seed's recipe", "labutils"], [seed_cps, our_cps], [SEED_COLOR, OUR_COLOR],
-          "characters / second", f"(1) Training throughput, seed's configuration: {our_cps / seed_cps:.2f}x")
+    notes_cps, our_cps = train["notes"]["median_chars_per_s"], train["ours"]["median_chars_per_s"]
+    _bars(out / PLOTS[0], ["notes' recipe", "labutils"], [notes_cps, our_cps], [NOTES_COLOR, OUR_COLOR],
+          "characters / second", f"(1) Training throughput, notes' configuration: {our_cps / notes_cps:.2f}x")
 
     ttq = results["time_to_quality"]
     summary = ttq["summary"]
     figure, axes = plt.subplots(figsize=(8, 5), layout="constrained")
-    for name, color, label in (("seed", SEED_COLOR, "seed's recipe"), ("ours", OUR_COLOR, "our CPU default")):
+    for name, color, label in (("notes", NOTES_COLOR, "notes' recipe"), ("ours", OUR_COLOR, "our CPU default")):
         curve = ttq[name]
         axes.plot([p["train_s"] / 60 for p in curve], [p["val_bpc"] for p in curve], "o-", color=color,
                   markersize=3, label=label)
-    axes.axhline(summary["seed_best_bpc"], color=SEED_COLOR, linestyle=":",
-                 label=f"seed's best {summary['seed_best_bpc']:.3f}")
+    axes.axhline(summary["notes_best_bpc"], color=NOTES_COLOR, linestyle=":",
+                 label=f"notes' best {summary['notes_best_bpc']:.3f}")
     axes.axhline(1.40, color="red", linestyle="--", linewidth=1, label="goal 1.40")
-    if summary["ours_time_to_seed_best_s"] is not None:
-        axes.axvline(summary["ours_time_to_seed_best_s"] / 60, color=OUR_COLOR, linestyle=":", linewidth=1)
-    values = [p["val_bpc"] for p in ttq["seed"] + ttq["ours"]]
+    if summary["ours_time_to_notes_best_s"] is not None:
+        axes.axvline(summary["ours_time_to_notes_best_s"] / 60, color=OUR_COLOR, linestyle=":", linewidth=1)
+    values = [p["val_bpc"] for p in ttq["notes"] + ttq["ours"]]
     axes.set_ylim(min(values) - 0.1, min(max(values), 4.0) + 0.1)
     axes.set_xlabel("training time (minutes, evaluation excluded)")
     axes.set_ylabel("held-out bits / character")
@@ -240,25 +240,25 @@ def write_plots(results, out):
     plt.close(figure)
 
     gen = results["generation_throughput"]
-    names = [n for n in ("seed", "ours_single", "ours_batched", "ours_cpu_default_batched") if n in gen]
-    labels = {"seed": "seed's\ngenerate_text", "ours_single": "ours,\n1 sample",
+    names = [n for n in ("notes", "ours_single", "ours_batched", "ours_cpu_default_batched") if n in gen]
+    labels = {"notes": "notes'\ngenerate_text", "ours_single": "ours,\n1 sample",
               "ours_batched": f"ours,\n{gen['ours_batched']['samples']} samples",
               "ours_cpu_default_batched": "ours, CPU default\nmodel, batched"}
     _bars(out / PLOTS[2], [labels[n] for n in names], [gen[n]["chars_per_s"] for n in names],
-          [SEED_COLOR] + [OUR_COLOR] * (len(names) - 1), "characters / second (log)",
-          "(3) Generation throughput", goal=(20 * gen["seed"]["chars_per_s"], "goal: 20x the seed's"), log=True)
+          [NOTES_COLOR] + [OUR_COLOR] * (len(names) - 1), "characters / second (log)",
+          "(3) Generation throughput", goal=(20 * gen["notes"]["chars_per_s"], "goal: 20x the notes'"), log=True)
 
     clean = results["clean_share"]
-    keys = ["real_tunes", "seed_T1.0"] + sorted((k for k in clean if k.startswith("ours_T")), reverse=True)
-    names = {"real_tunes": "real tunes", "seed_T1.0": "seed's\nT=1.0"}
+    keys = ["real_tunes", "notes_T1.0"] + sorted((k for k in clean if k.startswith("ours_T")), reverse=True)
+    names = {"real_tunes": "real tunes", "notes_T1.0": "notes'\nT=1.0"}
     _bars(out / PLOTS[3], [names.get(k, f"ours\nT={k[len('ours_T'):]}") for k in keys],
-          [100 * (clean[k]["share"] or 0) for k in keys], ["#2ca02c", SEED_COLOR] + [OUR_COLOR] * (len(keys) - 2),
+          [100 * (clean[k]["share"] or 0) for k in keys], ["#2ca02c", NOTES_COLOR] + [OUR_COLOR] * (len(keys) - 2),
           "% of tunes abc2midi-clean", "(4) Clean share of generated tunes", fmt="{:.0f}%")
 
     play = results["playback"]["backends"]
     names = list(play)
-    _bars(out / PLOTS[4], [n.replace("+", "\n+") if n != "seed" else "seed's\nplay_song" for n in names],
-          [play[n]["seconds"] for n in names], [SEED_COLOR if n == "seed" else OUR_COLOR for n in names],
+    _bars(out / PLOTS[4], [n.replace("+", "\n+") if n != "notes" else "notes'\nplay_song" for n in names],
+          [play[n]["seconds"] for n in names], [NOTES_COLOR if n == "notes" else OUR_COLOR for n in names],
           "seconds", "(5) Playback of the median tune", goal=(0.3, "goal 0.3 s"), fmt="{:.3f}")
 
     if "ngram_baseline" in results:

@@ -1,15 +1,17 @@
 """`make bench`: measure our labutils against the lab notes' recipe, in one process; write benchmarks/results/.
 
-    python benchmarks/run.py                 # full run, 11-23 minutes on 2 cores
-    python benchmarks/run.py --quick         # smoke check, about a minute
-    python benchmarks/run.py --minutes 5 --out /tmp/bench
+    python -m benchmarks.run                  # full run (make bench), 11-23 minutes on 2 cores
+    python -m benchmarks.run --quick          # smoke check (make bench-quick), about a minute
+    python -m benchmarks.run --minutes 5 --out /tmp/bench
 
-Figures: (1) training throughput at the seed's configuration, (2) held-out bits/char
-against training time for the seed's recipe and our CPU default, (3) generation
+Run from the repository root (benchmarks/ is a package).
+
+Figures: (1) training throughput at the notes' configuration, (2) held-out bits/char
+against training time for the notes' recipe and our CPU default, (3) generation
 throughput, (4) share of generated tunes that abc2midi reads cleanly, (5) playback
 time of the median tune per backend, (6) the Kneser-Ney n-gram baseline by order against
 our LSTM, (7) training steps/s with one competing process, fixed vs measured thread
-counts. Each as ours/seed with absolute numbers.
+counts. Each as ours/notes with absolute numbers.
 """
 import argparse
 import json
@@ -19,9 +21,12 @@ from pathlib import Path
 
 import torch
 
-import measure
-import report
 from labutils import params as lab_params
+
+if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
+    sys.exit("Run it as a module from the repository root: python -m benchmarks.run --help")
+
+from . import measure, report
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,7 +47,7 @@ QUICK_MINUTES = 0.1
 
 def parse_args(argv):
     """Command-line flags."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and time limits: a smoke check (~1 min)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="output folder (default benchmarks/results)")
     parser.add_argument("--minutes", type=float, default=None,
@@ -62,26 +67,26 @@ def run(settings, minutes, cpu_params):
     """Every measurement, in order; returns the raw numbers."""
     corpus = measure.load_corpus()
     results = {"environment": measure.environment(), "settings": settings, "minutes": minutes,
-               "seed_params": dict(measure.seed_recipe.params), "cpu_params": cpu_params,
+               "notes_params": dict(measure.notes_recipe.params), "cpu_params": cpu_params,
                "data": {"tunes": len(corpus["songs"]), "train_chars": int(corpus["train"].size),
                         "val_chars": int(corpus["val"].size), "vocab_size": len(corpus["vocab"])}}
-    say("(1) training throughput at the seed's configuration")
+    say("(1) training throughput at the notes' configuration")
     results["training_throughput"] = measure.training_throughput(
         corpus, settings["throughput_steps"], settings["throughput_repeats"])
 
     budget_s = minutes * 60
     eval_every_s = budget_s / settings["evals_per_curve"]
-    say(f"(2) time to quality: the seed's recipe, {minutes:g} min of training")
-    seed_net, seed_step, _ = measure.seed_trainer(corpus)
-    seed_curve = measure.time_to_quality(seed_net, seed_step, corpus["val"], budget_s,
-                                         measure.seed_recipe.params["num_training_iterations"], eval_every_s)
+    say(f"(2) time to quality: the notes' recipe, {minutes:g} min of training")
+    notes_net, notes_step, _ = measure.notes_trainer(corpus)
+    notes_curve = measure.time_to_quality(notes_net, notes_step, corpus["val"], budget_s,
+                                         measure.notes_recipe.params["num_training_iterations"], eval_every_s)
     say(f"(2) time to quality: our CPU default, {minutes:g} min of training at most")
     ours, our_step, _ = measure.our_trainer(corpus, cpu_params)
     our_curve = measure.time_to_quality(ours, our_step, corpus["val"], budget_s,
                                         cpu_params["num_training_iterations"], eval_every_s)
     our_net = ours.model  # the model kept at the last evaluation
-    results["time_to_quality"] = {"seed": seed_curve, "ours": our_curve,
-                                  "summary": measure.quality_summary(seed_curve, our_curve)}
+    results["time_to_quality"] = {"notes": notes_curve, "ours": our_curve,
+                                  "summary": measure.quality_summary(notes_curve, our_curve)}
 
     say("(3) generation throughput")
     results["generation_throughput"] = measure.generation_throughput(
@@ -91,8 +96,8 @@ def run(settings, minutes, cpu_params):
     real = corpus["songs"] if settings["real_tunes"] is None else corpus["songs"][: settings["real_tunes"]]
     clean = {"real_tunes": measure.clean_share(real)}
     sampling = (settings["clean_samples"], settings["clean_length"])
-    clean["seed_T1.0"] = measure.clean_share(
-        measure.generated_tunes(seed_net, corpus["vocab"], *sampling, temperature=1.0))
+    clean["notes_T1.0"] = measure.clean_share(
+        measure.generated_tunes(notes_net, corpus["vocab"], *sampling, temperature=1.0))
     for temperature in settings["temperatures"]:
         clean[f"ours_T{temperature:.1f}"] = measure.clean_share(
             measure.generated_tunes(our_net, corpus["vocab"], *sampling, temperature=temperature))

@@ -1,7 +1,7 @@
 """get_batch: random training windows (x, y) where y is x shifted one character ahead."""
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Tuple, Union
 
 import numpy as np
 import torch

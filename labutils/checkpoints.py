@@ -1,4 +1,4 @@
-"""Checkpoints written atomically, loaded back, and the small pretrained model shipped in the package."""
+"""Checkpoints written atomically and loaded back, with clear errors for files that are not ones."""
 from __future__ import annotations
 
 import os
@@ -9,7 +9,6 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 
 PathLike = Union[str, Path]
-PRETRAINED_PATH = Path(__file__).parent / "pretrained" / "lstm_small.pt"
 
 
 def _umask() -> int:
@@ -95,26 +94,3 @@ def model_from_checkpoint(path: PathLike, device="cpu") -> Tuple[torch.nn.Module
 
         vocab = lab_vocab()[0]
     return model, vocab
-
-
-def load_pretrained(device="cpu") -> Tuple[torch.nn.Module, list]:
-    """The small model shipped with labutils (trained by `python -m labutils run`), and its vocab."""
-    if not PRETRAINED_PATH.is_file():
-        raise FileNotFoundError(f"The pretrained model is missing from the package: {PRETRAINED_PATH}.")
-    return model_from_checkpoint(PRETRAINED_PATH, device)
-
-
-def export_model(checkpoint: PathLike, out: PathLike = PRETRAINED_PATH) -> Path:
-    """Write a small inference-only copy of a checkpoint (float16 weights, no optimizer) to `out`."""
-    ckpt = load_checkpoint(checkpoint)
-    if "vocab" not in ckpt:
-        raise ValueError(f"{str(checkpoint)!r} has no vocabulary; export a checkpoint written by `labutils run`.")
-    small = {
-        "model_config": ckpt["model_config"],
-        "model_state": {k: v.half() if v.is_floating_point() else v for k, v in usable_weights(ckpt).items()},
-        "vocab": ckpt["vocab"],
-        "step": ckpt["step"],
-        "params": ckpt.get("params", {}),
-        "history": [r for r in ckpt.get("history", []) if r.get("val_bpc") is not None],
-    }
-    return atomic_write_bytes(out, lambda handle: torch.save(small, handle))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -12,9 +13,9 @@ from labutils.extra_tunes import COLLECTIONS as EXTRA_COLLECTIONS
 
 # Commands that live in their own module, each with a main(argv) -> int.
 DELEGATED = {
-    "play": ("labutils.music", "Play or convert an ABC tune to WAV."),
+    "play": ("labutils.music.play", "Play or convert an ABC tune to WAV."),
     "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
-    "grade": ("labutils.grading", "Grade student notebooks against the solutions."),
+    "grade": ("labutils.grading.cli", "Grade student notebooks against the solutions."),
 }
 
 
@@ -28,10 +29,23 @@ def _collection_names(value: str) -> List[str]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def command_line(*args: str) -> str:
+    """A shell command that runs `python -m labutils ARGS` with this very Python, as a user can paste it.
+
+    This Python is the lab's .venv one when the lab runs through make, which a plain `python`
+    may not be: so the command names it (relative to the current folder when inside it)."""
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return " ".join(shlex.quote(part) for part in (str(python), "-m", "labutils", *args))
+
+
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=["auto", "seed", "cpu", "small"], default="auto",
-                        help="hyperparameters: the lab notes' (seed), the CPU default (cpu), tiny (small); "
-                             "auto = seed on a GPU, cpu on a CPU, small when LABUTILS_SMALL=1")
+    parser.add_argument("--preset", choices=["auto", "notes", "seed", "cpu", "small"], default="auto",
+                        help="hyperparameters: the lab notes' (notes; 'seed' is its old name), the CPU default "
+                             "(cpu), tiny (small); auto = notes on a GPU, cpu on a CPU, small when LABUTILS_SMALL=1")
     parser.add_argument("--iterations", type=int, help="override num_training_iterations")
     parser.add_argument("--batch-size", type=int, help="override batch_size")
     parser.add_argument("--seq-length", type=int, help="override seq_length")
@@ -117,7 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "train":
             return jobs.run_job(args, generate=False)
         if args.command == "export-model":
-            from labutils.checkpoints import PRETRAINED_PATH, export_model
+            from labutils.pretrained import PRETRAINED_PATH, export_model
 
             print(f"Wrote {export_model(args.checkpoint, args.out or PRETRAINED_PATH)}")
             return 0

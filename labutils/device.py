@@ -53,7 +53,7 @@ def cpu_supports_bf16() -> bool:
 
 def training_autocast(device: torch.device, cpu_bf16: bool):
     """Autocast context for a training step: bfloat16 mixed precision on a CPU that supports it
-    natively when `cpu_bf16` is set (the CPU default: about 1.5x faster steps here), else a no-op.
+    natively when `cpu_bf16` is set (faster steps; figures in benchmarks/README.md), else a no-op.
 
     Matrix products then run in bfloat16 while the weights, the optimizer and the loss stay in
     float32; evaluation and sampling always run in float32.

@@ -4,15 +4,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import torch
 
 from labutils import params as lab_params
-from labutils.checkpoints import atomic_write_text, load_checkpoint, load_pretrained, model_from_checkpoint
+from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
 from labutils.data import extract_song_snippet, load_extra_tunes, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
+from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, write_history_csv, write_json
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus
@@ -26,16 +27,22 @@ FLAG_TO_PARAM = {
 }
 
 
+PRESET_ALIASES = {"seed": "notes"}  # the old name of the lab notes' preset
+
+
 def choose_params(preset: str, device: torch.device) -> Dict:
-    """The hyperparameters of a preset; "auto" = seed on a GPU, cpu on a CPU, small under LABUTILS_SMALL=1."""
+    """The hyperparameters of a preset; "auto" = notes on a GPU, cpu on a CPU, small under LABUTILS_SMALL=1.
+
+    "seed" is the old name of "notes" and still works."""
+    preset = PRESET_ALIASES.get(preset, preset)
     if preset == "auto":
         if lab_params.small_settings_enabled():
             preset = "small"
         else:
-            preset = "seed" if device.type == "cuda" else "cpu"
-    base = {"seed": lab_params.SEED_PARAMS, "cpu": lab_params.CPU_PARAMS,
-            "small": {**lab_params.SEED_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
-    return {**lab_params.TRAINING_DEFAULTS, **base, "preset": preset}
+            preset = "notes" if device.type == "cuda" else "cpu"
+    base = {"notes": lab_params.NOTES_PARAMS, "cpu": lab_params.CPU_PARAMS,
+            "small": {**lab_params.NOTES_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
+    return {**lab_params.with_defaults(base), "preset": preset}
 
 
 def _overrides(args) -> Dict:
@@ -50,7 +57,7 @@ def _start_tracker(args, params: Dict, run_dir: Path):
 
 def run_job(args, generate: bool = True) -> int:
     """Train (or resume), then write history, plot, checkpoint and, with generate, tunes and WAVs."""
-    from labutils.training import train
+    from labutils.trainer import train
 
     device = get_device(require_gpu=True if args.require_gpu else None)
     if args.resume:
@@ -92,9 +99,11 @@ def run_job(args, generate: bool = True) -> int:
                            best_checkpoint_path=run_dir / "best.pt",
                            resume_from=checkpoint_path if args.resume else None, tracker=tracker,
                            extra_checkpoint={"vocab": vocab}, progress=not args.quiet,
-                           plain_train_data=corpus.get("train_as_written"))
+                           train_as_written=corpus.get("train_as_written"))
         except KeyboardInterrupt:
-            print(f"Continue with: python -m labutils {args.command} --resume {run_dir}")
+            from labutils.cli import command_line
+
+            print(f"Continue with: {command_line(args.command, '--resume', str(run_dir))}")
             raise
         write_history_csv(result.history, run_dir / "history.csv")
         save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})")

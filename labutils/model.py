@@ -13,9 +13,9 @@ State = Union[torch.Tensor, Tuple[torch.Tensor, torch.Tensor]]
 def fast_dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
     """Inverted dropout, as F.dropout, with a cheaper mask on CPU.
 
-    PyTorch's CPU dropout draws its mask with `bernoulli_`, 3-4x slower than comparing
-    `torch.rand` with p (26-39 ms against 8 ms for a 16x256x640 tensor on 2 cores, a sixth of
-    a CPU-default training step). Other devices keep F.dropout's fused kernel.
+    Why: PyTorch's CPU dropout draws its mask with `bernoulli_`, several times slower than
+    comparing `torch.rand` with p (figures: benchmarks/README.md). Other devices keep
+    F.dropout's fused kernel.
     """
     if not training or p == 0.0:
         return x
@@ -110,15 +110,12 @@ def count_parameters(model: nn.Module) -> int:
 def init_output_bias(model: nn.Module, train_data) -> torch.Tensor:
     """Set the output layer's bias to the log frequency of each character in `train_data`.
 
-    A fresh model predicts every character about equally often (6.4 bits/char on the
-    held-out tunes for the lab's 83 characters); with this bias it starts out predicting
-    them as often as the training text has them (4.9 bits/char for the CPU default's fresh
-    model), so the first steps go to learning which character follows which. Counts get one
-    added, so a character absent from the text still has a finite bias. `model.fc` must be
+    Why: a fresh model predicts every character about equally often; with this bias it
+    starts out predicting them as often as the training text has them, so the first steps go
+    to learning which character follows which (what it buys: benchmarks/README.md). Counts get
+    one added, so a character absent from the text still has a finite bias. `model.fc` must be
     the output nn.Linear with one output per character; `train_data` is an int64 array or
-    tensor of character indices. Returns the new bias (float32). Measured on the CPU default
-    (two seeds): 0.04-0.06 bits/char lower held-out loss over the first 250 steps, 0.004-0.005
-    higher at step 2200 (README, "Performance").
+    tensor of character indices. Returns the new bias (float32).
     """
     fc = getattr(model, "fc", None)
     if not isinstance(fc, nn.Linear) or fc.bias is None:

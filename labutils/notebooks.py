@@ -33,21 +33,10 @@ END_SOLUTION = "### END SOLUTION"
 TODO_PREFIX = "# TODO:"
 SETUP_TAG = "colab-setup"
 COLAB_BADGE_SVG = "https://colab.research.google.com/assets/colab-badge.svg"
-# Packages the Colab set-up adds besides labutils itself (Colab already has torch, numpy, ...).
-COLAB_PIP_EXTRAS = ("comet_ml>=3.40", "music21>=9.1")
+# The set-up cell installs labutils from REPO_URL, or from this variable's repository when it is set
+# (tests/test_colab.py points it at a local clone).
+REPO_URL_ENV = "LABUTILS_REPO_URL"
 COLAB_APT_PACKAGES = ("abcmidi", "timidity", "fluid-soundfont-gm", "abcm2ps")
-# Where notebook 05 saves its checkpoint; later notebooks can load it ("mine").
-STEP5_CHECKPOINT = Path("runs") / "05_training" / "checkpoint.pt"
-# A model for the steps after training: 600 steps take ~20 s on 2 free CPU cores (~1.6 held-out bits/char).
-QUICK_PARAMS: Dict = {
-    "num_training_iterations": 600,
-    "batch_size": 32,
-    "seq_length": 100,
-    "learning_rate": 5e-3,
-    "embedding_dim": 64,
-    "hidden_size": 256,
-}
-
 _BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _NBVAL_LINE = re.compile(r"^\s*# NBVAL_\w+\s*$")
 _KEPT_NOTEBOOK_METADATA = ("kernelspec", "accelerator", "colab")
@@ -75,27 +64,23 @@ def badge_markdown(repo_path: str) -> str:
     return f"[![Open In Colab]({COLAB_BADGE_SVG})]({colab_url(repo_path)})"
 
 
-def pip_install_target() -> str:
-    """What pip installs labutils from in Colab: the repository at BRANCH."""
-    return f"labutils @ git+{REPO_URL}.git@{BRANCH}"
-
-
 def setup_cell_source() -> str:
     """The set-up cell: in Colab it installs labutils, the tunes and the audio tools; elsewhere nothing."""
-    extras = ", ".join(json.dumps(p) for p in COLAB_PIP_EXTRAS)
     apt = ", ".join(json.dumps(p) for p in COLAB_APT_PACKAGES)
     return "\n".join([
         "# Colab set-up: installs labutils, the tune collection and the audio tools. Elsewhere it does nothing",
         "# (run `make lab` locally). Written by `python -m labutils build-notebooks` from labutils/notebooks.py.",
         "import importlib.util",
+        "import os",
         "import subprocess",
         "import sys",
         "",
         'if "google.colab" in sys.modules and importlib.util.find_spec("labutils") is None:',
+        f"    repo = os.environ.get({json.dumps(REPO_URL_ENV)}, {json.dumps(REPO_URL)})",
         '    pip = [sys.executable, "-m", "pip", "install", "--quiet"]',
         '    subprocess.run(pip + ["setuptools<81", "wheel"], check=True, timeout=600)',
         '    subprocess.run(pip + ["--no-deps", "--no-build-isolation", "mitdeeplearning==0.7.5"], check=True, timeout=600)',
-        f"    subprocess.run(pip + [{json.dumps(pip_install_target())}, {extras}], check=True, timeout=900)",
+        f'    subprocess.run(pip + [f"labutils @ git+{{repo}}@{BRANCH}"], check=True, timeout=900)',
         '    subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600)',
         f'    subprocess.run(["apt-get", "install", "-y", "-qq", {apt}], check=True, timeout=900)',
         "    importlib.invalidate_caches()",
@@ -334,58 +319,3 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"wrote {path}" if path.exists() else f"removed {path}")
     print(f"{len(changed)} file(s) changed." if changed else f"{args.out}/ was already up to date.")
     return 0
-
-
-# --- the model the steps after training use -------------------------------------------------
-
-
-def trained_model(choice: str = "pretrained", device="cpu", checkpoint: PathLike = STEP5_CHECKPOINT):
-    """(model, vocab) for the steps after training, saying which model it is.
-
-    choice: "pretrained" (the small model shipped with labutils), "mine" (the checkpoint
-    notebook 05 saved) or "quick" (train a small model now, about a minute on a CPU; a few
-    seconds under LABUTILS_SMALL=1). A missing pretrained model or checkpoint falls back to
-    the next option, with a message.
-    """
-    from labutils.checkpoints import PRETRAINED_PATH, load_pretrained, model_from_checkpoint
-
-    if choice not in ("pretrained", "mine", "quick"):
-        raise ValueError(f"choice must be 'pretrained', 'mine' or 'quick', got {choice!r}.")
-    if choice == "mine":
-        if Path(checkpoint).is_file():
-            model, vocab = model_from_checkpoint(checkpoint, device)
-            print(f"Using your model from step 5: {checkpoint}")
-            return model, vocab
-        print(f"No checkpoint at {checkpoint} (run notebook 05 first): trying the pretrained model.")
-        choice = "pretrained"
-    if choice == "pretrained":
-        if PRETRAINED_PATH.is_file():
-            model, vocab = load_pretrained(device)
-            config = model.config()
-            print(f"Using the pretrained model shipped with labutils ({config['cell'].upper()}, "
-                  f"hidden_size={config['hidden_size']}).")
-            return model, vocab
-        print("The pretrained model is not in this copy of labutils: training a quick one instead.")
-    return _quick_model(device)
-
-
-def _quick_model(device):
-    """Train a small LSTM on the tune collection with QUICK_PARAMS (shrunk under LABUTILS_SMALL=1)."""
-    import torch
-
-    from labutils.data import join_songs, load_training_data
-    from labutils.model import LSTMModel
-    from labutils.params import maybe_small
-    from labutils.text import build_vocab, vectorize_string
-    from labutils.training import train
-
-    params = maybe_small(QUICK_PARAMS)
-    songs_joined = join_songs(load_training_data())
-    vocab, char2idx, _ = build_vocab(songs_joined)
-    torch.manual_seed(0)
-    model = LSTMModel(len(vocab), params["embedding_dim"], params["hidden_size"]).to(device)
-    print(f"Training a quick model: {params['num_training_iterations']} steps, hidden_size="
-          f"{params['hidden_size']} (its tunes are rougher than the pretrained model's).")
-    train(model, vectorize_string(songs_joined, char2idx), params)
-    model.eval()
-    return model, vocab

@@ -1,11 +1,13 @@
-"""Hyperparameters: the lab notes' values, our CPU default, and the small CI settings."""
+"""Hyperparameters: the lab notes' values, our CPU default, and the small CI settings.
+
+"seed" in this package means a random seed only; the lab notes' settings are NOTES_PARAMS."""
 from __future__ import annotations
 
 import os
 from typing import Dict
 
 # The lab notes' hyperparameters, unchanged (vocab_size comes from the data: 83).
-SEED_PARAMS: Dict = {
+NOTES_PARAMS: Dict = {
     "num_training_iterations": 3000,
     "batch_size": 8,
     "seq_length": 100,
@@ -14,12 +16,10 @@ SEED_PARAMS: Dict = {
     "hidden_size": 1024,
 }
 
-# What `make run` uses on a CPU, chosen by measurement (README, "Performance";
-# benchmarks/probe.py records in benchmarks/tuning/): a 640-unit LSTM reading 16 windows of
-# 256 characters, regularised against memorising the ~720 training tunes (dropout on
-# embeddings and outputs, dropout of recurrent weights, and from step 300 on every tune also
-# moved down and up a tone), with a cosine learning-rate schedule. About 5-10 minutes of
-# training on 2 cores with bfloat16, depending on the machine.
+# What `make run` uses on a CPU: the best held-out loss we found for ten minutes of training on
+# 2 cores (how it was chosen: benchmarks/tuning/README.md): a wider LSTM reading longer windows,
+# regularised against memorising the ~720 training tunes (dropout, recurrent weight dropout,
+# transposed copies), with a cosine learning-rate schedule.
 CPU_PARAMS: Dict = {
     "num_training_iterations": 2200,
     "batch_size": 16,
@@ -55,7 +55,7 @@ TRAINING_DEFAULTS: Dict = {
     "eval_every": 100,
     "checkpoint_every": 200,
     "seed": 0,
-    "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.augment)
+    "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.music.transpose)
     "transpose_from": 0,  # ... from this step on; the tunes as written before it
     "init_output_bias": False,  # a fresh start sets the output bias to log character frequencies
     "threads": None,  # CPU threads; None: measured at 1 and 2 during the run (labutils.threads)
@@ -72,6 +72,17 @@ SMALL_PARAMS: Dict = {
     "hidden_size": 64,
     "eval_every": 10,
     "checkpoint_every": 10,
+}
+
+# A model for the steps after training when no trained one is at hand (labutils.pretrained):
+# small enough to train in about a minute on a CPU.
+QUICK_PARAMS: Dict = {
+    "num_training_iterations": 600,
+    "batch_size": 32,
+    "seq_length": 100,
+    "learning_rate": 5e-3,
+    "embedding_dim": 64,
+    "hidden_size": 256,
 }
 
 MODEL_KEYS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "cell", "weight_dropout")
@@ -93,11 +104,16 @@ def maybe_small(params: Dict, verbose: bool = True) -> Dict:
     return small
 
 
+def with_defaults(params: Dict) -> Dict:
+    """A copy of `params` with TRAINING_DEFAULTS filled in where a key is missing."""
+    return {**TRAINING_DEFAULTS, **params}
+
+
 def model_kwargs(params: Dict) -> Dict:
     """The LSTMModel keyword arguments found in a params dict (embedding_dim, hidden_size, ...)."""
-    merged = {**TRAINING_DEFAULTS, **params}
+    merged = with_defaults(params)
     return {k: merged[k] for k in MODEL_KEYS}
 
 # How `make run` samples tunes. The notes sample at temperature 1; slightly below 1 more
-# of the generated tunes are clean ABC (see README, "Performance").
+# of the generated tunes are clean ABC (benchmarks/README.md).
 GENERATION_DEFAULTS: Dict = {"temperature": 0.7, "top_k": None}

@@ -81,10 +81,10 @@ def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 
 
 def with_transposed_copies(corpus: Dict, transpose: Sequence[int]) -> Dict:
     """A prepared corpus whose `train` also holds each training tune moved by each of `transpose`
-    semitones (labutils.augment; copies needing a character outside the vocabulary are left out),
+    semitones (labutils.music.transpose; copies needing a character outside the vocabulary are left out),
     and `train_as_written` the tunes alone."""
-    from labutils.augment import transposed_copies
     from labutils.data import join_songs
+    from labutils.music.transpose import transposed_copies
 
     copies = transposed_copies(corpus["train_songs"], transpose, alphabet=set(corpus["vocab"]))
     train = vectorize_string(join_songs(list(corpus["train_songs"]) + copies), corpus["char2idx"])

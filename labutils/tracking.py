@@ -101,12 +101,18 @@ def _import_comet():
     return comet_ml
 
 
+# An offline zip keeps a copy of every logged file: beyond this many audio files it would hold
+# the run folder's WAVs a second time, so offline experiments log the first few only.
+MAX_OFFLINE_AUDIO = 4
+
+
 class Tracker:
     """One Comet experiment (or nothing, in disabled mode); use it as a context manager."""
 
     def __init__(self, experiment=None, mode: str = "disabled"):
         self.experiment = experiment  # comet_ml experiment, None when disabled
         self.mode = mode
+        self.audio_logged = 0
         self.url = getattr(experiment, "url", None) if mode == "online" else None
         self.offline_zip: Optional[Path] = None
         self.ended = experiment is None
@@ -134,9 +140,17 @@ class Tracker:
 
     def log_audio(self, path_or_array, name: Optional[str] = None,
                   sample_rate: Optional[int] = None, step: Optional[int] = None) -> None:
-        """Log a WAV file, or a numpy array of samples (then sample_rate is needed)."""
+        """Log a WAV file, or a numpy array of samples (then sample_rate is needed); offline, only
+        the first MAX_OFFLINE_AUDIO (the files themselves stay where they are)."""
         if self.ended:
             return
+        if self.mode == "offline" and self.audio_logged >= MAX_OFFLINE_AUDIO:
+            if self.audio_logged == MAX_OFFLINE_AUDIO:
+                print(f"Comet offline: the zip holds the first {MAX_OFFLINE_AUDIO} audio files only "
+                      "(the others stay where they are, e.g. in the run folder's wavs/).")
+            self.audio_logged += 1
+            return
+        self.audio_logged += 1
         normalize = "PCM_16_BIT"
         if isinstance(path_or_array, (str, os.PathLike)):
             path_or_array = str(_existing_file(path_or_array, "audio"))
@@ -181,7 +195,7 @@ class Tracker:
                 print(f"Comet: the offline experiment ended but no zip was written in {folder}; "
                       "check that the folder is writable.")
 
-    def __enter__(self) -> "Tracker":
+    def __enter__(self) -> Tracker:
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> bool:

@@ -31,8 +31,6 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   fi
 fi
 
-echo "Installing requirements.txt"
-pip_quiet -r requirements.txt
 
 # The tune collection ships inside mitdeeplearning, whose build needs pkg_resources
 # (setuptools < 81). We install it without its dependencies (TensorFlow, ...) and only
@@ -43,9 +41,8 @@ if ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spe
   pip_quiet --no-deps --no-build-isolation mitdeeplearning==0.7.5
 fi
 
-echo "Installing labutils (editable)"
-pip_quiet "setuptools<81" wheel
-pip_quiet --no-deps --no-build-isolation -e .
+echo "Installing labutils (editable) and its dependencies (requirements.txt, pyproject.toml)"
+pip_quiet -r requirements.txt
 
 # Audio and sheet-music tools. Optional: without them labutils uses its pure-Python path.
 # fluid-soundfont-gm is the sound font Debian's timidity config names: with freepats alone

@@ -1,8 +1,9 @@
-"""benchmarks/: the seed's recipe runs as the notes write it, and `run.py --quick` writes every result file.
+"""benchmarks/: the notes' recipe runs as written, and `python -m benchmarks.run --quick` writes every result file.
 
 Timings are measured by the benchmark, never asserted here.
 """
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,23 +12,14 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks import notes_recipe, probe, report
+
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "benchmarks"
 PLOTS = ["training_throughput.png", "time_to_quality.png", "generation_throughput.png",
          "clean_share.png", "playback.png", "ngram_baseline.png", "busy_machine.png"]
 FIGURE_ROWS = ["1", "2a", "2b", "3a", "3b", "4", "5", "6a", "6b", "7a", "7b"]
-# The seed's get_batch builds a tensor from a list of arrays on purpose (it is the baseline).
+# The notes' get_batch builds a tensor from a list of arrays on purpose (it is the baseline).
 pytestmark = pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
-
-
-@pytest.fixture
-def bench_modules(monkeypatch):
-    """Import the benchmark scripts the way `python benchmarks/run.py` does (their folder on sys.path)."""
-    monkeypatch.syspath_prepend(str(BENCH))
-    import report
-    import seed_recipe
-
-    return seed_recipe, report
 
 
 def table_figures(markdown):
@@ -36,49 +28,46 @@ def table_figures(markdown):
             if line.startswith("| ") and not line.startswith("| #")}
 
 
-def test_seed_get_batch_is_the_notes_shift(bench_modules):
-    seed_recipe, _ = bench_modules
+def test_notes_get_batch_is_the_notes_shift():
     data = np.arange(500, dtype=np.int64)
     np.random.seed(0)
-    x, y = seed_recipe.get_batch(data, 100, 8)
+    x, y = notes_recipe.get_batch(data, 100, 8)
     assert x.shape == y.shape == (8, 100) and x.dtype == torch.long
     assert torch.equal(y, x + 1)
 
 
-def test_seed_model_matches_ours_and_generates(bench_modules):
-    seed_recipe, _ = bench_modules
+def test_notes_model_matches_ours_and_generates():
     from labutils.model import LSTMModel, count_parameters
 
     torch.manual_seed(0)
-    seed_net = seed_recipe.LSTMModel(83, 16, 32)
+    notes_net = notes_recipe.LSTMModel(83, 16, 32)
     ours = LSTMModel(83, 16, 32)
-    assert count_parameters(seed_net) == count_parameters(ours)
-    ours.load_state_dict(seed_net.state_dict())
+    assert count_parameters(notes_net) == count_parameters(ours)
+    ours.load_state_dict(notes_net.state_dict())
     x = torch.randint(0, 83, (2, 5))
-    assert torch.allclose(seed_net(x), ours(x))
+    assert torch.allclose(notes_net(x), ours(x))
     vocab = [chr(32 + i) for i in range(83)]
-    text = seed_recipe.generate_text(seed_net, "X", 30, char2idx={c: i for i, c in enumerate(vocab)},
-                                     idx2char=np.array(vocab), device=torch.device("cpu"))
+    text = notes_recipe.generate_text(notes_net, "X", 30, char2idx={c: i for i, c in enumerate(vocab)},
+                                       idx2char=np.array(vocab), device=torch.device("cpu"))
     assert text.startswith("X") and len(text) == 31
 
 
-def test_table_marks_goals_from_the_numbers(bench_modules):
-    _, report = bench_modules
+def test_table_marks_goals_from_the_numbers():
     curve = [{"train_s": 0.0, "step": 0, "val_bpc": 6.0}, {"train_s": 60.0, "step": 100, "val_bpc": 1.5}]
     results = {
         "minutes": 10,
-        "training_throughput": {"seed": {"median_chars_per_s": 1000.0}, "ours": {"median_chars_per_s": 900.0}},
+        "training_throughput": {"notes": {"median_chars_per_s": 1000.0}, "ours": {"median_chars_per_s": 900.0}},
         "time_to_quality": {"summary": {
-            "seed_best_bpc": 1.6, "seed_time_to_best_s": 300.0, "ours_time_to_seed_best_s": 60.0,
+            "notes_best_bpc": 1.6, "notes_time_to_best_s": 300.0, "ours_time_to_notes_best_s": 60.0,
             "time_ratio": 0.2, "ours_final_bpc": 1.35, "ours_train_s": 500.0, "ours_steps": 2000,
-            "seed_final_bpc": 1.7, "seed_train_s": 600.0, "seed_steps": 2500}, "seed": curve, "ours": curve},
-        "generation_throughput": {"seed": {"chars_per_s": 100.0},
+            "notes_final_bpc": 1.7, "notes_train_s": 600.0, "notes_steps": 2500}, "notes": curve, "ours": curve},
+        "generation_throughput": {"notes": {"chars_per_s": 100.0},
                                   "ours_single": {"chars_per_s": 120.0},
                                   "ours_batched": {"chars_per_s": 1500.0, "samples": 64}},
-        "clean_share": {"real_tunes": {"share": 0.9, "tunes": 804}, "seed_T1.0": {"share": 0.5, "tunes": 40},
+        "clean_share": {"real_tunes": {"share": 0.9, "tunes": 804}, "notes_T1.0": {"share": 0.5, "tunes": 40},
                         "ours_T1.0": {"share": 0.6, "tunes": 50}},
         "playback": {"median_tune_chars": 231, "backends": {"abc2midi+numpy": {"seconds": 0.05},
-                                                           "seed": {"seconds": 0.5}}},
+                                                           "notes": {"seconds": 0.5}}},
     }
     rows = {row[0] + " " + row[1][:12]: row for row in report.table_rows(results)}
     met = {key.split()[0]: row[-1] for key, row in rows.items()}
@@ -88,8 +77,10 @@ def test_table_marks_goals_from_the_numbers(bench_modules):
 
 def test_quick_run_writes_table_plots_and_json(tmp_path):
     out = tmp_path / "results"
-    done = subprocess.run([sys.executable, str(BENCH / "run.py"), "--quick", "--out", str(out)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    # `python -m benchmarks.run` as `make bench-quick` runs it, from another folder to see what it leaves there.
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     for name in PLOTS:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -101,14 +92,11 @@ def test_quick_run_writes_table_plots_and_json(tmp_path):
     assert list(raw["ngram_baseline"]["bpc_by_order"]) == ["1", "2", "3"]
     assert {"quiet_fixed", "quiet_adaptive", "busy_fixed", "busy_adaptive"} <= raw["busy_machine"].keys()
     assert raw["environment"]["threads"] >= 1 and raw["environment"]["torch"] == torch.__version__
-    assert len(raw["time_to_quality"]["seed"]) >= 2 and len(raw["time_to_quality"]["ours"]) >= 2
+    assert len(raw["time_to_quality"]["notes"]) >= 2 and len(raw["time_to_quality"]["ours"]) >= 2
     assert not (tmp_path / "tmp.abc").exists() and not list(tmp_path.glob("*.wav"))  # nothing left in cwd
 
 
-def test_probe_writes_a_curve_of_both_models(monkeypatch, tmp_path):
-    monkeypatch.syspath_prepend(str(BENCH))
-    import probe
-
+def test_probe_writes_a_curve_of_both_models(tmp_path):
     overrides = {"hidden_size": 24, "embedding_dim": 8, "batch_size": 4, "seq_length": 16, "ema_decay": 0.9}
     assert probe.main(["tiny", json.dumps(overrides), "4", "--every", "2", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "probe_tiny.json").read_text())
@@ -118,9 +106,8 @@ def test_probe_writes_a_curve_of_both_models(monkeypatch, tmp_path):
         assert 1.0 < point["val_bpc"] < 8.0 and 1.0 < point["averaged_val_bpc"] < 8.0
 
 
-def test_competing_process_is_always_ended(bench_modules, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
-    import measure
+def test_competing_process_is_always_ended():
+    from benchmarks import measure
 
     with pytest.raises(RuntimeError):
         with measure.competing_process(seconds_limit=60) as process:
@@ -129,8 +116,7 @@ def test_competing_process_is_always_ended(bench_modules, monkeypatch):
     assert process.poll() is not None  # killed on the way out all the same
 
 
-def test_busy_rows_mark_the_goal_from_the_numbers(bench_modules):
-    _, report = bench_modules
+def test_busy_rows_mark_the_goal_from_the_numbers():
     speeds = {"quiet_fixed": 4.0, "quiet_adaptive": 3.8, "busy_fixed": 0.5, "busy_adaptive": 2.0}
     results = {"busy_machine": {"steps": 40, "default_threads": 2, "candidates": [1, 2],
                                 **{k: {"steps_per_s": v, "choices": []} for k, v in speeds.items()}}}

@@ -105,10 +105,12 @@ def test_ctrl_c_keeps_the_checkpoint_and_resume_continues(tmp_path):
     finally:
         process.kill()
     assert process.returncode == 130, output
-    assert f"--resume {run}" in output
+    printed = next(line for line in output.splitlines() if line.startswith("Continue with: "))
     step = load_checkpoint(run / "checkpoint.pt")["step"]
     assert 5 <= step < 100000
-    assert cli.main(["train", "--resume", str(run), "--iterations", str(step + 3), "--comet", "disabled",
-                     "--quiet"]) == 0
+    # The printed command runs as pasted into a shell (with the lab's Python, not a bare `python`).
+    resumed = subprocess.run(printed[len("Continue with: "):] + f" --iterations {step + 3} --comet disabled --quiet",
+                             shell=True, capture_output=True, text=True, timeout=300, env={"PATH": "/usr/bin:/bin"})
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     ckpt = load_checkpoint(run / "checkpoint.pt")
     assert ckpt["step"] == step + 3 and [r["step"] for r in ckpt["history"]] == list(range(1, step + 4))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import student_code as solutions
 
-import test_checks as solutions
 from labutils import grading
+from labutils.grading import cli as grading_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = """import numpy as np
@@ -26,7 +27,7 @@ FULL = sum(grading.RUBRIC.values())
 
 
 def source(*objects, rename=None):
-    """Source text of test_checks' functions/classes, optionally renamed to the exercise's name."""
+    """Source text of student_code's functions/classes, optionally renamed to the exercise's name."""
     text = "\n\n".join(inspect.getsource(obj) for obj in objects)
     for old, new in (rename or {}).items():
         text = text.replace(f"def {old}(", f"def {new}(")
@@ -46,11 +47,11 @@ class LSTMModel(nn.Module):
         super().__init__()
         raise NotImplementedError("TODO: build the layers")
 """
-TAMPER = """import labutils.checks, labutils.grading, labutils.grading_judges, labutils.grading_probe
-from labutils.grading_judges import Verdict
-labutils.grading_judges.judge = labutils.checks.judge = lambda *args, **kwargs: Verdict("pass", "[PASS] trust me")
+TAMPER = """import labutils.checks, labutils.grading, labutils.grading.judges, labutils.grading.probe
+from labutils.grading.judges import Verdict
+labutils.grading.judges.judge = labutils.checks.judge = lambda *args, **kwargs: Verdict("pass", "[PASS] trust me")
 labutils.grading.RUBRIC["compute_loss"] = 100
-labutils.grading_probe.run_probe = lambda *args: {"data": {}}
+labutils.grading.probe.run_probe = lambda *args: {"data": {}}
 from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.training import train_step
@@ -98,7 +99,7 @@ def graded(tmp_path_factory):
     (klass / "garbage").mkdir()
     (klass / "garbage" / "lab.ipynb").write_text("this is not JSON {")
     out = root / "grades"
-    status = grading.main([str(klass), "--out", str(out), "--jobs", "2", "--cell-timeout", "8", "--timeout", "90"])
+    status = grading_cli.main([str(klass), "--out", str(out), "--jobs", "2", "--cell-timeout", "8", "--timeout", "90"])
     assert status == 0
     data = json.loads((out / "grades.json").read_text())
     return {g["student"]: g for g in data["students"]}, out
@@ -182,13 +183,13 @@ def test_submission_layouts(tmp_path):
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):
-    assert grading.main([str(tmp_path / "nowhere")]) == 2
-    assert grading.main([str(tmp_path)]) == 2
+    assert grading_cli.main([str(tmp_path / "nowhere")]) == 2
+    assert grading_cli.main([str(tmp_path)]) == 2
     assert "no .ipynb" in capsys.readouterr().err
 
 
 def test_kernel_runs_this_python(tmp_path):
-    from labutils import grading_kernel
+    from labutils.grading import kernel as grading_kernel
 
     spec = grading_kernel._kernel_spec_manager(tmp_path).get_kernel_spec(grading_kernel.KERNEL_NAME)
     assert spec.argv[0] == sys.executable

@@ -125,6 +125,25 @@ def test_offline_audio_array_and_image(tmp_path):
     assert files[image["file_path"]] == image_path.read_bytes()
 
 
+def test_offline_zip_does_not_hold_every_wav_again(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    wavs = []
+    for i in range(tracking.MAX_OFFLINE_AUDIO + 6):
+        wavs.append(run_dir / "wavs" / f"tune_{i:02d}.wav")
+        wavs[-1].parent.mkdir(parents=True, exist_ok=True)
+        wavfile.write(wavs[-1], 8000, (np.sin(np.arange(8000) * (i + 1) / 50) * 3000).astype(np.int16))
+    tracker = start_experiment(PARAMS, mode="offline", run_dir=run_dir)
+    for path in wavs:
+        tracker.log_audio(path)
+    tracker.end()
+    messages, files = read_zip(tracker.offline_zip)
+    assert len(uploads(messages, "audio")) == tracking.MAX_OFFLINE_AUDIO
+    folder_bytes = sum(p.stat().st_size for p in wavs)
+    assert tracker.offline_zip.stat().st_size < folder_bytes / 2
+    assert all(p.is_file() for p in wavs)  # the run folder keeps every WAV
+    assert "holds the first" in capsys.readouterr().out
+
+
 def test_disabled_mode_writes_and_prints_nothing(tmp_path, monkeypatch, capsys):
     # the default offline folder (<temp>/cometml-runs) now lies inside tmp_path
     monkeypatch.setattr(tracking.tempfile, "tempdir", str(tmp_path))

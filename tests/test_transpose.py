@@ -2,8 +2,8 @@ import random
 
 import pytest
 
-from labutils.augment import TransposeError, transpose_tune, transposed_copies
 from labutils.data import load_training_data
+from labutils.music.transpose import TransposeError, transpose_tune, transposed_copies
 from labutils.text import lab_vocab
 
 TUNE = """X:1

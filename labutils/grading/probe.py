@@ -1,8 +1,9 @@
 """Probes: run a student's exercise code on given inputs and return plain data (tensors, lists, numbers).
 
-Self-contained on purpose (standard library, numpy and torch only): the grader reads this
-file as text and runs it inside the student's kernel, so nothing a notebook patched in
-labutils changes what is measured. `labutils.checks` judges the data against the reference.
+ONE SELF-CONTAINED FILE, INJECTED AS TEXT: it imports nothing from labutils (standard library,
+numpy and torch only), because the grader (labutils/grading/kernel.py) reads this file as text
+and runs it inside the student's kernel, so nothing a notebook patched in labutils changes
+what is measured. `labutils.checks` judges the data against the reference.
 """
 import contextlib
 import os

@@ -2,14 +2,13 @@
 
 Two parsers: the `abc2midi` program (package abcmidi) when it is on PATH, and music21's
 ABC parser (pure Python) when it is not. Both give MIDI bytes plus a `TuneReport`;
-`labutils.music` turns the MIDI into sound. Public names are re-exported there.
+`labutils.music.synth` turns the MIDI into sound. Public names are re-exported by labutils.music.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import re
-import shutil
 import subprocess
 import tempfile
 import warnings
@@ -17,20 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from labutils.music.common import TOOL_TIMEOUT_S, SongError, say_pure_python_once, tool_path
+
 MAX_CHARS = 20_000  # longer text is refused: no tune of the collection is over 700 characters
 MUSIC21_MAX_BARS = 200  # music21 slows down quadratically: 500 bars take ~5 s, 2000 bars ~2 min
 MUSIC21_MAX_BODY_CHARS = 2_000  # the longest tune of the collection has ~600
-TOOL_TIMEOUT_S = 20
 
 _TUNE_START = re.compile(r"(?m)^X:")
 _KEY_LINE = re.compile(r"(?m)^K:.*$")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _ABC2MIDI_PROBLEM = re.compile(r"^(Error|Warning) in line-char (\d+)-(\d+) : (.*)$")
 _BAR_WARNING = re.compile(r"Bar (\d+) has .* time units while the time signature has")
-
-
-class SongError(ValueError):
-    """A text that cannot be played; its message is the one-line reason shown to the user."""
 
 
 @dataclass
@@ -49,23 +45,6 @@ class TuneReport:
     def clean(self) -> bool:
         """True when the tune parsed with notes, no error, and every bar (after the pickup) fits the meter."""
         return self.parsed and not self.errors and self.bad_bars == 0 and self.notes > 0
-
-
-def tool_path(name: str) -> Optional[str]:
-    """Full path of an external program on PATH, or None."""
-    return shutil.which(name)
-
-
-_said_pure_python = False
-
-
-def say_pure_python_once() -> None:
-    """Print, once per session, that abc2midi is missing and the pure-Python parser is used."""
-    global _said_pure_python
-    if not _said_pure_python:
-        _said_pure_python = True
-        print("abc2midi not found: using the pure-Python path (music21). "
-              "For the faster parser: apt install abcmidi")
 
 
 def choose_backend(backend: str = "auto") -> str:

@@ -22,7 +22,7 @@ from nbclient.exceptions import DeadKernelError
 from labutils.params import SMALL_ENV
 
 KERNEL_NAME = "labutils-grader"
-PROBE_SOURCE_PATH = Path(__file__).with_name("grading_probe.py")
+PROBE_SOURCE_PATH = Path(__file__).with_name("probe.py")
 OUTPUT_LIMIT = 20_000_000  # characters of output kept per notebook (audio players are large); the rest is dropped
 MAX_RESTARTS = 2  # cells that kill the kernel are skipped and the notebook re-run, this many times
 

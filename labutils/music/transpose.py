@@ -3,7 +3,7 @@
 A tune moved up or down a tone is the same tune to a listener, and new text to a character
 model: the training set grows without new data. `transpose_tune` moves every note by the
 same number of semitones and rewrites the key line, so the tune keeps its mode, its rhythm
-and its accidentals' meaning (checked against music21's reading in tests/test_augment.py).
+and its accidentals' meaning (checked against music21's reading in tests/test_transpose.py).
 
 How: the key line's tonic moves to the letter `steps` away, spelled with the fewest sharps
 or flats; each note letter moves the same number of steps (the new key signature then

@@ -11,7 +11,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from labutils.music_abc import TOOL_TIMEOUT_S, SongError, tool_path
+from labutils.music.common import TOOL_TIMEOUT_S, SongError, tool_path
 
 SAMPLE_RATE = 22_050
 MAX_SECONDS = 120.0  # a tune of `A99999` lasts hours as written; we play the first two minutes

@@ -1,6 +1,6 @@
 """The lab notes' recipe, as the notes write it: the baseline every benchmark compares against.
 
-This file reproduces the code of the seed notes (shared/seeds/000_728f11a72461191e.txt)
+This file reproduces the code of the lab notes (shared/seeds/000_728f11a72461191e.txt)
 on purpose, slow parts included: `get_batch` builds Python lists and calls
 `torch.tensor(list)`, the training loop re-wraps the batch with `torch.tensor(x_batch)`,
 `generate_text` samples one character at a time. Only what is needed to run outside
@@ -56,7 +56,7 @@ class LSTMModel(nn.Module):
     """The notes' model: Embedding -> one LSTM layer -> Linear."""
 
     def __init__(self, vocab_size, embedding_dim, hidden_size):
-        super(LSTMModel, self).__init__()
+        super().__init__()
         self.hidden_size = hidden_size
         self.embedding = nn.Embedding(vocab_size, embedding_dim)
         self.lstm = nn.LSTM(input_size=embedding_dim, hidden_size=hidden_size, batch_first=True)
@@ -116,7 +116,7 @@ def generate_text(model, start_string, generation_length=1000, *, char2idx, idx2
     input_idx = torch.tensor([input_idx], dtype=torch.long).to(device)
     state = model.init_hidden(input_idx.size(0), device)
     text_generated = []
-    for i in range(generation_length):
+    for _ in range(generation_length):
         predictions, state = model(input_idx, state, return_state=True)
         predicted_logits = predictions[0, -1, :]
         predicted_probs = torch.nn.functional.softmax(predicted_logits, dim=-1)
@@ -139,10 +139,10 @@ def play_song(song):
     """
     from IPython.display import Audio
 
-    from labutils.music_synth import timidity_config
+    from labutils.music.synth import timidity_config
 
     package = Path(importlib.util.find_spec("mitdeeplearning").submodule_search_locations[0])
-    with tempfile.TemporaryDirectory(prefix="seed-play-") as folder:
+    with tempfile.TemporaryDirectory(prefix="notes-play-") as folder:
         env = dict(os.environ)
         config = timidity_config()
         if config:

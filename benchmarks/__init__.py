@@ -1,0 +1,1 @@
+"""Benchmarks of labutils against the lab notes' recipe: `python -m benchmarks.run` (see benchmarks/README.md)."""

@@ -1,0 +1,50 @@
+"""Listen to and look at tunes: check a tune, ABC -> MIDI -> WAV, play it, draw it, move its key.
+
+    from labutils.music import play_song, check_tune, show_sheet
+    play_song(tune)      # an audio player in the notebook, or one line saying why it cannot play
+    check_tune(tune)     # parsed?, errors, bars of the wrong length, notes, seconds
+
+Two steps make a sound, each with a pip-only fallback:
+
+1. ABC -> MIDI (`abc.py`). `abc2midi` (Debian package `abcmidi`) when installed: fast, the
+   whole ABC standard, and its bar-length warnings feed `check_tune`. Otherwise music21's ABC
+   parser (pure Python; slower, so it reads at most a few hundred bars).
+2. MIDI -> sound (`synth.py`). `timidity` with `fluid-soundfont-gm`, the sound font Debian's
+   timidity config names. Otherwise a small numpy synthesizer (a few harmonics, a plucked
+   envelope, 22 kHz mono). `synth="timidity"` also works with `freepats` alone (through a
+   config written in a temporary folder), but timidity then pauses on every call, so
+   `synth="auto"` takes numpy there.
+
+Choose explicitly with `backend="abc2midi"|"music21"` and `synth="timidity"|"numpy"`. Audio
+stops after `max_seconds` (120 s by default); every external program runs with a timeout in
+its own temporary folder; nothing is written unless a path is given (`save_song(tune,
+"tune.wav")`). `clean_rate(songs)` is the share of clean tunes (no error, every bar the
+meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
+piano roll (`display.py`). `transpose.transpose_tune(tune, semitones)` moves a tune into
+another key (the training data's transposed copies). From a shell:
+`python -m labutils play TUNE.abc --out tune.wav`.
+"""
+from labutils.music.abc import MAX_CHARS, TuneReport
+from labutils.music.common import SongError, say_pure_python_once
+from labutils.music.display import piano_roll, sheet_svg, show_sheet
+from labutils.music.play import (
+                                 WavResult,
+                                 abc_to_midi,
+                                 abc_to_wav,
+                                 available_tools,
+                                 check_corpus,
+                                 check_tune,
+                                 clean_rate,
+                                 main,
+                                 play_song,
+                                 render_song,
+                                 save_song,
+                                 song_notes,
+                                 write_wavs,
+)
+from labutils.music.synth import MAX_SECONDS, SAMPLE_RATE
+
+__all__ = ["SongError", "TuneReport", "WavResult", "MAX_CHARS", "MAX_SECONDS", "SAMPLE_RATE",
+           "available_tools", "say_pure_python_once", "check_tune", "check_corpus", "clean_rate",
+           "song_notes", "render_song", "abc_to_midi", "abc_to_wav", "save_song", "play_song",
+           "write_wavs", "piano_roll", "sheet_svg", "show_sheet", "main"]
