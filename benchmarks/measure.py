@@ -290,8 +290,9 @@ def playback_times(song, repeats=5):
 @contextlib.contextmanager
 def competing_process(seconds_limit=1800):
     """One other program keeping a core busy (a Python busy loop), ended when the block ends,
-    whatever happens in it; it also ends itself after `seconds_limit`."""
-    loop = f"import time\nend = time.time() + {seconds_limit}\nwhile time.time() < end: pass"
+    whatever happens in it; it also ends itself after `seconds_limit` or when this process is gone."""
+    loop = (f"import os, time\nend, parent = time.time() + {seconds_limit}, {os.getpid()}\n"
+            "while time.time() < end and os.getppid() == parent: pass")
     process = subprocess.Popen([sys.executable, "-c", loop], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -302,7 +303,7 @@ def competing_process(seconds_limit=1800):
         process.wait(timeout=30)
 
 
-def busy_machine_speed(corpus, params, steps=40):
+def busy_machine_speed(corpus, params, steps=40, say=None):
     """Training steps/s of our loop body on the quiet machine and with one competing process,
     at PyTorch's thread count ("fixed", what training did before) and with
     labutils.threads.ThreadChooser ("adaptive", its trial steps included)."""
@@ -325,6 +326,8 @@ def busy_machine_speed(corpus, params, steps=40):
                     results[f"{machine}_{how}"] = {
                         "steps_per_s": steps / seconds, "seconds": round(seconds, 2), "load": start_load,
                         "threads_at_end": torch.get_num_threads(), "choices": chooser.choices, "said": said}
+                    if say is not None:
+                        say(f"{machine}, {how} threads: {steps / seconds:.2f} steps/s {said}")
     finally:
         torch.set_num_threads(default)
     return results

@@ -265,7 +265,7 @@ def write_plots(results, out):
         ngram = results["ngram_baseline"]
         figure, axes = plt.subplots(figsize=(7, 4), layout="constrained")
         orders = [int(k) for k in ngram["bpc_by_order"]]
-        axes.plot(orders, list(ngram["bpc_by_order"].values()), "o-", color=SEED_COLOR, label="Kneser-Ney n-gram")
+        axes.plot(orders, list(ngram["bpc_by_order"].values()), "o-", color=NOTES_COLOR, label="Kneser-Ney n-gram")
         axes.axhline(_lstm_bpc(results), color=OUR_COLOR, label=f"our LSTM (figure 2) {_lstm_bpc(results):.3f}")
         axes.set_xlabel("order (characters of context + 1)")
         axes.set_ylabel("held-out bits / character")
@@ -279,6 +279,6 @@ def write_plots(results, out):
         busy = results["busy_machine"]
         keys = ["quiet_fixed", "quiet_adaptive", "busy_fixed", "busy_adaptive"]
         _bars(out / PLOTS[6], [k.replace("_", "\n") for k in keys], [busy[k]["steps_per_s"] for k in keys],
-              [SEED_COLOR, OUR_COLOR, SEED_COLOR, OUR_COLOR], "training steps / second",
+              [NOTES_COLOR, OUR_COLOR, NOTES_COLOR, OUR_COLOR], "training steps / second",
               "(7) One competing process: fixed vs measured threads",
               goal=(busy["quiet_fixed"]["steps_per_s"] / 3, "goal: 1/3 of quiet"), fmt="{:.2f}")
