@@ -7,7 +7,7 @@ SOLUTION_NOTEBOOKS := $(sort $(wildcard solutions/*.ipynb))
 # JupyterLab refuses to start as root without --allow-root (containers, Colab-like machines run as root).
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help setup run lab test lint test-fast test-slow test-gpu notebooks grade bench bench-quick clean
+.PHONY: help setup run lab test lint test-fast test-slow test-gpu notebooks grade autograder bench bench-quick bench-grading clean
 
 help:
 	@echo "Students"
@@ -18,13 +18,15 @@ help:
 	@echo "  make test        lint, notebook build check, unit tests, solution notebooks under nbval (small settings)"
 	@echo "  make lint        ruff over labutils/, tests/, benchmarks/"
 	@echo "  make test-fast   unit tests only"
-	@echo "  make test-slow   the long tests (the whole tune collection through every backend)"
+	@echo "  make test-slow   the long tests (every tune through every backend; the Colab cell run for real)"
 	@echo "  make test-gpu    GPU tests + the solution notebooks with full settings on a GPU"
 	@echo "Instructors and maintainers"
 	@echo "  make notebooks   rebuild notebooks/ from solutions/"
 	@echo "  make grade       grade submissions: make grade ARGS='submissions/ --out grades --jobs 2'"
+	@echo "  make autograder  write autograder.zip for Gradescope (ARGS='--help' for its settings)"
 	@echo "  make bench       benchmarks against the lab notes' recipe (benchmarks/results/)"
 	@echo "  make bench-quick a one-minute smoke run of the benchmarks"
+	@echo "  make bench-grading  notebooks graded per minute, --jobs 1 and 2, with and without the sandbox"
 	@echo "  make clean       remove .venv and caches"
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
@@ -71,6 +73,12 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(PY) -m benchmarks.run --quick
+
+bench-grading: $(STAMP)
+	$(PY) -m benchmarks.bench_grading $(ARGS)
+
+autograder: $(STAMP)
+	$(PY) -m labutils autograder --out autograder.zip $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -350,3 +350,30 @@ def ngram_baseline(corpus, orders, num_samples, length, temperature=1.0):
     return {"bpc_by_order": by_order, "fit_seconds": fit_s, "best_order": best,
             "clean": clean_share(tunes), "temperature": temperature,
             "sampling": {"num_samples": num_samples, "length": length, "start": "X"}}
+
+
+def sampler_quality(model, vocab, training_tunes, num_tunes=150, temperatures=(0.6, 0.7, 0.8, 0.9, 1.0),
+                    guided_modes=(False, True), seed=0, batch_size=64, max_chars=1500):
+    """Figure 4: clean and copying shares, and tunes/s, of generate_tunes plain and guided per temperature.
+
+    Clean is labutils.music.check_tune's verdict (abc2midi when installed); copying is a run of
+    >= 60 characters of tune body shared with a training tune (labutils.music.tune_quality).
+    """
+    from labutils.music import CopyIndex, tune_quality
+    from labutils.sampling import generate_tunes
+
+    index = CopyIndex(training_tunes)
+    results = {}
+    for temperature in temperatures:
+        for guided in guided_modes:
+            start = time.perf_counter()
+            tunes = generate_tunes(model, num_tunes, vocab=vocab, temperature=temperature, guided=guided,
+                                   seed=seed, batch_size=batch_size, max_chars=max_chars)
+            seconds = time.perf_counter() - start
+            quality = tune_quality(tunes, index=index)
+            results[f"{'guided' if guided else 'plain'}_T{temperature:.1f}"] = {
+                "tunes": quality["count"], "clean": quality["clean"], "clean_share": quality["clean_share"],
+                "copying": quality["copying"], "copying_share": quality["copying_share"],
+                "seconds": seconds, "tunes_per_s": quality["count"] / seconds, "load": load_now(),
+                "longest_shared_max": max((r["longest_shared"] for r in quality["tunes"]), default=0)}
+    return results

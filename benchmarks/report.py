@@ -77,6 +77,24 @@ def table_rows(results):
                      f"{_pct(notes_clean['share'])} of {notes_clean['tunes']}",
                      f"{_pct(ours['share'])} of {ours['tunes']}", _ratio(ours["share"], notes_clean["share"]),
                      "—", "—"))
+    for model_name, by_mode in results.get("sampler", {}).items():
+        for key in sorted(k for k in by_mode if k.startswith("guided_T")):
+            temperature = key[len("guided_T"):]
+            guided, plain = by_mode[key], by_mode.get(f"plain_T{temperature}")
+            if plain is None:
+                continue
+            default = temperature == "0.7"
+            rows.append(("4g", f"generate_tunes, {model_name} model, T={temperature}: clean share, plain -> guided "
+                               f"({guided['tunes']} tunes)", f"{_pct(plain['clean_share'])}",
+                         f"{_pct(guided['clean_share'])}", _ratio(guided["clean_share"], plain["clean_share"]),
+                         "≥ 85% at T=0.7" if default else "—",
+                         _met(guided["clean_share"] >= 0.85) if default else "—"))
+            rows.append(("4g", "... copying a training tune (>= 60 shared characters), plain / guided",
+                         _pct(plain["copying_share"]), _pct(guided["copying_share"]), "—", "≤ 5%",
+                         _met(guided["copying_share"] <= 0.05 and plain["copying_share"] <= 0.05)))
+            rows.append(("4g", "... tunes per second, plain -> guided", f"{plain['tunes_per_s']:.2f}",
+                         f"{guided['tunes_per_s']:.2f}", _ratio(guided["tunes_per_s"], plain["tunes_per_s"]),
+                         "≥ 0.5x", _met(guided["tunes_per_s"] >= 0.5 * plain["tunes_per_s"])))
     play = results["playback"]["backends"]
     notes_play = play.get("notes", {}).get("seconds")
     for name, numbers in play.items():

@@ -35,13 +35,15 @@ FULL = {"throughput_steps": 40, "throughput_repeats": 5, "evals_per_curve": 120,
         "gen_length": 500, "gen_batch": 64, "gen_repeats": 3,
         "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5],
         "real_tunes": None, "play_repeats": 5,
-        "ngram_orders": list(range(1, 11)), "busy_steps": 40, "busy_params": {}}
+        "ngram_orders": list(range(1, 11)), "busy_steps": 40, "busy_params": {},
+        "sampler_tunes": 150, "sampler_temperatures": [0.6, 0.7, 0.8, 0.9, 1.0]}
 QUICK = {"throughput_steps": 2, "throughput_repeats": 1, "evals_per_curve": 2,
          "gen_length": 40, "gen_batch": 8, "gen_repeats": 1,
          "clean_samples": 4, "clean_length": 400, "temperatures": [1.0, 0.8],
          "real_tunes": 20, "play_repeats": 1,
          "ngram_orders": [1, 2, 3], "busy_steps": 3,
-         "busy_params": {"hidden_size": 32, "embedding_dim": 16, "batch_size": 4, "seq_length": 32}}
+         "busy_params": {"hidden_size": 32, "embedding_dim": 16, "batch_size": 4, "seq_length": 32},
+         "sampler_tunes": 2, "sampler_temperatures": [0.7]}
 QUICK_MINUTES = 0.1
 
 
@@ -103,6 +105,17 @@ def run(settings, minutes, cpu_params):
             measure.generated_tunes(our_net, corpus["vocab"], *sampling, temperature=temperature))
     clean["sampling"] = {"num_samples": sampling[0], "length": sampling[1], "seed": 0, "start": "X"}
     results["clean_share"] = clean
+
+    say("(4) generate_tunes plain and guided: clean, copying, tunes/s (shipped model, our CPU default)")
+    from labutils.pretrained import load_pretrained
+
+    pretrained, pretrained_vocab = load_pretrained(torch.device("cpu"))
+    results["sampler"] = {
+        name: measure.sampler_quality(model, vocab, corpus["songs"], settings["sampler_tunes"],
+                                      settings["sampler_temperatures"], max_chars=1500 if not settings.get("quick")
+                                      else 300)
+        for name, model, vocab in (("pretrained", pretrained, pretrained_vocab),
+                                   ("cpu_default", our_net, corpus["vocab"]))}
 
     say("(5) playback time of the median tune")
     song = measure.median_tune(corpus["songs"])

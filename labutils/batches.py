@@ -23,6 +23,9 @@ def get_batch(
     data = np.asarray(vectorized_songs)
     if data.ndim != 1:
         raise ValueError(f"vectorized_songs must be 1-D, got shape {data.shape}.")
+    if not np.issubdtype(data.dtype, np.integer):  # a float index would be cut to an int silently
+        raise TypeError(f"vectorized_songs must hold integer character indices, got dtype {data.dtype}: "
+                        "make it with vectorize_string (int64).")
     if seq_length < 1 or batch_size < 1:
         raise ValueError(f"seq_length and batch_size must be >= 1, got {seq_length}, {batch_size}.")
     num_starts = data.shape[0] - seq_length  # i can go up to len - seq_length - 1

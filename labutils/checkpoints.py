@@ -1,41 +1,15 @@
 """Checkpoints written atomically and loaded back, with clear errors for files that are not ones."""
 from __future__ import annotations
 
-import os
-import tempfile
+import pickle
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
+from labutils.files import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
+
 PathLike = Union[str, Path]
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: PathLike, write) -> Path:
-    """Call write(file) on a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: PathLike, text: str) -> Path:
-    """Write text to `path` atomically (never leaves a half-written file)."""
-    return atomic_write_bytes(path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 def save_checkpoint(path: PathLike, model, optimizer=None, *, step: int = 0, history=(), params=None,
@@ -59,14 +33,26 @@ def save_checkpoint(path: PathLike, model, optimizer=None, *, step: int = 0, his
 
 
 def load_checkpoint(path: PathLike, device="cpu") -> Dict:
-    """Load a checkpoint dict written by save_checkpoint, with a clear error if it is not one."""
+    """Load a checkpoint dict written by save_checkpoint, with a clear error if it is not one.
+
+    Only tensors and plain values (dict, list, str, numbers) are read (torch.load with
+    weights_only=True): a file that holds other Python objects is refused, so a checkpoint
+    from elsewhere cannot run code when it is opened.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {str(path)!r}.")
     try:
-        ckpt = torch.load(path, map_location=device, weights_only=False)
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if "global" not in str(error).lower():  # no Python object refused: a file that is no pickle at all
+            raise ValueError(f"{str(path)!r} is not a readable checkpoint (not a torch.save file)") from error
+        # weights_only met something that is not a tensor or a plain value
+        raise ValueError(f"{str(path)!r} holds Python objects besides tensors and plain values, so it was not "
+                         "opened (labutils loads checkpoints with weights_only=True; one it wrote loads)") from error
     except Exception as error:  # torch raises several types for a corrupt file
-        raise ValueError(f"{str(path)!r} is not a readable checkpoint: {error}") from error
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{str(path)!r} is not a readable checkpoint: {first}") from error
     if not isinstance(ckpt, dict) or "model_state" not in ckpt:
         raise ValueError(f"{str(path)!r} is not a labutils checkpoint (no model_state).")
     return ckpt
@@ -84,8 +70,16 @@ def model_from_checkpoint(path: PathLike, device="cpu") -> Tuple[torch.nn.Module
     from labutils.model import LSTMModel
 
     ckpt = load_checkpoint(path, device)
-    model = LSTMModel(**ckpt["model_config"]).to(device)
-    model.load_state_dict({k: v.float() for k, v in usable_weights(ckpt).items()})
+    config = ckpt.get("model_config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{str(path)!r} has no model_config (the model's sizes), so the model cannot be "
+                         "rebuilt: use a checkpoint written by labutils (save_checkpoint, train, run)")
+    try:
+        model = LSTMModel(**config).to(device)
+        model.load_state_dict({k: v.float() for k, v in usable_weights(ckpt).items()})
+    except (TypeError, RuntimeError, KeyError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ValueError(f"{str(path)!r}: its weights do not fit its model_config ({first})") from error
     model.eval()
     if "vocab" in ckpt:
         vocab = list(ckpt["vocab"])

@@ -16,6 +16,7 @@ DELEGATED = {
     "play": ("labutils.music.play", "Play or convert an ABC tune to WAV."),
     "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
     "grade": ("labutils.grading.cli", "Grade student notebooks against the solutions."),
+    "autograder": ("labutils.grading.gradescope", "Write a Gradescope autograder zip (setup.sh, run_autograder)."),
 }
 
 
@@ -81,8 +82,13 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", default="X", help="start string (default 'X', the start of a tune)")
-    parser.add_argument("--length", type=int, default=2000, help="characters to generate per sample")
-    parser.add_argument("--num-samples", type=int, default=4, help="samples generated at once in one batch")
+    parser.add_argument("--num-tunes", type=int, default=32, help="complete tunes to generate (default 32)")
+    parser.add_argument("--plain", action="store_true",
+                        help="plain sampling: switch off the guide that keeps every bar the meter's length")
+    parser.add_argument("--length", type=int, default=2000,
+                        help="most characters of one tune (a longer one is dropped and sampled again; at most 100,000)")
+    parser.add_argument("--num-samples", type=int, default=32,
+                        help="tunes sampled at once in one batch (default 32)")
     parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     parser.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sampler")
@@ -91,22 +97,23 @@ def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m labutils`."""
-    parser = argparse.ArgumentParser(prog="python -m labutils", description=__doc__)
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m labutils", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = sub.add_parser("run", help="Train, generate tunes and write a run folder (make run).",
+    run = sub.add_parser("run", allow_abbrev=False, help="Train, generate tunes and write a run folder (make run).",
                          description="Train on the tune collection, generate tunes, write runs/<name>/.")
     _add_training_flags(run)
     _add_generation_flags(run)
-    train = sub.add_parser("train", help="Train only and write a run folder with a checkpoint.",
+    train = sub.add_parser("train", allow_abbrev=False, help="Train only and write a run folder with a checkpoint.",
                            description="Train on the tune collection and write runs/<name>/.")
     _add_training_flags(train)
-    gen = sub.add_parser("generate", help="Generate tunes from a checkpoint (or the shipped model).",
+    gen = sub.add_parser("generate", allow_abbrev=False, help="Generate tunes from a checkpoint (or the shipped model).",
                          description="Generate text from a checkpoint, extract tunes, write ABC and WAV files.")
     gen.add_argument("--checkpoint", help="a checkpoint.pt or a run folder (default: the model shipped "
                                           "with labutils)")
     gen.add_argument("--out", help="folder for generated.txt, tunes/ and wavs/ (default: print only)")
+    gen.add_argument("--force", action="store_true", help="replace earlier results in --out")
     _add_generation_flags(gen)
-    export = sub.add_parser("export-model", help="Write a small float16 copy of a checkpoint (for labutils/pretrained).",
+    export = sub.add_parser("export-model", allow_abbrev=False, help="Write a small float16 copy of a checkpoint (for labutils/pretrained).",
                             description="Strip the optimizer and random state from a checkpoint and store the "
                                         "weights as float16: the file the notebooks load as the pretrained model.")
     export.add_argument("checkpoint", help="a checkpoint.pt / best.pt written by `python -m labutils run`")
@@ -142,7 +149,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         sys.stdout = open(os.devnull, "w")
         return 0
-    except (FileNotFoundError, FileExistsError, ValueError) as error:
+    except (OSError, ValueError) as error:  # OSError: missing, existing or unwritable files, a full disk
         print(f"error: {error}", file=sys.stderr)
         return 2
 

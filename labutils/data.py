@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import sys
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -58,6 +59,19 @@ def split_tunes(text: str) -> List[str]:
     return tunes
 
 
+def read_abc_text(path: Union[str, os.PathLike]) -> str:
+    """The text of an ABC file: UTF-8, or Latin-1 (with a note on stderr) when it is not UTF-8,
+    so no character turns silently into U+FFFD."""
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = raw.decode("latin-1")
+        print(f"note: {str(path)!r} is not UTF-8 (byte {raw[error.start]:#04x} at {error.start}); read it as "
+              "Latin-1. Save it as UTF-8 to silence this.", file=sys.stderr)
+    return text.replace("\r\n", "\n")
+
+
 def load_training_data(path: Union[str, os.PathLike, None] = None) -> List[str]:
     """Load the tunes (list of str, each starting with "X:") from irish.abc, a file or a folder."""
     if path is None:
@@ -75,7 +89,7 @@ def load_training_data(path: Union[str, os.PathLike, None] = None) -> List[str]:
     songs: List[str] = []
     seen = set()
     for file in files:
-        text = file.read_text(encoding="utf-8", errors="replace").replace("\r\n", "\n")
+        text = read_abc_text(file)
         for tune in split_tunes(text):
             if tune not in seen:  # the same tune twice would only weigh it double
                 seen.add(tune)

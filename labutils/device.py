@@ -32,8 +32,9 @@ def get_device(require_gpu: Optional[bool] = None, verbose: bool = True) -> torc
             "In Colab: Runtime > Change runtime type > GPU. Locally: install a CUDA build of torch."
         )
     if verbose:
+        threads = torch.get_num_threads()
         print(
-            f"Using CPU ({torch.get_num_threads()} threads): everything works, training is slower. "
+            f"Using CPU ({threads} thread{'' if threads == 1 else 's'}): everything works, training is slower. "
             "The notebooks use smaller CPU settings or a pretrained model where it matters."
         )
     return torch.device("cpu")

@@ -1,4 +1,4 @@
-"""Student notebooks built from the solutions, the Colab header they share, and the model later steps use.
+"""Student notebooks built from the solutions and the Colab header they share.
 
 `python -m labutils build-notebooks` reads every `solutions/NN_*.ipynb` and writes
 `notebooks/NN_*.ipynb`: each region between `### BEGIN SOLUTION` and `### END SOLUTION`
@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+from labutils.files import atomic_write_text
 
 PathLike = Union[str, Path]
 
@@ -244,34 +247,82 @@ def _planned(solutions_dir: PathLike, out_dir: PathLike) -> Dict[Path, str]:
     return planned
 
 
+MANIFEST_NAME = ".build-manifest.json"  # in out_dir: what the build wrote (committed with notebooks/)
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _read_manifest(out_dir: Path) -> Dict[str, str]:
+    """{file name: sha256 of the text the build wrote} from out_dir's manifest ({} when there is none)."""
+    try:
+        files = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def _render_manifest(files: Dict[str, str]) -> str:
+    return json.dumps({"about": "written by `python -m labutils build-notebooks`: the files it made, so it "
+                                "replaces only those nobody changed since", "files": dict(sorted(files.items()))},
+                      indent=1) + "\n"
+
+
+def _unchanged_since_build(path: Path, manifest: Dict[str, str]) -> bool:
+    """True when `path` holds exactly what the build last wrote there (so replacing it loses nothing)."""
+    return path.is_file() and manifest.get(path.name) == _sha(path.read_text(encoding="utf-8"))
+
+
 def _stale_outputs(out_dir: Path, planned: Dict[Path, str]) -> List[Path]:
-    """Generated notebooks in out_dir whose solution no longer exists."""
-    stale = []
-    for path in sorted(out_dir.glob("*.ipynb")) if out_dir.is_dir() else []:
-        if path in planned:
-            continue
-        try:
-            generated = "labutils" in json.loads(path.read_text(encoding="utf-8")).get("metadata", {})
-        except ValueError:
-            generated = False
-        if generated:
-            stale.append(path)
-    return stale
+    """Notebooks the build wrote into out_dir (they are in its manifest) whose solution no longer exists."""
+    return [out_dir / name for name in sorted(_read_manifest(out_dir))
+            if out_dir / name not in planned and (out_dir / name).is_file()]
 
 
-def build_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike = NOTEBOOKS_DIR) -> List[Path]:
-    """Write out_dir/NN_*.ipynb from solutions_dir (and refresh solution headers); return changed files."""
+def build(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike = NOTEBOOKS_DIR,
+          force: bool = False) -> Tuple[List[Path], List[Path]]:
+    """(changed, kept): write out_dir/NN_*.ipynb from solutions_dir, refresh solution headers.
+
+    Only files the build wrote and nobody changed since (their hash is in the manifest) are
+    replaced or removed; a student's edited notebook or own file is kept and listed in `kept`,
+    unless `force` (then edited generated notebooks are replaced; files the build never wrote
+    are still never removed).
+    """
     planned = _planned(solutions_dir, out_dir)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    changed = []
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = _read_manifest(out)
+    changed, kept = [], []
     for path, text in planned.items():
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            changed.append(path)
-    for path in _stale_outputs(Path(out_dir), planned):
-        path.unlink()
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            continue
+        ours = path.parent != out or not path.exists() or force or _unchanged_since_build(path, manifest)
+        if not ours:
+            kept.append(path)
+            continue
+        atomic_write_text(path, text)
         changed.append(path)
-    return changed
+    for path in _stale_outputs(out, planned):
+        if force or _unchanged_since_build(path, manifest):
+            path.unlink()
+            changed.append(path)
+        else:
+            kept.append(path)
+    recorded = {path.name: _sha(text) for path, text in planned.items()
+                if path.parent == out and path not in kept}
+    recorded.update({path.name: manifest[path.name] for path in kept if path.name in manifest})
+    manifest_text = _render_manifest(recorded)
+    manifest_path = out / MANIFEST_NAME
+    if not manifest_path.is_file() or manifest_path.read_text(encoding="utf-8") != manifest_text:
+        atomic_write_text(manifest_path, manifest_text)
+    return changed, kept
+
+
+def build_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike = NOTEBOOKS_DIR,
+                    force: bool = False) -> List[Path]:
+    """Write out_dir/NN_*.ipynb from solutions_dir (see `build`); return the changed files."""
+    return build(solutions_dir, out_dir, force)[0]
 
 
 def check_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike = NOTEBOOKS_DIR) -> List[str]:
@@ -287,19 +338,25 @@ def check_notebooks(solutions_dir: PathLike = SOLUTIONS_DIR, out_dir: PathLike =
                                            if is_solution else "differs from what the build makes"))
     problems += [f"{path}: generated from a solution that no longer exists" for path in
                  _stale_outputs(Path(out_dir), planned)]
+    expected = _render_manifest({p.name: _sha(t) for p, t in planned.items() if p.parent == Path(out_dir)})
+    manifest = Path(out_dir) / MANIFEST_NAME
+    if not problems and (not manifest.is_file() or manifest.read_text(encoding="utf-8") != expected):
+        problems.append(f"{manifest}: missing or out of date (the build records the files it wrote there)")
     return problems
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """`python -m labutils build-notebooks [--check] [--solutions DIR] [--out DIR]`."""
     parser = argparse.ArgumentParser(
-        prog="python -m labutils build-notebooks",
+        allow_abbrev=False, prog="python -m labutils build-notebooks",
         description="Write the student notebooks (notebooks/) from the solutions (solutions/): solution "
                     "regions become TODOs, outputs are cleared. Never edit notebooks/ by hand.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 and list the files that differ from what the build makes")
     parser.add_argument("--solutions", default=SOLUTIONS_DIR, help="folder of solution notebooks (solutions/)")
     parser.add_argument("--out", default=NOTEBOOKS_DIR, help="folder of student notebooks (notebooks/)")
+    parser.add_argument("--force", action="store_true",
+                        help="also replace generated notebooks someone edited since the build wrote them")
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         if args.check:
@@ -311,11 +368,23 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 return 1
             print(f"{args.out}/ is up to date with {args.solutions}/.")
             return 0
-        changed = build_notebooks(args.solutions, args.out)
-    except (BuildError, FileNotFoundError) as error:
+        changed, kept = build(args.solutions, args.out, args.force)
+    except (BuildError, OSError) as error:
         print(f"error: {error}")
         return 2
     for path in changed:
         print(f"wrote {path}" if path.exists() else f"removed {path}")
+    for path in kept:
+        print(f"kept {path}: changed since the build wrote it (yours?); rename it to keep a copy, then "
+              "--force replaces it")
     print(f"{len(changed)} file(s) changed." if changed else f"{args.out}/ was already up to date.")
     return 0
+
+
+def __getattr__(name: str):
+    """`labutils.notebooks.trained_model`, where notebooks written before labutils.pretrained import it."""
+    if name == "trained_model":
+        from labutils.pretrained import trained_model
+
+        return trained_model
+    raise AttributeError(f"module 'labutils.notebooks' has no attribute {name!r}")

@@ -1,12 +1,19 @@
 """generate_text: sample characters one at a time from a trained model, carrying its state."""
 from __future__ import annotations
 
+import math
+import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 from tqdm.auto import tqdm
 
 from labutils.text import lab_vocab
+
+# At most this many characters are generated per sample, and a start string may be this long:
+# 100,000 characters take minutes on a CPU (a tune is ~300); more is a typo, not a wish.
+MAX_GENERATION_LENGTH = 100_000
+PRIME_CHUNK = 1024  # the start string primes the state this many characters at a time (bounded memory)
 
 
 def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int]]):
@@ -20,9 +27,11 @@ def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int
 def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[int] = None,
                 generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Draw one index per row from logits (batch, vocab) -> (batch, 1), with temperature and top-k."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}.")
-    logits = logits / temperature
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number above 0 (the lab uses 0.7-1), got {temperature}.")
+    # Shift so the largest logit is 0, and divide in float64 (float32 rounds 1e-300 to 0): a tiny
+    # temperature then gives 0 and -inf (the likeliest character for sure), never NaN.
+    logits = (logits - logits.max(dim=-1, keepdim=True).values).double() / temperature
     if top_k is not None:
         if top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}.")
@@ -62,6 +71,10 @@ def generate_text(
         )
     if generation_length < 0 or num_samples < 1:
         raise ValueError("generation_length must be >= 0 and num_samples >= 1.")
+    for what, size in (("generation_length", generation_length), ("the start string", len(start_string))):
+        if size > MAX_GENERATION_LENGTH:
+            raise ValueError(f"{what} is {size:,} characters; the limit is {MAX_GENERATION_LENGTH:,} "
+                             "(a tune is about 300): ask for fewer")
     device = next(model.parameters()).device
     generator = None
     if seed is not None:
@@ -75,6 +88,9 @@ def generate_text(
     try:
         with torch.inference_mode():
             state = model.init_hidden(num_samples, device)
+            while input_idx.size(1) > PRIME_CHUNK:  # prime with all but the last chunk, keeping only the state
+                _, state = model(input_idx[:, :PRIME_CHUNK], state, return_state=True)
+                input_idx = input_idx[:, PRIME_CHUNK:]
             for i in tqdm(range(generation_length), disable=not progress, desc="generating"):
                 logits, state = model(input_idx, state, return_state=True)  # (num_samples, seq, vocab)
                 input_idx = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (num_samples, 1)
@@ -83,3 +99,133 @@ def generate_text(
         model.train(was_training)
     texts = [start_string + "".join(vocab[j] for j in row) for row in generated.tolist()]
     return texts[0] if num_samples == 1 else texts
+
+
+def _check_temperature(temperature: float) -> float:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) \
+            or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0 (the lab uses 0.6-1.0), got {temperature!r}.")
+    return float(temperature)
+
+
+def generate_tunes(
+    model,
+    num_tunes: int,
+    *,
+    temperature: Optional[float] = None,
+    top_k: Optional[int] = None,
+    guided: bool = True,
+    seed: Optional[int] = None,
+    max_chars: int = 1500,
+    vocab: Optional[Sequence[str]] = None,
+    batch_size: int = 64,
+    start: str = "X",
+    progress: bool = False,
+) -> List[str]:
+    """Sample `num_tunes` complete tunes, each from "X:" to its end, many rows at once.
+
+    Each batch row writes a tune; a row whose tune ends starts the next one, so the batch
+    stays full. With `guided=True` (labutils.guide) no bar ends at the wrong length and no
+    note overflows its bar: a row that breaks its bar goes back to the bar's start (its
+    LSTM state too) and samples the bar again, and after a few tries writes a fallback bar.
+    `guided=False` is plain sampling (each row's first tune is what generate_text writes
+    with the same seed). A tune that reaches `max_chars` without ending is dropped and its
+    row starts afresh. Temperature defaults to GENERATION_DEFAULTS (0.7).
+    """
+    from labutils.guide import KEEP, ROLL_BACK, TUNE_DONE, TuneRow
+    from labutils.params import GENERATION_DEFAULTS
+
+    if isinstance(num_tunes, bool) or not isinstance(num_tunes, int) or num_tunes < 1:
+        raise ValueError(f"num_tunes must be a whole number >= 1, got {num_tunes!r}.")
+    temperature = _check_temperature(GENERATION_DEFAULTS["temperature"] if temperature is None else temperature)
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1 or None, got {top_k}.")
+    if max_chars < 50 or batch_size < 1:
+        raise ValueError(f"max_chars must be >= 50 and batch_size >= 1, got {max_chars} and {batch_size}.")
+    vocab, char2idx = _vocab_maps(vocab, None)
+    unknown = sorted(set(start + "X:\n |") - char2idx.keys())
+    if not start or unknown:
+        raise ValueError(f"start {start!r} (and the characters a tune needs, X: | and newline) must be in the "
+                         f"vocabulary; missing: {''.join(unknown)!r}. Known characters: {''.join(vocab)!r}")
+    device = next(model.parameters()).device
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed)
+    rows = min(num_tunes, batch_size)
+    tunes: List[str] = []
+    was_training = model.training
+    model.eval()
+    row_state = [TuneRow(guided, max_chars, start) for _ in range(rows)]
+    max_starts = 4 * num_tunes + 2 * rows  # bound: a model that never ends a tune stops here
+    starts = rows
+    bar = tqdm(total=num_tunes, disable=not progress, desc="tunes")
+    try:
+        with torch.inference_mode():
+            prime = torch.tensor([[char2idx[c] for c in start]], dtype=torch.long, device=device).repeat(rows, 1)
+            state = model.init_hidden(rows, device)
+            logits, state = model(prime[:, :-1], state, return_state=True) if len(start) > 1 else (None, state)
+            inp = prime[:, -1:]  # (rows, 1): the last character each row has written
+            saved = tuple(s.clone() for s in state) if isinstance(state, tuple) else state.clone()
+            saved_inp = inp.clone()
+            while len(tunes) < num_tunes and starts <= max_starts:
+                logits, new_state = model(inp, state, return_state=True)  # (rows, 1, vocab)
+                sampled = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (rows, 1)
+                chars = sampled[:, 0].tolist()
+                keep, back, fresh = [], [], []
+                for r, row in enumerate(row_state):
+                    if row.forced:
+                        chars[r] = char2idx.get(row.forced.pop(0), chars[r])
+                    verdict = row.accept(vocab[chars[r]])
+                    if verdict == KEEP:
+                        if row.new_checkpoint:
+                            keep.append(r)  # the state before the bar line's last character
+                    elif verdict == ROLL_BACK:
+                        if row.roll_back():
+                            back.append(r)
+                        else:
+                            fresh.append(r)
+                    elif verdict == TUNE_DONE:
+                        tunes.append(row.tune())
+                        bar.update(1)
+                        starts += 1
+                        row.restart("X:" if row.ended_by == "new tune" else "")
+                        if row.ended_by != "new tune":
+                            row.forced = list(start)
+                    else:  # the tune ran past max_chars: start afresh
+                        fresh.append(r)
+                nxt = torch.tensor(chars, dtype=torch.long, device=device).unsqueeze(1)  # (rows, 1)
+                _copy_rows(saved, state, keep)
+                saved_inp[keep] = inp[keep]
+                state = new_state
+                _copy_rows(state, saved, back)
+                nxt[back] = saved_inp[back]
+                for r in fresh:
+                    starts += 1
+                    row_state[r].restart("")
+                    row_state[r].forced = list(start[1:])
+                    row_state[r].accept(start[0])
+                    nxt[r] = char2idx[start[0]]
+                _zero_rows(state, fresh)
+                inp = nxt
+    finally:
+        bar.close()
+        model.train(was_training)
+    if len(tunes) < num_tunes:
+        warnings.warn(f"generate_tunes: only {len(tunes)} of {num_tunes} tunes ended within {max_chars} "
+                      f"characters after {starts} starts (an untrained model?); returning those.", stacklevel=2)
+    return tunes[:num_tunes]
+
+
+def _copy_rows(target, source, rows: List[int]) -> None:
+    """target[:, rows] = source[:, rows] for an LSTM (h, c) or GRU h state."""
+    if not rows:
+        return
+    for t, s in zip(*((target, source) if isinstance(target, tuple) else ((target,), (source,)))):
+        t[:, rows] = s[:, rows]
+
+
+def _zero_rows(state, rows: List[int]) -> None:
+    if rows:
+        for s in state if isinstance(state, tuple) else (state,):
+            s[:, rows] = 0

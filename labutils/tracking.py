@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -98,7 +99,34 @@ def _import_comet():
 
     if quiet_console:  # also quiet when comet_ml was imported before us
         logging.getLogger("comet_ml").setLevel(logging.WARNING)
+    # comet_ml warns, whenever an experiment starts in Jupyter, that experiment.end() must be
+    # called; our Tracker always ends its experiment (tracker.end(), or the with block), so
+    # the warning only misleads students (notebook 05 ends it a few cells later).
+    experiment_logger = logging.getLogger("comet_ml.experiment")
+    if _drop_needs_end_warning not in experiment_logger.filters:
+        experiment_logger.addFilter(_drop_needs_end_warning)
     return comet_ml
+
+
+def _drop_needs_end_warning(record: logging.LogRecord) -> bool:
+    return "you will need to call `experiment.end()`" not in record.getMessage()
+
+
+COMET_HOST = "www.comet.com"
+REACH_TIMEOUT_S = 3.0
+
+
+def comet_reachable(timeout: float = REACH_TIMEOUT_S) -> bool:
+    """Whether Comet's server answers a TCP connection within `timeout` seconds (comet_ml itself
+    retries for ~30 s and prints tracebacks when there is no network)."""
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("COMET_URL_OVERRIDE") or f"https://{COMET_HOST}").hostname or COMET_HOST
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 # An offline zip keeps a copy of every logged file: beyond this many audio files it would hold
@@ -234,6 +262,10 @@ def start_experiment(params: dict, api_key: Optional[str] = None,
         # comet_ml runs one experiment per process and would cut the previous one short.
         print("Comet: ending the previous experiment first (one runs at a time).")
         _running_tracker.end()
+    if mode == "online" and not comet_reachable():
+        print(f"Comet: cannot reach {COMET_HOST} (no network?), so this run logs to an offline zip instead; "
+              "upload it later with `comet upload`.")
+        mode = "offline"
     if mode == "online":
         experiment = comet_ml.Experiment(api_key=api_key or os.environ.get("COMET_API_KEY"),
                                          project_name=project_name, **QUIET_EXPERIMENT_OPTIONS)

@@ -123,6 +123,27 @@ def evaluate_kept(model, average: Optional[WeightAverage], vectorized: np.ndarra
     return (averaged_bpc, average.module, "average") if averaged_bpc <= bpc else (bpc, model, "weights")
 
 
+class TrainingDiverged(ValueError):
+    """The loss blew up (not a number, or far worse than guessing): training stopped, the last good
+    checkpoint is kept."""
+
+
+def divergence_limit(model) -> float:
+    """The loss above which training has blown up: 10 x that of guessing every character uniformly,
+    ln(vocab_size) (4.4 for the lab's 83; a lab run starts there and falls). inf when unknown."""
+    vocab_size = getattr(model, "vocab_size", None)
+    return 10 * math.log(vocab_size) if isinstance(vocab_size, int) and vocab_size > 1 else math.inf
+
+
+def _diverged(step: int, loss: float, params: Dict, last_saved: Optional[int], path) -> TrainingDiverged:
+    rate = learning_rate_at(step - 1, params)
+    kept = (f"the checkpoint of step {last_saved} is kept ({path})" if last_saved is not None
+            else "no checkpoint was written")
+    return TrainingDiverged(
+        f"the training loss blew up to {loss:.4g} at step {step} (learning rate {rate:g}), so training stopped; "
+        f"{kept}. Try a smaller --learning-rate (e.g. {rate / 10:g}) or --grad-clip 1.")
+
+
 @dataclass
 class TrainResult:
     """What a training run returns: loss history, last held-out bits/char, checkpoint path."""
@@ -201,11 +222,15 @@ def train(
                 kept, kept_name = average.module, "average"
         elapsed_before = history[-1]["elapsed_s"] if history else 0.0
 
+    last_saved = [start_step if resume_from is not None else None]  # step of the last periodic checkpoint
+
     def checkpoint(step: int, best: bool = False) -> None:
         """The periodic checkpoint (to resume: weights, and average if any), or the best model."""
         path = best_checkpoint_path if best else checkpoint_path
         if path is None:
             return
+        if not best:
+            last_saved[0] = step
         extra = dict(extra_checkpoint or {})
         if average is not None and not best:
             extra.update(ema_state=average.state_dict(), kept=kept_name)
@@ -219,6 +244,7 @@ def train(
     threads = thread_chooser(params, device, say=tqdm.write)  # CPU threads by measurement (labutils.threads)
     t0 = time.perf_counter()
     step, whole_step = start_step, True
+    blown_up = divergence_limit(model)
     bar = tqdm(range(start_step, total_steps), initial=start_step, total=total_steps,
                disable=not progress, desc="training")
     try:
@@ -229,6 +255,9 @@ def train(
                 x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
                 loss = threads.run(lambda: scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device),
                                                           step_index, params, average))
+                if not loss <= blown_up:  # NaN, inf or exploding: the weights are ruined: keep the checkpoint on disk as it is
+                    bar.close()
+                    raise _diverged(step_index + 1, loss, params, last_saved[0], checkpoint_path)
                 step = step_index + 1
                 record = {"step": step, "loss": loss, "val_bpc": None,
                           "elapsed_s": elapsed_before + time.perf_counter() - t0}

@@ -44,11 +44,12 @@ fi
 echo "Installing labutils (editable) and its dependencies (requirements.txt, pyproject.toml)"
 pip_quiet -r requirements.txt
 
-# Audio and sheet-music tools. Optional: without them labutils uses its pure-Python path.
+# Audio and sheet-music tools, and bubblewrap (the grader's sandbox, Linux). Optional: without them labutils uses its pure-Python path.
 # fluid-soundfont-gm is the sound font Debian's timidity config names: with freepats alone
 # timidity reports a config error and pauses 1 s on every call.
-APT_PACKAGES="abcmidi timidity fluid-soundfont-gm abcm2ps"
+APT_PACKAGES="abcmidi timidity fluid-soundfont-gm abcm2ps bubblewrap"
 if command -v abc2midi >/dev/null && command -v abcm2ps >/dev/null && command -v timidity >/dev/null \
+    && { command -v bwrap >/dev/null || [ "$(uname)" != Linux ]; } \
     && [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]; then
   :
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

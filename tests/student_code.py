@@ -247,6 +247,15 @@ def step_swapped(model, optimizer, x_batch, y_batch):
     return train_step(model, optimizer, y_batch, x_batch)
 
 
+def step_labels_from_x(model, optimizer, x_batch, y_batch):
+    return train_step(model, optimizer, x_batch, x_batch)
+
+
+def batch_target_one_short(v, seq_length, batch_size):
+    idx = np.random.choice(len(v) - seq_length - 1, batch_size)
+    return torch.tensor(_windows(v, idx, seq_length, 0)), torch.tensor(_windows(v, idx, seq_length - 1, 1))
+
+
 def step_returns_loss_after_update(model, optimizer, x_batch, y_batch):
     train_step(model, optimizer, x_batch, y_batch)
     return compute_loss(y_batch, model(x_batch)).item()
@@ -342,6 +351,8 @@ MISTAKES = [
     ("train_step", step_no_backward, "did not change"),
     ("train_step", step_swapped, "train_step returned loss"),
     ("train_step", step_returns_loss_after_update, "before optimizer.step()"),
+    ("train_step", step_labels_from_x, "not x_batch"),
+    ("get_batch", batch_target_one_short, "1 character short — hint: y = vectorized_songs[start+1:start+seq_length+1]"),
     ("generate_text", generate_no_state, "state is not carried"),
     ("generate_text", generate_reinit, "state is not carried"),
     ("generate_text", generate_argmax, "that is argmax, not sampling"),

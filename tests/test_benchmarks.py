@@ -124,3 +124,12 @@ def test_busy_rows_mark_the_goal_from_the_numbers():
     assert rows["7b"][-1] == "yes" and rows["7b"][4] == "4.00x"
     results["busy_machine"]["busy_adaptive"]["steps_per_s"] = 1.0
     assert report._busy_rows(results)[1][-1] == "no"
+
+
+def test_the_grading_benchmark_grades_the_labs_own_notebooks(tmp_path):
+    from benchmarks import bench_grading
+
+    count = bench_grading.make_class(tmp_path / "class", 3)
+    students = sorted(p.name for p in (tmp_path / "class").iterdir())
+    assert count == 6 and students == ["student00", "student01", "student02"]
+    assert sorted(p.name for p in (tmp_path / "class" / "student01").iterdir()) == list(bench_grading.NOTEBOOKS)

@@ -398,3 +398,24 @@ def test_cli_play_writes_wav(songs, tmp_path, capsys):
     bad = tmp_path / "bad.abc"
     bad.write_text(HEADER + "AB|cdef gfe|cdef gfed|]\n")
     assert music.main([str(bad), "--check", "--backend", "music21"]) == 1
+
+
+def test_tune_quality_counts_clean_tunes_and_copies():
+    from labutils.data import load_training_data
+    from labutils.music import CopyIndex, best_tunes, tune_quality
+
+    songs = load_training_data()
+    index = CopyIndex(songs[:100])
+    copied = songs[5]
+    body = copied.split("\nK:", 1)[1]
+    original = songs[300].split("\nK:", 1)[0] + "\nK:G\nA|BA BA|BA BA|BA BA|cd ef|g4|\n"
+    broken = original.replace("cd ef", "cd e")
+    quality = tune_quality([copied, original, broken], index=index)
+    rows = quality["tunes"]
+    assert rows[0]["copies"] and rows[0]["longest_shared"] >= len(body.strip()) - 20
+    assert rows[0]["copies_training_tune"] == 5
+    assert not rows[1]["copies"] and rows[1]["longest_shared"] < 60
+    assert quality["copying"] == 1 and quality["count"] == 3
+    if rows[2]["backend"] == "abc2midi":
+        assert rows[1]["clean"] and not rows[2]["clean"] and rows[2]["bad_bars"] == 1
+    assert best_tunes([copied, original, broken], quality, 1) == [original]

@@ -81,7 +81,10 @@ def test_check_fails_and_names_a_hand_edited_notebook(tree, capsys):
     assert run_main("--check", "--solutions", solutions, "--out", out) == 1
     report = capsys.readouterr().out
     assert "03_batches.ipynb" in report and "01_data.ipynb" not in report
-    assert run_main("--solutions", solutions, "--out", out) == 0  # the build repairs it
+    assert run_main("--solutions", solutions, "--out", out) == 0  # a hand edit is kept ...
+    assert edited.read_bytes() != (STUDENT / "03_batches.ipynb").read_bytes()
+    assert "kept" in capsys.readouterr().out
+    assert run_main("--solutions", solutions, "--out", out, "--force") == 0  # ... unless --force
     assert edited.read_bytes() == (STUDENT / "03_batches.ipynb").read_bytes()
     assert run_main("--check", "--solutions", solutions, "--out", out) == 0
 
@@ -305,3 +308,23 @@ def test_untouched_student_notebook_reports_not_implemented(name, tmp_path, monk
         if errors:
             failed_names |= assigned_names(cell.source)
     assert checks == len(exercise_cells(read(SOLUTIONS / name)))
+
+
+def test_build_keeps_a_students_edits_and_own_copies(tree, capsys):
+    """Issue 18: the build replaced an edited notebook and deleted the student's own copy."""
+    solutions, out = tree
+    edited, copy = out / "03_batches.ipynb", out / "03_batches-my-copy.ipynb"
+    nb = read(edited)
+    next(c for c in code_cells(nb) if "NotImplementedError" in c.source).source = "x_batch = y_batch = None  # mine"
+    nbformat.write(nb, edited)
+    shutil.copy(edited, copy)  # a copy carries the build's metadata, as a File > Make a copy does
+    mine = {p.name: p.read_bytes() for p in (edited, copy)}
+    path = solutions / "03_batches.ipynb"  # the instructor changes the solution: a rebuild is due
+    path.write_text(path.read_text(encoding="utf-8").replace("get_batch", "get_batch ", 1), encoding="utf-8")
+    assert run_main("--solutions", solutions, "--out", out) == 0
+    report = capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in (edited, copy)} == mine
+    assert f"kept {edited}" in report and "--force" in report and "my-copy" not in report
+    (solutions / "04_model.ipynb").unlink()  # a notebook the build wrote, unchanged, whose solution went
+    run_main("--solutions", solutions, "--out", out, "--force")
+    assert not (out / "04_model.ipynb").exists() and copy.read_bytes() == mine[copy.name]

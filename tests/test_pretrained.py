@@ -48,3 +48,9 @@ def test_trained_model_falls_back_to_a_quick_model(tmp_path, monkeypatch, capsys
 def test_trained_model_rejects_an_unknown_choice():
     with pytest.raises(ValueError, match="'pretrained', 'mine' or 'quick'"):
         pretrained.trained_model("best")
+
+
+def test_notebooks_written_before_the_move_still_import_trained_model():
+    from labutils.notebooks import trained_model
+
+    assert trained_model is pretrained.trained_model

@@ -14,6 +14,8 @@ from scipy.io import wavfile
 from labutils import tracking
 from labutils.tracking import choose_mode, colab_or_env_api_key, start_experiment
 
+REAL_COMET_REACHABLE = tracking.comet_reachable
+
 PARAMS = {"learning_rate": 5e-3, "batch_size": 8, "seq_length": 100}
 
 
@@ -31,6 +33,8 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     monkeypatch.delenv("COMET_API_KEY", raising=False)
+    # Online tests use a fake experiment: let them past the reachability check (tested on its own).
+    monkeypatch.setattr(tracking, "comet_reachable", lambda *args, **kwargs: True)
     yield attempts
     assert attempts == [], f"network access attempted: {attempts}"
 
@@ -320,3 +324,34 @@ def test_colab_or_env_api_key(monkeypatch):
 
     install_fake_colab(secret_not_found)
     assert colab_or_env_api_key() == "env-key"
+
+
+def test_online_without_a_network_is_one_line_and_logs_offline(no_network, monkeypatch, tmp_path, capsys):
+    import comet_ml
+
+    monkeypatch.setattr(tracking, "comet_reachable", REAL_COMET_REACHABLE)
+    monkeypatch.setattr(comet_ml, "Experiment", lambda **kwargs: pytest.fail("tried to go online"))
+    with start_experiment(PARAMS, api_key="a-key", mode="online", run_dir=tmp_path) as tracker:
+        tracker.log_metrics({"loss": 1.0}, step=1)
+    out = capsys.readouterr()
+    assert tracker.mode == "offline" and tracker.offline_zip is not None
+    assert "cannot reach" in out.out and "Traceback" not in out.err
+    assert len(no_network) >= 1  # the one short check it made (refused by the guard)
+    no_network.clear()
+
+
+def test_no_needs_end_warning_in_jupyter(monkeypatch, tmp_path):
+    """comet_ml warns in Jupyter that experiment.end() is needed; the Tracker always ends it."""
+    import comet_ml.experiment
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("comet_ml.experiment")
+    logger.addHandler(handler)
+    monkeypatch.setattr(comet_ml.experiment, "_in_jupyter_environment", lambda: True)
+    try:
+        start_experiment(PARAMS, mode="offline", run_dir=tmp_path).end()
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "experiment.end()" in r.getMessage()]

@@ -1,8 +1,9 @@
 """Grade student notebooks against the solutions: `python -m labutils grade SUBMISSION...`.
 
-cli.py (the command), submissions.py (find, run, judge), kernel.py (one notebook in a fresh
-kernel), probe.py (run in the student's kernel, injected as text), judges.py (the verdicts and
-the probes' inputs), report.py (grades.csv, grades.json, feedback/).
+cli.py (the command), submissions.py (find, run, judge), sandbox.py (isolation, limits), worker.py
+(one notebook inside the sandbox), kernel.py (its kernel run), probe.py (the probe process, loaded as
+text), judges.py (verdicts, inputs), similarity.py (flags), report.py (grades.csv, grades.json,
+feedback/), gradescope.py (the autograder zip and results.json).
 
 Submissions. Each SUBMISSION argument is one of:
   * a notebook file (.ipynb): one student, named after the file (alice.ipynb -> alice);
@@ -13,18 +14,20 @@ Submissions. Each SUBMISSION argument is one of:
 A student's exercise may live in any of their notebooks; each exercise counts once, from the
 notebook where it did best.
 
-How. Every notebook runs in a fresh kernel (this Python) in its own temporary folder, with
-LABUTILS_SMALL=1, CUDA hidden, per-cell and total timeouts and capped output; errors in one
-cell do not stop the rest, and a cell that kills the kernel is skipped on a re-run. Then the
-probes of probe.py, read as text, run in that kernel on inputs drawn
-afresh (--seed to repeat) and write plain data to a file; this process judges the data with
-its own imports of the reference (judges.py). Only definitions made in the notebook
-count (labutils' reference, imported or wrapped, counts as not implemented), so redefining the
-checks, the rubric or the reference inside a notebook changes nothing.
+How. Every notebook is run by a worker in a sandbox (sandbox.py: bubblewrap, else unshare as root,
+else a new session; the grader says what is not isolated) with an allowlisted environment, limits
+per process (--memory, --cpu-time, --max-file-size, --max-processes) and, as root, a fresh
+unprivileged uid. The kernel runs the cells (LABUTILS_SMALL=1, CUDA hidden, per-cell and total
+timeouts, capped output; a cell that kills the kernel is skipped on a re-run). Then a fresh
+process (worker.py, probe.py) re-runs only the notebook's definitions and probes them on inputs
+drawn afresh (--seed to repeat), its channel bound before any student code runs; this process
+judges the data with its own imports of the reference (judges.py). Only definitions made in the
+notebook count: labutils' reference, imported, wrapped or called at run time, counts as not
+implemented. Identical code (to the reference, between students) is flagged, not zeroed.
+How each limit works and the residual risks: README.md in this folder.
 
 Output in --out (default ./grades): grades.csv (one row per student), grades.json (details)
 and feedback/<student>.txt. The exit status is non-zero only when the grader itself fails.
-The notebooks run with your user's rights: grade untrusted work in a throwaway account or VM.
 """
 from labutils.grading.submissions import RUBRIC, find_submissions, grade_notebook, grade_student
 

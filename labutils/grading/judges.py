@@ -120,8 +120,14 @@ def _judge_get_batch(inputs: Dict, data: Dict) -> None:
                      "build it with torch.tensor(..., dtype=torch.long)")
             _require(item["dtype"] == "torch.int64", f"{label} has dtype {item['dtype']}, expected torch.long (int64)",
                      "character indices must be integers for nn.Embedding and cross_entropy: dtype=torch.long")
+            off = item["shape"][1] - seq if len(item["shape"]) == 2 and item["shape"][0] == batch else None
             _require(item["shape"] == [batch, seq], f"{label} has shape {tuple(item['shape'])}, expected "
-                     f"(batch_size, seq_length) = ({batch}, {seq})", "one row per window: (batch_size, seq_length)")
+                     f"(batch_size, seq_length) = ({batch}, {seq})" + (
+                         f": its rows are {abs(off)} character{'s' * (abs(off) != 1)} "
+                         f"{'short' if off < 0 else 'long'}" if off else ""),
+                     "one row per window: (batch_size, seq_length)" if not off else
+                     ("y = vectorized_songs[start+1:start+seq_length+1]: the slice ends one past start+seq_length"
+                      if label == "y_batch" else "x = vectorized_songs[start:start+seq_length]"))
         x, y = (item["values"].numpy() for item in out["items"])
         starts = []
         for row in range(batch):
@@ -268,18 +274,36 @@ def _number(described) -> Optional[float]:
     return None
 
 
+def _same_loss(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-4 * max(1.0, abs(b))
+
+
+def _loss_of(model, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """The cross-entropy of `model` on inputs x against `labels`, without touching gradients."""
+    with torch.no_grad():
+        logits = model(x)
+        return float(F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)))
+
+
 def _judge_train_step(inputs: Dict, data: Dict) -> None:
     model = TinyCharModel(inputs["vocab_size"], inputs["seed"])
     initial = {k: v.detach().clone() for k, v in model.named_parameters()}
     optimizer = torch.optim.SGD(model.parameters(), lr=inputs["lr"])
     for step, ((x, y), out) in enumerate(zip(inputs["batches"], data["steps"]), start=1):
+        labels_x_loss = _loss_of(model, x, x)  # the usual slip: the inputs taken as the labels
         expected_loss = reference_train_step(model, optimizer, x, y)
         loss = _number(out["loss"])
         _require(loss is not None, f"train_step returned a {out['loss']['type']}, expected the loss (a number)",
                  "return loss (or loss.item())")
-        _require(abs(loss - expected_loss) <= 1e-4 * max(1.0, expected_loss), f"train_step returned loss {loss:.4f} "
-                 f"at step {step}, but the batch's loss before the update is {expected_loss:.4f}",
-                 "loss = compute_loss(y_batch, model(x_batch)), computed before optimizer.step()")
+        if not _same_loss(loss, expected_loss):
+            if _same_loss(loss, labels_x_loss):
+                hint = "the labels are y_batch (the next characters), not x_batch: compute_loss(y_batch, model(x_batch))"
+            elif _same_loss(loss, _loss_of(model, x, y)):
+                hint = "return the loss computed before optimizer.step() (yours is the loss after the update)"
+            else:
+                hint = "loss = compute_loss(y_batch, model(x_batch)), computed before optimizer.step()"
+            _require(False, f"train_step returned loss {loss:.4f} at step {step}, but the batch's loss before the "
+                     f"update is {expected_loss:.4f}", hint)
         params = out["params"]
         if step == 1:
             _require(any(not torch.equal(params[k], v) for k, v in initial.items()), "the model's parameters did "
@@ -390,18 +414,27 @@ def judge(name: str, inputs: Dict, result: Dict) -> Verdict:
         found = f" (only labutils' reference from {module})" if module.startswith("labutils") else ""
         return Verdict("missing", f"[FAIL] {name} is not defined in this notebook{found} — hint: write it in the "
                                   "TODO cell and run that cell")
-    if error in ("not_implemented", "reference"):
-        what = "uses labutils' reference instead of your own code" if error == "reference" else "is not implemented yet"
+    if error in ("not_implemented", "reference", "tampered"):
+        what = {"not_implemented": "is not implemented yet",
+                "reference": "uses labutils' reference instead of your own code",
+                "tampered": "switched off the grader's watch on labutils' reference while it ran"}[error]
+        if error == "reference" and result.get("how") == "call":
+            what = f"calls labutils' reference ({result.get('message')}) while it runs instead of your own code"
         return Verdict("not_implemented", f"[FAIL] {name} {what} — hint: fill in the TODO cell above, run it, "
                                           "then run the check again")
     if error == "crashed":
-        return Verdict("fail", f"[FAIL] testing {name} stopped the Python kernel — hint: {EXCEPTION_HINTS[name]}")
+        return Verdict("fail", f"[FAIL] testing {name} stopped the Python process that tested it (while "
+                               f"{result.get('stage', 'starting')}) — hint: {EXCEPTION_HINTS[name]}")
     if error == "timeout":
         return Verdict("fail", f"[FAIL] {name} did not finish in time while {result.get('stage')} — hint: look for "
                                "an endless loop")
     if error == "exception":
+        hint = EXCEPTION_HINTS[name]
+        if result.get("computed_in") is not None:
+            hint = (f"{name} uses a name set by top-level code in cell {result['computed_in'] + 1}, which the grader "
+                    "does not re-run: compute it inside the function or pass it as an argument")
         return Verdict("fail", f"[FAIL] {name} raised {result['type']} while {result['stage']}: {result['message']} "
-                               f"— hint: {EXCEPTION_HINTS[name]}")
+                               f"— hint: {hint}")
     try:
         JUDGES[name](inputs, result["data"])
     except _Fail as failure:

@@ -2,16 +2,49 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import re
+import tempfile
 from pathlib import Path
 from typing import Dict, List
 
+from labutils.files import atomic_write_text
+from labutils.grading.similarity import identical_pairs
 from labutils.grading.submissions import RUBRIC
 
 
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "student"
+
+
+def feedback_names(students: List[str]) -> Dict[str, str]:
+    """{student: feedback file name}, one file each: names that map to the same safe name
+    (`a b` and `a_b`, or `Ann` and `ann` on a case-blind disk) get a short hash of the real name."""
+    groups: Dict[str, List[str]] = {}
+    for student in students:
+        groups.setdefault(_safe_name(student).lower(), []).append(student)
+    names = {}
+    for student in students:
+        safe = _safe_name(student)
+        if len(groups[safe.lower()]) > 1:
+            safe += "-" + hashlib.sha256(student.encode("utf-8")).hexdigest()[:8]
+        names[student] = safe + ".txt"
+    return names
+
+
+def check_out_folder(out: Path) -> None:
+    """Make `out`/feedback and prove a file can be written there, before any grading (OSError if not)."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {str(out)!r} is a file, not a folder")
+    try:
+        (out / "feedback").mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out / "feedback"):
+            pass
+    except OSError as error:
+        raise PermissionError(f"--out {str(out)!r} cannot be written ({error.strerror or error}): "
+                              "pick a folder you can write to; nothing was graded") from error
 
 
 def feedback_text(grade: Dict) -> str:
@@ -29,13 +62,20 @@ def feedback_text(grade: Dict) -> str:
 def write_reports(grades: List[Dict], out: Path, seed: int) -> None:
     """Write grades.csv, grades.json and feedback/<student>.txt into `out`."""
     (out / "feedback").mkdir(parents=True, exist_ok=True)
-    with open(out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["student", *RUBRIC, "total", "max", "status"])
-        for grade in grades:
-            writer.writerow([grade["student"], *(grade["exercises"][e]["points"] for e in RUBRIC),
-                             grade["total"], grade["max"], grade["status"]])
-    summary = {"seed": seed, "rubric": RUBRIC, "students": grades}
-    (out / "grades.json").write_text(json.dumps(summary, indent=1, default=str), encoding="utf-8")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", *RUBRIC, "total", "max", "status", "flags"])
     for grade in grades:
-        (out / "feedback" / f"{_safe_name(grade['student'])}.txt").write_text(feedback_text(grade), encoding="utf-8")
+        writer.writerow([grade["student"], *(grade["exercises"][e]["points"] for e in RUBRIC),
+                         grade["total"], grade["max"], grade["status"], "; ".join(grade.get("flags", []))])
+    atomic_write_text(out / "grades.csv", buffer.getvalue())
+    summary = {"seed": seed, "rubric": RUBRIC, "students": grades,
+               "review": {"identical_to_reference": [{"student": g["student"], "flag": f} for g in grades
+                                                     for f in g.get("flags", []) if "labutils' reference" in f],
+                          "identical_between_students": identical_pairs(grades),
+                          "other": [{"student": g["student"], "flag": f} for g in grades for f in g.get("flags", [])
+                                    if "review by hand" in f]}}
+    atomic_write_text(out / "grades.json", json.dumps(summary, indent=1, default=str))
+    names = feedback_names([grade["student"] for grade in grades])
+    for grade in grades:
+        atomic_write_text(out / "feedback" / names[grade["student"]], feedback_text(grade))

@@ -1,7 +1,7 @@
 """Find the submissions, run each notebook and judge what it defines: one grade per student."""
 from __future__ import annotations
 
-import tempfile
+import signal
 import zlib
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -53,43 +53,107 @@ def _read_notebook(path: Path):
         return None, f"not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
 
 
-def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, threads: Optional[int]) -> Dict:
-    """Run one notebook and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}."""
+LIMIT_ERRORS = {"memory": ("MemoryError", "can't allocate memory", "Cannot allocate memory", "bad_alloc"),
+                "file_size": ("File too large", "No space left on device"),
+                "processes": ("Resource temporarily unavailable", "can't start new thread")}
+
+
+def _limit_reached(record: Dict, limits) -> List[str]:
+    """'memory limit of 4 GiB reached in cell 7' for each limit the kernel ran into."""
+    found: Dict[str, int] = {}
+    for error in record.get("errors", []):
+        text = f"{error.get('error', '')} {error.get('message', '')}"
+        for which, needles in LIMIT_ERRORS.items():
+            if any(n in text for n in needles):
+                found.setdefault(which, error["cell"])
+    for cell, status in zip(record.get("skipped", []), record.get("kernel_statuses", [])):
+        if status == -signal.SIGXCPU:
+            found.setdefault("cpu", cell)
+        elif status == -signal.SIGXFSZ:
+            found.setdefault("file_size", cell)
+    return [f"{limits.describe(which)} reached in cell {cell + 1}" for which, cell in found.items()]
+
+
+def _probe_problem(record: Dict, timeout: float) -> Optional[str]:
+    probe = record.get("probe", {})
+    status = probe.get("status")
+    if status == "no time left":
+        return f"the notebook used all of the total timeout of {timeout:g} s: no time was left to test the definitions"
+    if status == "timeout":
+        return f"testing the definitions ran over its {probe.get('budget', 0):g} s"
+    if status and status != "done" and not probe.get("final"):
+        return f"the process testing the definitions stopped ({status})"
+    return None
+
+
+def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, threads: Optional[int],
+                   limits=None) -> Dict:
+    """Run one notebook in the sandbox and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}."""
+    import io
+
     import torch
 
+    from labutils.grading import sandbox
     from labutils.grading.judges import Verdict, judge, make_inputs
-    from labutils.grading.kernel import run_notebook
 
-    report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}}
+    limits = limits or sandbox.Limits()
+    report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}, "sources": {}}
     nb, problem = _read_notebook(path)
     if nb is None:
         report["problems"].append(problem)
         return report
+    from labutils.grading.similarity import exercise_sources
+
+    report["sources"] = exercise_sources(nb)
+    report["suspicious"] = suspicious_names(nb)
     rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
     inputs = {name: make_inputs(name, rng) for name in RUBRIC}
-    with tempfile.TemporaryDirectory(prefix="labutils-inputs-") as tmp:
-        inputs_path = Path(tmp) / "inputs.pt"
-        torch.save(inputs, inputs_path)
-        record = run_notebook(nb, inputs_path, cell_timeout, timeout, threads)
-    report["errors"] = [{**e, "cell": e["cell"] + 1} for e in record["errors"][:20]]
-    cells = ", ".join(str(i + 1) for i in record["skipped"])
-    if record["died_in"] is not None:
-        report["problems"].append(f"the kernel died on every run (cells {cells}); nothing could be graded")
-    elif record["skipped"]:
+    buffer = io.BytesIO()
+    torch.save(inputs, buffer)
+    seconds_each = max(5.0, min(20.0, cell_timeout / 2))  # per exercise probed
+    probe_budget = min(6 * seconds_each + 15, max(20.0, timeout / 2))
+    import nbformat
+
+    request = {"notebook": nbformat.writes(nb), "cell_timeout": cell_timeout, "timeout": timeout,
+               "seconds_each": seconds_each, "probe_budget": probe_budget}
+    answer, reason = sandbox.run_worker(request, buffer.getvalue(), limits, timeout + 20, threads)
+    record = None
+    if answer:
+        try:
+            record = torch.load(io.BytesIO(answer), weights_only=True)
+        except Exception as error:  # noqa: BLE001 - the worker's answer is data, never code
+            reason = f"the grading worker's answer was unreadable ({type(error).__name__})"
+    if not isinstance(record, dict):
+        report["problems"].append(reason or "the grading worker gave no answer")
+        return report
+    report["errors"] = [{**e, "cell": e["cell"] + 1} for e in record.get("errors", [])[:20]]
+    cells = ", ".join(str(i + 1) for i in record.get("skipped", []))
+    if record.get("kernel_failed"):
+        report["problems"].append(f"the Python kernel could not start ({record['kernel_failed']})")
+    if record.get("died_in") is not None:
+        report["problems"].append(f"the kernel died on every run (cells {cells}); graded the definitions without them")
+    elif record.get("skipped"):
         report["problems"].append(f"the kernel died in cell {cells}; graded without it")
-    if record["timed_out"]:
-        report["problems"].append(f"the notebook ran over the total timeout of {timeout:g} s")
-    if record["output_truncated"]:
+    report["problems"] += _limit_reached(record, limits)
+    if record.get("timed_out"):
+        report["problems"].append(f"the notebook ran over the total timeout of {timeout:g} s "
+                                  f"(cells after cell {(record.get('last_cell') or 0) + 1} did not run)")
+    if record.get("output_truncated"):
         report["problems"].append("huge output was cut")
+    probe_problem = _probe_problem(record, timeout)
+    if probe_problem:
+        report["problems"].append(probe_problem)
     results = record.get("results")
     results = results.get("exercises") if isinstance(results, dict) else None
     if not isinstance(results, dict):
-        if record["died_in"] is None:
-            report["problems"].append("the grader could not test the definitions (" +
-                                      record.get("unreadable", "the kernel did not run the probes") + ")")
+        if not probe_problem:
+            report["problems"].append("the grader could not test the definitions")
         return report
+    timed_out = record.get("probe", {}).get("status") == "timeout"
     for name, result in results.items():
-        if name in RUBRIC:
+        if name in RUBRIC and isinstance(result, dict):
+            if result.get("error") == "crashed" and timed_out:
+                result = {**result, "error": "timeout"}
             try:
                 verdict = judge(name, inputs[name], result)
             except (AttributeError, KeyError, TypeError, ValueError) as error:  # data not from our probe
@@ -99,10 +163,21 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
     return report
 
 
+SUSPICIOUS = ("gc.", "get_objects", "get_referrers", "_getframe", "f_back", "f_globals", "ctypes", "setprofile",
+              "settrace", "sys.modules", "importlib", "__code__", "FunctionType", "getsource", "builtins",
+              "torch.save", "torch.load", "os.kill", "/proc", "socket", "subprocess", "os.fork", "os.system")
+
+
+def suspicious_names(nb) -> List[str]:
+    """Names in the notebook's code that reach into the grader's process (for the instructor to review)."""
+    text = "\n".join(str(c.source) for c in nb.cells if c.cell_type == "code")
+    return [name for name in SUSPICIOUS if name in text]
+
+
 def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout: float, timeout: float,
-                  threads: Optional[int] = None) -> Dict:
+                  threads: Optional[int] = None, limits=None) -> Dict:
     """Grade all notebooks of one student; keep each exercise's best result."""
-    reports = [grade_notebook(Path(p), seed, cell_timeout, timeout, threads) for p in notebooks]
+    reports = [grade_notebook(Path(p), seed, cell_timeout, timeout, threads, limits) for p in notebooks]
     exercises = {}
     for exercise, points in RUBRIC.items():
         best = {"status": "missing", "notebook": None, "message": f"[FAIL] {exercise} was not found in any "
@@ -111,18 +186,20 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
             got = report["exercises"].get(exercise)
             imported = got and got["status"] == "missing" and "reference" in got["message"]
             if got and (RANK[got["status"]] > RANK[best["status"]] or imported and best["notebook"] is None):
-                best = {**got, "notebook": report["notebook"]}
+                best = {**got, "notebook": report["notebook"], "code": report.get("sources", {}).get(exercise)}
         best["points"] = points if best["status"] == "pass" else 0
         best["max"] = points
         exercises[exercise] = best
     problems = [f"{r['notebook']}: {p}" for r in reports for p in r["problems"]]
+    suspicious = sorted({n for r in reports for n in r.get("suspicious", [])})
+    flags = [f"code mentions {', '.join(suspicious)}: review by hand"] if suspicious else []
     return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises,
             "total": sum(e["points"] for e in exercises.values()), "max": sum(RUBRIC.values()),
-            "status": "; ".join(problems) if problems else "ok", "reports": reports}
+            "status": "; ".join(problems) if problems else "ok", "flags": flags, "reports": reports}
 
 
 def failed_grade(name: str, notebooks: Sequence[Path], error: str) -> Dict:
     exercises = {e: {"status": "error", "points": 0, "max": p, "notebook": None,
                      "message": "[FAIL] not graded: the grader failed"} for e, p in RUBRIC.items()}
     return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises, "total": 0,
-            "max": sum(RUBRIC.values()), "status": f"grader error: {error}", "reports": []}
+            "max": sum(RUBRIC.values()), "status": f"grader error: {error}", "flags": [], "reports": []}

@@ -48,3 +48,7 @@ __all__ = ["SongError", "TuneReport", "WavResult", "MAX_CHARS", "MAX_SECONDS", "
            "available_tools", "say_pure_python_once", "check_tune", "check_corpus", "clean_rate",
            "song_notes", "render_song", "abc_to_midi", "abc_to_wav", "save_song", "play_song",
            "write_wavs", "piano_roll", "sheet_svg", "show_sheet", "main"]
+from labutils.music.quality import COPY_RUN, CopyIndex, best_tunes, quality_summary, tune_quality
+from labutils.music.rhythm import RhythmState
+
+__all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "tune_quality", "RhythmState"]

@@ -9,8 +9,11 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import signal
 import subprocess
 import tempfile
+import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,12 @@ from labutils.music.common import TOOL_TIMEOUT_S, SongError, say_pure_python_onc
 MAX_CHARS = 20_000  # longer text is refused: no tune of the collection is over 700 characters
 MUSIC21_MAX_BARS = 200  # music21 slows down quadratically: 500 bars take ~5 s, 2000 bars ~2 min
 MUSIC21_MAX_BODY_CHARS = 2_000  # the longest tune of the collection has ~600
+# A bar may hold at most this many whole notes (M:n/d with n/d above it is refused). The collection's
+# longest bar is 12/8 = 1.5; music21 takes 0.3 s on a 64/1 bar, 3 s on 128/1, 11 s on 256/1 and
+# ran past 300 s on M:99999/1.
+MAX_BAR_WHOLE_NOTES = 16
+MUSIC21_TIMEOUT_S = TOOL_TIMEOUT_S  # and music21 is stopped after this long, like the programs
+_METER = re.compile(r"(?:^|\[)M:\s*(\d+)\s*/\s*(\d+)", re.M)
 
 _TUNE_START = re.compile(r"(?m)^X:")
 _KEY_LINE = re.compile(r"(?m)^K:.*$")
@@ -84,6 +93,10 @@ def prepare_tune(song) -> str:
         raise SongError("not ABC notation: no 'K:' (key) line, and the music starts after it")
     if not re.search(r"[A-Ga-g]", tune[key.end():]):
         raise SongError("no notes: nothing after the K: line is a note")
+    for numerator, denominator in _METER.findall(tune):
+        if int(denominator) == 0 or int(numerator) / int(denominator) > MAX_BAR_WHOLE_NOTES:
+            raise SongError(f"meter M:{numerator}/{denominator} is not a meter a tune uses (a bar may hold at most "
+                            f"{MAX_BAR_WHOLE_NOTES} whole notes; the lab's tunes use e.g. 6/8 or 4/4)")
     return tune + "\n"
 
 
@@ -232,6 +245,33 @@ def _drop_repeats(part) -> None:
             measure.rightBarline = None
 
 
+class _TimeUp(Exception):
+    """music21 ran past its time limit."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Raise _TimeUp inside the block after `seconds` (a SIGALRM timer, so only in the main thread
+    of a Unix process; elsewhere the meter and length limits of prepare_tune are the bound)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def time_up(signum, frame):
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, time_up)
+    outer_left, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_left:  # someone else's alarm was running: give it back what is left of it
+            signal.setitimer(signal.ITIMER_REAL, max(1e-3, outer_left - (time.monotonic() - started)))
+
+
 def music21_to_midi(tune: str) -> Tuple[Optional[bytes], TuneReport]:
     """Parse one tune with music21 (pure Python); return (MIDI bytes or None, report)."""
     try:
@@ -241,7 +281,7 @@ def music21_to_midi(tune: str) -> Tuple[Optional[bytes], TuneReport]:
     text, remarks = _bound_for_music21(tune)
     chatter = io.StringIO()
     try:
-        with contextlib.redirect_stderr(chatter), warnings.catch_warnings():
+        with _time_limit(MUSIC21_TIMEOUT_S), contextlib.redirect_stderr(chatter), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             score = music21.converter.parseData(text, format="abc")  # parseData: never a file path
             part = score.parts[0] if score.parts else score
@@ -253,6 +293,8 @@ def music21_to_midi(tune: str) -> Tuple[Optional[bytes], TuneReport]:
                 _drop_repeats(part)
                 remarks.append("repeats played once: music21 could not expand them")
                 midi = music21.midi.translate.streamToMidiFile(score).writestr()
+    except _TimeUp:
+        return None, TuneReport(False, "music21", [f"music21 took over {MUSIC21_TIMEOUT_S} s"], warnings=remarks)
     except Exception as error:  # music21's parser raises many kinds (ABCHandlerException, ...)
         message = " ".join(str(error).split())[:200] or type(error).__name__
         return None, TuneReport(False, "music21", [message], warnings=remarks)

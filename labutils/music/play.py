@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from labutils.files import atomic_write_bytes, check_output
 from labutils.music.abc import TuneReport, tune_to_midi
 from labutils.music.common import SongError, tool_path
 from labutils.music.synth import (
@@ -109,29 +110,30 @@ def _render(song, backend: str, synth: str, max_seconds: float,
     return audio[: int(max_seconds * sample_rate)], full_seconds  # the cap bounds the file size too
 
 
-def abc_to_midi(song, path: PathLike, backend: str = "auto") -> Path:
-    """Write the tune as a MIDI file at `path` and return the path; SongError if it does not parse."""
+def abc_to_midi(song, path: PathLike, backend: str = "auto", overwrite: bool = False) -> Path:
+    """Write the tune as a MIDI file at `path` (atomically) and return the path; SongError if it does
+    not parse, FileExistsError if `path` exists and not `overwrite`."""
+    path = check_output(path, overwrite)
     midi, report, notes = _parse(song, backend)
     if midi is None:
         raise SongError(f"not playable: {report.errors[0] if report.errors else 'the parser failed'}")
-    path = Path(path)
-    path.write_bytes(midi)
-    return path
+    return atomic_write_bytes(path, lambda handle: handle.write(midi))
 
 
 def abc_to_wav(song, path: PathLike, backend: str = "auto", synth: str = "auto",
-               max_seconds: float = MAX_SECONDS, sample_rate: int = SAMPLE_RATE) -> Path:
-    """Write the tune as a mono 16-bit WAV at `path` and return the path; SongError if unplayable."""
+               max_seconds: float = MAX_SECONDS, sample_rate: int = SAMPLE_RATE, overwrite: bool = False) -> Path:
+    """Write the tune as a mono 16-bit WAV at `path` (atomically) and return the path; SongError if
+    unplayable, FileExistsError if `path` exists and not `overwrite`."""
     from scipy.io import wavfile
 
+    path = check_output(path, overwrite)
     audio = render_song(song, backend, synth, max_seconds, sample_rate)
-    path = Path(path)
-    wavfile.write(path, sample_rate, (audio * 32767).astype(np.int16))
-    return path
+    return atomic_write_bytes(path, lambda handle: wavfile.write(handle, sample_rate,
+                                                                 (audio * 32767).astype(np.int16)))
 
 
 def save_song(song, path: PathLike, **options) -> Path:
-    """Save a tune as WAV (same as abc_to_wav)."""
+    """Save a tune as WAV (same as abc_to_wav; overwrite=True to replace an existing file)."""
     return abc_to_wav(song, path, **options)
 
 
@@ -159,40 +161,56 @@ class WavResult:
 
 
 def write_wavs(songs: Sequence[str], folder: PathLike, backend: str = "auto", synth: str = "auto",
-               max_seconds: float = MAX_SECONDS) -> List[WavResult]:
-    """Write folder/tune_NN.wav for each playable tune; one WavResult per tune, in order."""
+               max_seconds: float = MAX_SECONDS, overwrite: bool = True) -> List[WavResult]:
+    """Write folder/tune_NN.wav for each playable tune; one WavResult per tune, in order.
+
+    The names are write_wavs' own, so by default it replaces them (a notebook cell run twice);
+    with overwrite=False an existing tune_NN.wav is kept and reported as the reason."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     results = []
     for index, song in enumerate(songs):
         path = folder / f"tune_{index:02d}.wav"
         try:
-            results.append(WavResult(index, abc_to_wav(song, path, backend, synth, max_seconds)))
-        except SongError as error:
+            results.append(WavResult(index, abc_to_wav(song, path, backend, synth, max_seconds,
+                                                       overwrite=overwrite)))
+        except (SongError, FileExistsError) as error:
             results.append(WavResult(index, None, str(error)))
     return results
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """`python -m labutils play TUNE.abc [--out F.wav]`: check a tune and write it as WAV."""
-    parser = argparse.ArgumentParser(prog="python -m labutils play",
+    parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m labutils play",
                                      description="Check an ABC tune and write it as a WAV file.")
     parser.add_argument("tune", help="an .abc file (the first tune in it, or --index)")
     parser.add_argument("--out", help="WAV file to write (default: TUNE with .wav in place of .abc)")
     parser.add_argument("--index", type=int, default=0, help="which tune of the file (default 0)")
     parser.add_argument("--backend", choices=["auto", "abc2midi", "music21"], default="auto")
     parser.add_argument("--synth", choices=["auto", "numpy", "timidity"], default="auto")
-    parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS, help="audio length cap")
+    parser.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
+                        help=f"audio length cap, in (0, 600] (default {MAX_SECONDS:g})")
+    parser.add_argument("--force", action="store_true", help="replace the output file if it exists")
     parser.add_argument("--check", action="store_true", help="print the report only, write nothing")
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    from labutils.data import split_tunes
+    from labutils.data import read_abc_text, split_tunes
 
     source = Path(args.tune)
     if not source.is_file():
         print(f"error: no such file: {str(source)!r}", file=sys.stderr)
         return 2
-    tunes = split_tunes(source.read_text(encoding="utf-8", errors="replace")) or [source.read_text(
-        encoding="utf-8", errors="replace")]
+    if not 0 < args.max_seconds <= 600:
+        print(f"error: --max-seconds must be in (0, 600], got {args.max_seconds:g}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else source.with_suffix(".wav")
+    if not args.check:
+        try:  # before any work, so a bad --out costs nothing and changes nothing
+            check_output(out, args.force, inputs=[source], flag="--force")
+        except OSError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    text = read_abc_text(source)
+    tunes = split_tunes(text) or [text]
     if not 0 <= args.index < len(tunes):
         print(f"error: --index {args.index} but the file has {len(tunes)} tune(s)", file=sys.stderr)
         return 2
@@ -205,12 +223,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"  error: {problem}")
     if args.check:
         return 0 if report.clean else 1
-    out = Path(args.out) if args.out else source.with_suffix(".wav")
     try:
-        abc_to_wav(song, out, args.backend, args.synth, args.max_seconds)
+        abc_to_wav(song, out, args.backend, args.synth, args.max_seconds, overwrite=args.force)
     except SongError as error:
         print(f"Cannot play this tune: {error}", file=sys.stderr)
         return 1
-    print(f"Wrote {out}")
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"Wrote {out} (this command plays nothing itself: open the WAV in a media player, "
+          "or use play_song in a notebook)")
     return 0
 

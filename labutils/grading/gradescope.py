@@ -1,0 +1,192 @@
+"""Gradescope autograder: `python -m labutils autograder --out autograder.zip` writes the zip Gradescope
+asks for (setup.sh, run_autograder and this package's source); `run_autograder` calls
+`python3 -m labutils.grading.gradescope run`, which grades <root>/submission/**/*.ipynb with the same code
+as `python -m labutils grade` and writes <root>/results/results.json in Gradescope's format.
+The root is $LABUTILS_AUTOGRADER_ROOT (default /autograder), as on Gradescope.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+import time
+import traceback
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+ROOT_ENV = "LABUTILS_AUTOGRADER_ROOT"
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+# Gradescope's default container: 768 MB of RAM, 10 minutes per submission. One student's 8 notebooks
+# must fit: per-notebook timeout and address space sized for that (see notes on the settings to choose).
+DEFAULTS = {"timeout": 240, "cell_timeout": 60, "memory": "2G", "total": 540}
+
+SETUP_SH = r"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, on its Ubuntu 22.04 image, with the zip unpacked in /autograder/source.
+set -euo pipefail
+cd /autograder/source
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+apt-get update -q
+# python3-venv/pip for the packages, bubblewrap for the sandbox, the audio tools for the notebooks' playback.
+apt-get install -y -q --no-install-recommends python3 python3-pip python3-venv bubblewrap \
+    __APT_PACKAGES__
+python3 -m pip install -q --upgrade "pip<25" "setuptools<81" wheel
+# A CPU build of torch: Gradescope has no GPU, and the CUDA wheels are several GB.
+python3 -m pip install -q "__TORCH_SPEC__" --index-url https://download.pytorch.org/whl/cpu
+python3 -m pip install -q -r requirements.txt
+# The tune collection ships inside mitdeeplearning, whose build needs pkg_resources (setuptools < 81);
+# installed without its dependencies (TensorFlow, ...): only its data/irish.abc file is read.
+python3 -m pip install -q --no-deps --no-build-isolation mitdeeplearning==0.7.5
+python3 -m pip install -q --no-deps --no-build-isolation .
+python3 -c "import labutils.grading.gradescope, torch; print('labutils autograder ready, torch', torch.__version__)"
+"""
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# Gradescope runs this for each submission; the first python3 on PATH is the one setup.sh installed into.
+ROOT="${LABUTILS_AUTOGRADER_ROOT:-/autograder}"
+export LABUTILS_AUTOGRADER_ROOT="$ROOT"
+export PYTHONPATH="$ROOT/source"
+cd "$ROOT/source" || exit 1
+exec python3 -m labutils.grading.gradescope run __OPTIONS__
+"""
+
+
+def _apt_packages() -> str:
+    """The audio tools named in scripts/setup.sh (one list, kept there)."""
+    setup = REPOSITORY / "scripts" / "setup.sh"
+    for line in setup.read_text(encoding="utf-8").splitlines() if setup.exists() else []:
+        if line.startswith("APT_PACKAGES="):
+            return " ".join(w for w in line.split("=", 1)[1].strip().strip('"').split() if w != "bubblewrap")
+    return "abcmidi timidity fluid-soundfont-gm abcm2ps"
+
+
+def _torch_spec() -> str:
+    setup = REPOSITORY / "scripts" / "setup.sh"
+    for line in setup.read_text(encoding="utf-8").splitlines() if setup.exists() else []:
+        if line.startswith("TORCH_SPEC="):
+            return line.split(":-", 1)[1].rstrip("}").strip() if ":-" in line else "torch"
+    return "torch"
+
+
+def build_zip(out: Path, options: List[str]) -> List[str]:
+    """Write the autograder zip; return the names in it."""
+    import labutils
+
+    package = Path(labutils.__file__).resolve().parent
+    names = []
+    tmp = out.with_name(out.name + ".part")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        def add(name: str, text: str, executable: bool = False) -> None:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100755 if executable else 0o100644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, text)
+            names.append(name)
+
+        add("setup.sh", SETUP_SH.replace("__APT_PACKAGES__", _apt_packages()).replace("__TORCH_SPEC__", _torch_spec()),
+            True)
+        add("run_autograder", RUN_AUTOGRADER.replace("__OPTIONS__", " ".join(options)), True)
+        for name in ("requirements.txt", "pyproject.toml"):
+            if (REPOSITORY / name).exists():
+                add(name, (REPOSITORY / name).read_text(encoding="utf-8"))
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix not in (".pyc",):
+                info = zipfile.ZipInfo(f"labutils/{path.relative_to(package).as_posix()}", date_time=(2024, 1, 1, 0, 0, 0))
+                info.external_attr = 0o100644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+                names.append(info.filename)
+    os.replace(tmp, out)
+    return names
+
+
+def _write_json(path: Path, data: Dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def results_for(grade: Optional[Dict], notes: List[str], seconds: float) -> Dict:
+    """Gradescope's results.json for one graded student (or for no grade at all: score 0 and the notes)."""
+    from labutils.grading.submissions import RUBRIC
+
+    tests = []
+    for number, (exercise, points) in enumerate(RUBRIC.items(), start=1):
+        result = (grade or {}).get("exercises", {}).get(exercise) or {
+            "points": 0, "status": "missing", "message": "[FAIL] not graded: see the notes above", "notebook": None}
+        where = f" (in {result['notebook']})" if result.get("notebook") else ""
+        tests.append({"name": exercise, "number": str(number), "score": result.get("points", 0), "max_score": points,
+                      "status": "passed" if result.get("status") == "pass" else "failed",
+                      "output": result["message"] + where, "visibility": "visible"})
+    if grade and grade.get("status") not in (None, "ok"):
+        notes = notes + [f"Notes: {grade['status']}"]
+    total = sum(t["score"] for t in tests)
+    return {"score": total, "execution_time": round(seconds, 1),
+            "output": "\n".join([f"{total}/{sum(RUBRIC.values())} points."] + notes), "visibility": "visible",
+            "stdout_visibility": "hidden", "tests": tests}
+
+
+def run(root: Path, timeout: float, cell_timeout: float, memory: str) -> int:
+    """Grade <root>/submission and write <root>/results/results.json; always writes a valid file."""
+    start = time.monotonic()
+    results_path = root / "results" / "results.json"
+    notes: List[str] = []
+    grade = None
+    try:
+        from labutils.grading.sandbox import Limits, parse_bytes
+        from labutils.grading.submissions import grade_student
+
+        submission = root / "submission"
+        notebooks = sorted(p for p in submission.rglob("*.ipynb")
+                           if p.is_file() and ".ipynb_checkpoints" not in p.parts) if submission.is_dir() else []
+        if not notebooks:
+            found = sorted(p.name for p in submission.rglob("*") if p.is_file())[:10] if submission.is_dir() else []
+            notes.append("No .ipynb notebook found in your submission" + (f" (found: {', '.join(found)})" if found else "")
+                         + ": upload the lab's notebooks (File > Download > .ipynb) and submit again.")
+        else:
+            limits = Limits(memory=parse_bytes(memory))
+            grade = grade_student("submission", notebooks, secrets.randbits(32), cell_timeout, timeout, 1, limits)
+            notes.append(f"Graded {len(notebooks)} notebook(s): " + ", ".join(p.name for p in notebooks) + ".")
+    except Exception as error:  # noqa: BLE001 - the student still gets a valid results.json
+        traceback.print_exc()
+        notes.append(f"The autograder failed ({type(error).__name__}: {error}); tell your instructor.")
+    _write_json(results_path, results_for(grade, notes, time.monotonic() - start))
+    print(f"Wrote {results_path}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """`python -m labutils autograder --out autograder.zip` (and `... gradescope run`, for run_autograder)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:
+        parser = argparse.ArgumentParser(prog="python -m labutils.grading.gradescope run")
+        parser.add_argument("--root", default=os.environ.get(ROOT_ENV, "/autograder"))
+        parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"])
+        parser.add_argument("--cell-timeout", type=float, default=DEFAULTS["cell_timeout"])
+        parser.add_argument("--memory", default=DEFAULTS["memory"])
+        args = parser.parse_args(argv[1:])
+        return run(Path(args.root), args.timeout, args.cell_timeout, args.memory)
+    parser = argparse.ArgumentParser(prog="python -m labutils autograder",
+                                     description="Write a Gradescope autograder zip (setup.sh, run_autograder, labutils).")
+    parser.add_argument("--out", default="autograder.zip", help="the zip to write (default autograder.zip)")
+    parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"],
+                        help="total seconds per notebook (default %(default)g; Gradescope stops a submission at its "
+                             "own limit, 10 minutes by default)")
+    parser.add_argument("--cell-timeout", type=float, default=DEFAULTS["cell_timeout"], help="seconds per cell")
+    parser.add_argument("--memory", default=DEFAULTS["memory"], help="address space per kernel process (default 2G)")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    if out.parent and not out.parent.is_dir():
+        parser.error(f"the folder of --out does not exist: {out.parent}")
+    options = ["--timeout", f"{args.timeout:g}", "--cell-timeout", f"{args.cell_timeout:g}", "--memory", args.memory]
+    names = build_zip(out, options)
+    print(f"Wrote {out} ({len(names)} files): upload it as the autograder (Ubuntu 22.04 base image).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""How good are generated tunes? Clean (abc2midi's verdict), wrong bars, size, and copying.
+
+    report = tune_quality(tunes, training_tunes)
+    report["clean"], report["copying"], report["tunes"][0]["longest_shared"]
+
+A tune copies a training tune when it shares a run of COPY_RUN (60) or more characters of
+tune body (the music after the K: line, line breaks included) with one. Found with an
+index of the training bodies' 60-character pieces, then extended both ways: linear in
+the length of the generated text.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Sequence
+
+COPY_RUN = 60
+_KEY_LINE = re.compile(r"(?m)^K:.*$")
+
+
+def tune_body(tune: str) -> str:
+    """The music of a tune: everything after its K: line (the whole text when it has none)."""
+    key = _KEY_LINE.search(tune)
+    return (tune[key.end():] if key else tune).strip()
+
+
+class CopyIndex:
+    """Pieces of the training tunes' bodies, to find the longest run a tune shares with one.
+
+    A piece of `run - step` characters is indexed every `step` characters (40 every 20 for
+    the default run of 60), so any shared run of `run` or more characters contains a whole
+    indexed piece; each hit is then extended both ways to the run's full length.
+    """
+
+    def __init__(self, training_tunes: Sequence[str], run: int = COPY_RUN):
+        self.run, self.step = run, run // 3
+        self.piece = run - self.step
+        self.bodies = [tune_body(t) for t in training_tunes]
+        self.pieces: Dict[str, List[tuple]] = {}
+        for which, body in enumerate(self.bodies):
+            for start in range(0, len(body) - self.piece + 1, self.step):
+                self.pieces.setdefault(body[start:start + self.piece], []).append((which, start))
+
+    def longest_shared(self, tune: str) -> tuple:
+        """(the longest run of body shared with a training tune, that tune's index); (0, None) when
+        no run reaches an indexed piece (shorter runs do not matter for copying)."""
+        body = tune_body(tune)
+        best, best_tune = 0, None
+        for i in range(0, len(body) - self.piece + 1):
+            for which, start in self.pieces.get(body[i:i + self.piece], ())[:50]:
+                source = self.bodies[which]
+                before = 0
+                while i - before > 0 and start - before > 0 and body[i - before - 1] == source[start - before - 1]:
+                    before += 1
+                after = self.piece
+                while i + after < len(body) and start + after < len(source) and body[i + after] == source[start + after]:
+                    after += 1
+                if before + after > best:
+                    best, best_tune = before + after, which
+        return best, best_tune
+
+
+def tune_quality(tunes: Sequence[str], training_tunes: Optional[Sequence[str]] = None,
+                 backend: str = "auto", index: Optional[CopyIndex] = None) -> Dict:
+    """Per tune and in total: clean, bars of the wrong length, notes, seconds, copying.
+
+    `training_tunes` defaults to the lab's tune collection; pass `index` (a CopyIndex) to
+    reuse one across calls. Returns {"tunes": [per-tune dicts], "count", "clean",
+    "clean_share", "copying", "copying_share", "bad_bars", "notes", "seconds"}.
+    """
+    from labutils.music.play import check_tune
+
+    if isinstance(tunes, str):
+        raise TypeError("tune_quality takes a list of tunes; wrap a single tune in a list.")
+    if index is None:
+        if training_tunes is None:
+            from labutils.data import load_training_data
+
+            training_tunes = load_training_data()
+        index = CopyIndex(training_tunes)
+    rows = []
+    for number, tune in enumerate(tunes):
+        report = check_tune(tune, backend)
+        shared, source = index.longest_shared(tune)
+        rows.append({"tune": number, "clean": report.clean, "bad_bars": report.bad_bars, "notes": report.notes,
+                     "seconds": report.seconds, "errors": report.errors[:3], "backend": report.backend,
+                     "longest_shared": shared, "copies": shared >= index.run, "copies_training_tune": source})
+    count = len(rows)
+    clean = sum(r["clean"] for r in rows)
+    copying = sum(r["copies"] for r in rows)
+    return {"tunes": rows, "count": count, "clean": clean, "clean_share": clean / count if count else 0.0,
+            "copying": copying, "copying_share": copying / count if count else 0.0,
+            "bad_bars": sum(r["bad_bars"] for r in rows), "notes": sum(r["notes"] for r in rows),
+            "seconds": round(sum(r["seconds"] for r in rows), 1)}
+
+
+def quality_summary(quality: Dict) -> Dict:
+    """The totals of a tune_quality report, for a printed summary or summary.json."""
+    return {"tunes_clean": f"{quality['clean']} of {quality['count']} ({quality['clean_share']:.0%})",
+            "tunes_copying": f"{quality['copying']} of {quality['count']} (a run of >= {COPY_RUN} characters "
+                             f"shared with a training tune)",
+            "wrong_bars": quality["bad_bars"], "notes": quality["notes"], "seconds_of_music": quality["seconds"]}
+
+
+def best_tunes(tunes: Sequence[str], quality: Dict, count: int = 3) -> List[str]:
+    """The `count` best tunes: clean, not copying, longest music first."""
+    ranked = sorted(quality["tunes"], key=lambda r: (not r["clean"], r["copies"], -r["seconds"]))
+    return [tunes[r["tune"]] for r in ranked[:count]]

@@ -1,0 +1,83 @@
+"""The Gradescope autograder: the zip's run_autograder, run against local folders laid out like /autograder
+(the first python3 on PATH being this Python), writes a valid results.json for every kind of submission."""
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import pytest
+from test_grading import FULL, HEADER, UNTOUCHED, solution_source, write_notebook
+
+from labutils import grading
+from labutils.grading import gradescope
+
+TOP_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility", "tests"}
+TEST_KEYS = {"score", "max_score", "status", "name", "number", "output", "tags", "visibility"}
+
+
+def validate(results):
+    """Gradescope's documented results.json format (the keys it reads, their types)."""
+    assert set(results) <= TOP_KEYS and {"score", "tests", "output", "execution_time"} <= set(results)
+    assert isinstance(results["score"], (int, float)) and isinstance(results["output"], str)
+    assert isinstance(results["execution_time"], (int, float))
+    assert [t["name"] for t in results["tests"]] == list(grading.RUBRIC)
+    for test in results["tests"]:
+        assert set(test) <= TEST_KEYS
+        assert test["status"] in ("passed", "failed") and test["visibility"] in ("visible", "hidden", "after_due_date",
+                                                                                 "after_published")
+        assert 0 <= test["score"] <= test["max_score"] and isinstance(test["output"], str) and test["output"]
+    assert results["score"] == sum(t["score"] for t in results["tests"])
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("gradescope")
+    zip_path = folder / "autograder.zip"
+    assert gradescope.main(["--out", str(zip_path), "--timeout", "60", "--cell-timeout", "8"]) == 0
+    bin_dir = folder / "bin"  # a PATH whose first python3 is this Python (as after setup.sh on Gradescope)
+    bin_dir.mkdir()
+    wrapper = bin_dir / "python3"  # a script, not a link: a link to a venv's python loses the venv
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
+    return zip_path, bin_dir
+
+
+def _run(autograder, tmp_path, files):
+    zip_path, bin_dir = autograder
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(root / "source")
+    runner = root / "source" / "run_autograder"
+    runner.chmod(runner.stat().st_mode | stat.S_IEXEC)
+    (root / "submission").mkdir(parents=True)
+    (root / "results").mkdir()
+    for name, write in files.items():
+        write(root / "submission" / name)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(tmp_path),
+           "LABUTILS_AUTOGRADER_ROOT": str(root), "OMP_NUM_THREADS": "1"}
+    subprocess.run(["bash", str(runner)], env=env, timeout=600, check=True, capture_output=True)
+    results = json.loads((root / "results" / "results.json").read_text())
+    validate(results)
+    return results
+
+
+def test_zip_has_setup_and_run_autograder(autograder):
+    with zipfile.ZipFile(autograder[0]) as archive:
+        names = set(archive.namelist())
+        setup = archive.read("setup.sh").decode()
+    assert {"setup.sh", "run_autograder", "requirements.txt", "labutils/grading/gradescope.py"} <= names
+    assert "download.pytorch.org/whl/cpu" in setup and "mitdeeplearning==0.7.5" in setup and "bubblewrap" in setup
+
+
+def test_solution_untouched_and_broken_submissions(autograder, tmp_path):
+    solution = _run(autograder, tmp_path / "a", {"lab.ipynb": lambda p: write_notebook(p, HEADER, solution_source()),
+                                                 "notes.ipynb": lambda p: write_notebook(p, UNTOUCHED)})
+    assert solution["score"] == FULL and all(t["status"] == "passed" for t in solution["tests"])
+    untouched = _run(autograder, tmp_path / "b", {"lab.ipynb": lambda p: write_notebook(p, HEADER, UNTOUCHED)})
+    assert untouched["score"] == 0 and "not implemented yet" in untouched["tests"][0]["output"]
+    garbage = _run(autograder, tmp_path / "c", {"lab.ipynb": lambda p: p.write_text("not JSON {")})
+    assert garbage["score"] == 0 and "not a readable notebook" in garbage["output"]
+    nothing = _run(autograder, tmp_path / "d", {"answers.txt": lambda p: p.write_text("42")})
+    assert nothing["score"] == 0 and "No .ipynb notebook" in nothing["output"] and "answers.txt" in nothing["output"]
