@@ -1,7 +1,10 @@
 """The measurements behind each figure: the notes' recipe and ours, side by side, same data."""
+import contextlib
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 
@@ -13,9 +16,11 @@ from labutils import params as lab_params
 from labutils.batches import get_batch
 from labutils.model import LSTMModel, init_output_bias
 from labutils.sampling import generate_text
+from labutils.ngram import fit_ngram
 from labutils.text import prepare_corpus, with_transposed_copies
 from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_text_at
 from labutils.training import evaluate_bpc, make_optimizer
+from labutils.threads import ThreadChooser, candidate_threads
 
 from . import notes_recipe
 
@@ -280,6 +285,71 @@ def playback_times(song, repeats=5):
         seconds, loads = _timed(notes_play, repeats)
         results["notes"] = {"seconds": seconds, "loads": loads, "repeats": repeats}
     return results
+
+
+@contextlib.contextmanager
+def competing_process(seconds_limit=1800):
+    """One other program keeping a core busy (a Python busy loop), ended when the block ends,
+    whatever happens in it; it also ends itself after `seconds_limit` or when this process is gone."""
+    loop = (f"import os, time\nend, parent = time.time() + {seconds_limit}, {os.getpid()}\n"
+            "while time.time() < end and os.getppid() == parent: pass")
+    process = subprocess.Popen([sys.executable, "-c", loop], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)  # let it start spinning
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+def busy_machine_speed(corpus, params, steps=40, say=None):
+    """Training steps/s of our loop body on the quiet machine and with one competing process,
+    at PyTorch's thread count ("fixed", what training did before) and with
+    labutils.threads.ThreadChooser ("adaptive", its trial steps included)."""
+    default = torch.get_num_threads()
+    results = {"steps": steps, "default_threads": default, "candidates": candidate_threads(default)}
+    try:
+        for machine in ("quiet", "busy"):
+            with competing_process() if machine == "busy" else contextlib.nullcontext():
+                for how in ("fixed", "adaptive"):
+                    torch.set_num_threads(default)
+                    _, step, _ = our_trainer(corpus, params)
+                    step()  # warm-up: first call allocates
+                    said = []
+                    chooser = ThreadChooser(results["candidates"], fixed=default if how == "fixed" else None,
+                                            say=said.append)
+                    start_load, start = load_now(), time.perf_counter()
+                    for _ in range(steps):
+                        chooser.run(step)
+                    seconds = time.perf_counter() - start
+                    results[f"{machine}_{how}"] = {
+                        "steps_per_s": steps / seconds, "seconds": round(seconds, 2), "load": start_load,
+                        "threads_at_end": torch.get_num_threads(), "choices": chooser.choices, "said": said}
+                    if say is not None:
+                        say(f"{machine}, {how} threads: {steps / seconds:.2f} steps/s {said}")
+    finally:
+        torch.set_num_threads(default)
+    return results
+
+
+def ngram_baseline(corpus, orders, num_samples, length, temperature=1.0):
+    """Held-out bits/char of a Kneser-Ney character n-gram (labutils.ngram) at each order, fitted
+    on the training tunes; and the clean share of tunes its best order writes (start "X")."""
+    train_text, val_text = lab_data.join_songs(corpus["train_songs"]), lab_data.join_songs(corpus["val_songs"])
+    by_order, fit_s = {}, {}
+    for order in orders:
+        start = time.perf_counter()
+        model = fit_ngram(train_text, order, corpus["vocab"])
+        fit_s[str(order)] = round(time.perf_counter() - start, 3)
+        by_order[str(order)] = model.bits_per_char(val_text)  # str keys, as results.json reads back
+    best = int(min(by_order, key=by_order.get))
+    model = fit_ngram(train_text, best, corpus["vocab"])
+    texts = [model.sample("X", length, seed=seed, temperature=temperature) for seed in range(num_samples)]
+    tunes = [tune for text in texts for tune in lab_data.extract_song_snippet(text)]
+    return {"bpc_by_order": by_order, "fit_seconds": fit_s, "best_order": best,
+            "clean": clean_share(tunes), "temperature": temperature,
+            "sampling": {"num_samples": num_samples, "length": length, "start": "X"}}
 
 
 def sampler_quality(model, vocab, training_tunes, num_tunes=150, temperatures=(0.6, 0.7, 0.8, 0.9, 1.0),

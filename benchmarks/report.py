@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 NOTES_COLOR, OUR_COLOR = "#999999", "#1f77b4"
 PLOTS = ("training_throughput.png", "time_to_quality.png", "generation_throughput.png",
-         "clean_share.png", "playback.png")
+         "clean_share.png", "playback.png", "ngram_baseline.png", "busy_machine.png")
 
 
 def _ratio(ours, notes):
@@ -104,6 +104,47 @@ def table_rows(results):
                           f"{name} (s)", "—" if notes_play is None else f"{notes_play:.3f}",
                      f"{numbers['seconds']:.3f}", _ratio(numbers["seconds"], notes_play), "≤ 0.3 s",
                      _met(numbers["seconds"] <= 0.3)))
+    rows += _baseline_rows(results) + _busy_rows(results)
+    return rows
+
+
+def _lstm_bpc(results):
+    """Our LSTM's held-out bits/char at the end of figure 2."""
+    return results["time_to_quality"]["summary"]["ours_final_bpc"]
+
+
+def _baseline_rows(results):
+    """Figure 6: the n-gram baseline's best order against our LSTM; clean share of each at its temperature."""
+    if "ngram_baseline" not in results:
+        return []
+    ngram = results["ngram_baseline"]
+    best, lstm = ngram["best_order"], _lstm_bpc(results)
+    rows = [("6a", f"Held-out bits/char: Kneser-Ney {best}-gram (best order) vs our LSTM (figure 2); "
+                   "n-gram in the notes' column", f"{ngram['bpc_by_order'][str(best)]:.3f}", f"{lstm:.3f}",
+             _ratio(lstm, ngram["bpc_by_order"][str(best)]), "—", "—")]
+    key = f"ours_T{ngram['temperature']:.1f}"
+    ours = results["clean_share"].get(key)
+    clean = ngram["clean"]
+    rows.append(("6b", f"Clean share of generated tunes at temperature {ngram['temperature']:.1f}: "
+                       f"{best}-gram vs our LSTM", f"{_pct(clean['share'])} of {clean['tunes']}",
+                 "—" if ours is None else f"{_pct(ours['share'])} of {ours['tunes']}",
+                 "—" if ours is None else _ratio(ours["share"], clean["share"]), "—", "—"))
+    return rows
+
+
+def _busy_rows(results):
+    """Figure 7: training steps/s with one competing process, fixed threads vs chosen by measurement."""
+    if "busy_machine" not in results:
+        return []
+    busy = results["busy_machine"]
+    quiet = busy["quiet_fixed"]["steps_per_s"]
+    rows = [("7a", f"Training steps/s, quiet machine, CPU default ({busy['default_threads']} threads fixed; "
+                   "adaptive in ours)", f"{quiet:.2f}", f"{busy['quiet_adaptive']['steps_per_s']:.2f}",
+             _ratio(busy["quiet_adaptive"]["steps_per_s"], quiet), "—", "—")]
+    fixed, adaptive = busy["busy_fixed"]["steps_per_s"], busy["busy_adaptive"]["steps_per_s"]
+    rows.append(("7b", "Training steps/s with one competing CPU-bound process: fixed threads vs adaptive "
+                       f"(quiet fixed: {quiet:.2f})", f"{fixed:.2f}", f"{adaptive:.2f}", _ratio(adaptive, fixed),
+                 "adaptive ≥ 1/3 of quiet", _met(adaptive >= quiet / 3)))
     return rows
 
 
@@ -143,8 +184,30 @@ def markdown(results):
               "with `labutils.music.check_tune`.",
               "- Figure 5: `labutils.music.play_song` per parser+synthesizer; the notes' column is "
               "`mdl.lab1.play_song` (abc2midi then timidity through files).",
+              *_extra_notes(results),
               "", "Plots: " + ", ".join(f"[{name}]({name})" for name in PLOTS), ""]
     return "\n".join(lines)
+
+
+def _extra_notes(results):
+    """How figures 6 and 7 were measured."""
+    notes = []
+    if "ngram_baseline" in results:
+        ngram = results["ngram_baseline"]
+        orders = ", ".join(f"{k}: {v:.3f}" for k, v in ngram["bpc_by_order"].items())
+        notes.append(f"- Figure 6: `labutils.ngram` (interpolated Kneser-Ney) fitted on the same training tunes, "
+                     f"scored on the same held-out tunes; bits/char by order: {orders}. Its tunes: "
+                     f"{ngram['sampling']['num_samples']} texts of {ngram['sampling']['length']} characters "
+                     "from \"X\", checked like figure 4.")
+    if "busy_machine" in results:
+        busy = results["busy_machine"]
+        chosen = {k: [c["threads"] for c in v["choices"]] for k, v in busy.items()
+                  if isinstance(v, dict) and "choices" in v and v["choices"]}
+        notes.append(f"- Figure 7: {busy['steps']} steps of the CPU default each, after one warm-up step; busy = "
+                     "a Python busy loop started by the benchmark and killed after; adaptive = "
+                     f"`labutils.threads.ThreadChooser` over {busy['candidates']} threads, its trial steps "
+                     f"counted; its choices per phase: {chosen}.")
+    return notes
 
 
 def _bars(path, labels, values, colors, ylabel, title, goal=None, log=False, fmt="{:,.0f}"):
@@ -215,3 +278,25 @@ def write_plots(results, out):
     _bars(out / PLOTS[4], [n.replace("+", "\n+") if n != "notes" else "notes'\nplay_song" for n in names],
           [play[n]["seconds"] for n in names], [NOTES_COLOR if n == "notes" else OUR_COLOR for n in names],
           "seconds", "(5) Playback of the median tune", goal=(0.3, "goal 0.3 s"), fmt="{:.3f}")
+
+    if "ngram_baseline" in results:
+        ngram = results["ngram_baseline"]
+        figure, axes = plt.subplots(figsize=(7, 4), layout="constrained")
+        orders = [int(k) for k in ngram["bpc_by_order"]]
+        axes.plot(orders, list(ngram["bpc_by_order"].values()), "o-", color=NOTES_COLOR, label="Kneser-Ney n-gram")
+        axes.axhline(_lstm_bpc(results), color=OUR_COLOR, label=f"our LSTM (figure 2) {_lstm_bpc(results):.3f}")
+        axes.set_xlabel("order (characters of context + 1)")
+        axes.set_ylabel("held-out bits / character")
+        axes.set_title("(6) n-gram baseline by order against the LSTM")
+        axes.legend()
+        axes.grid(alpha=0.3)
+        figure.savefig(out / PLOTS[5], dpi=110)
+        plt.close(figure)
+
+    if "busy_machine" in results:
+        busy = results["busy_machine"]
+        keys = ["quiet_fixed", "quiet_adaptive", "busy_fixed", "busy_adaptive"]
+        _bars(out / PLOTS[6], [k.replace("_", "\n") for k in keys], [busy[k]["steps_per_s"] for k in keys],
+              [NOTES_COLOR, OUR_COLOR, NOTES_COLOR, OUR_COLOR], "training steps / second",
+              "(7) One competing process: fixed vs measured threads",
+              goal=(busy["quiet_fixed"]["steps_per_s"] / 3, "goal: 1/3 of quiet"), fmt="{:.2f}")

@@ -9,7 +9,9 @@ Run from the repository root (benchmarks/ is a package).
 Figures: (1) training throughput at the notes' configuration, (2) held-out bits/char
 against training time for the notes' recipe and our CPU default, (3) generation
 throughput, (4) share of generated tunes that abc2midi reads cleanly, (5) playback
-time of the median tune per backend. Each as ours/notes with absolute numbers.
+time of the median tune per backend, (6) the Kneser-Ney n-gram baseline by order against
+our LSTM, (7) training steps/s with one competing process, fixed vs measured thread
+counts. Each as ours/notes with absolute numbers.
 """
 import argparse
 import json
@@ -33,11 +35,14 @@ FULL = {"throughput_steps": 40, "throughput_repeats": 5, "evals_per_curve": 120,
         "gen_length": 500, "gen_batch": 64, "gen_repeats": 3,
         "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5],
         "real_tunes": None, "play_repeats": 5,
+        "ngram_orders": list(range(1, 11)), "busy_steps": 40, "busy_params": {},
         "sampler_tunes": 150, "sampler_temperatures": [0.6, 0.7, 0.8, 0.9, 1.0]}
 QUICK = {"throughput_steps": 2, "throughput_repeats": 1, "evals_per_curve": 2,
          "gen_length": 40, "gen_batch": 8, "gen_repeats": 1,
          "clean_samples": 4, "clean_length": 400, "temperatures": [1.0, 0.8],
          "real_tunes": 20, "play_repeats": 1,
+         "ngram_orders": [1, 2, 3], "busy_steps": 3,
+         "busy_params": {"hidden_size": 32, "embedding_dim": 16, "batch_size": 4, "seq_length": 32},
          "sampler_tunes": 2, "sampler_temperatures": [0.7]}
 QUICK_MINUTES = 0.1
 
@@ -116,6 +121,13 @@ def run(settings, minutes, cpu_params):
     song = measure.median_tune(corpus["songs"])
     results["playback"] = {"median_tune_chars": len(song),
                            "backends": measure.playback_times(song, settings["play_repeats"])}
+
+    say("(6) n-gram baseline by order")
+    results["ngram_baseline"] = measure.ngram_baseline(corpus, settings["ngram_orders"], *sampling, temperature=1.0)
+
+    say("(7) training speed with one competing process, fixed and measured thread counts")
+    results["busy_machine"] = measure.busy_machine_speed(corpus, {**cpu_params, **settings["busy_params"]},
+                                                         settings["busy_steps"])
     results["environment"]["load_at_end"] = measure.load_now()
     return results
 

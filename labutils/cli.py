@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from labutils.extra_tunes import COLLECTIONS as EXTRA_COLLECTIONS
+
 # Commands that live in their own module, each with a main(argv) -> int.
 DELEGATED = {
     "play": ("labutils.music.play", "Play or convert an ABC tune to WAV."),
@@ -17,6 +19,16 @@ DELEGATED = {
     "autograder": ("labutils.grading.gradescope", "Write a Gradescope autograder zip (setup.sh, run_autograder)."),
     "translations": ("labutils.editions", "Update or check the translation catalogs (translations/<lang>/)."),
 }
+
+
+def _collection_names(value: str) -> List[str]:
+    """--extra-tunes "oneills,ryans" -> ["oneills", "ryans"]; an unknown name is a usage error."""
+    from labutils.extra_tunes import parse_names
+
+    try:
+        return parse_names(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def command_line(*args: str) -> str:
@@ -52,6 +64,11 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--transpose", type=int, nargs="*", metavar="SEMITONES",
                         help="also train on each tune moved by these semitones, e.g. --transpose -2 2 "
                              "(--transpose alone: none)")
+    parser.add_argument("--extra-tunes", type=_collection_names, metavar="NAMES",
+                        help="also train on music21's collections, comma-separated: "
+                             f"{', '.join(EXTRA_COLLECTIONS)} (the held-out tunes stay the lab's)")
+    parser.add_argument("--threads", type=int, help="CPU threads for training (default: chosen by timing "
+                                                    "steps at 1 and 2 threads, again during the run)")
     parser.add_argument("--data", help="an ABC file or folder instead of the lab's tune collection")
     parser.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs/)")
     parser.add_argument("--name", help="run folder name (default: a timestamp)")

@@ -12,7 +12,7 @@ import torch
 
 from labutils import params as lab_params
 from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
-from labutils.data import load_training_data
+from labutils.data import load_extra_tunes, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
@@ -26,7 +26,7 @@ FLAG_TO_PARAM = {
     "learning_rate": "learning_rate", "embedding_dim": "embedding_dim", "hidden_size": "hidden_size",
     "num_layers": "num_layers", "dropout": "dropout", "cell": "cell", "grad_clip": "grad_clip",
     "eval_every": "eval_every", "checkpoint_every": "checkpoint_every", "seed": "seed",
-    "transpose": "transpose",
+    "transpose": "transpose", "extra_tunes": "extra_tunes", "threads": "threads",
 }
 
 
@@ -59,7 +59,7 @@ def _start_tracker(args, params: Dict, run_dir: Path):
 
 
 # Flags a resume cannot change: they fix the model's shape or the text it trains on.
-RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose")
+RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes")
 
 
 def _flag(key: str) -> str:
@@ -186,7 +186,12 @@ def run_job(args, generate: bool = True) -> int:
         if run_dir.exists():
             new_run_dir(root, run_dir.name)  # raises its "already exists" error
     check_params(lab_params.with_defaults(params))
-    corpus = prepare_corpus(load_training_data(data_path), 0.1, seed=0, transpose=params.get("transpose", ()))
+    songs = load_training_data(data_path)
+    extra = load_extra_tunes(params["extra_tunes"], lab_songs=songs) if params.get("extra_tunes") else None
+    if extra is not None:
+        print(extra.summary())
+    corpus = prepare_corpus(songs, 0.1, seed=0, transpose=params.get("transpose", ()),
+                            extra_train_songs=extra.tunes if extra is not None else ())
     vocab, train_data, val_data = corpus["vocab"], corpus["train"], corpus["val"]
     train_songs, val_songs = corpus["train_songs"], corpus["val_songs"]
     torch.manual_seed(params["seed"])
@@ -197,9 +202,11 @@ def run_job(args, generate: bool = True) -> int:
         run_dir = new_run_dir(run_dir.parent, run_dir.name)
     config = {"params": params, "data": data_path, "vocab": vocab, "device": str(device),
               "train_tunes": len(train_songs), "val_tunes": len(val_songs),
-              "transposed_tunes": corpus.get("transposed_tunes", 0), "parameters": count_parameters(model)}
+              "transposed_tunes": corpus.get("transposed_tunes", 0), "extra_tunes": corpus["extra_tunes"],
+              "parameters": count_parameters(model)}
     write_json(run_dir / "config.json", config)
     moved = f" + {config['transposed_tunes']} transposed copies" if config["transposed_tunes"] else ""
+    moved = (f" (with {config['extra_tunes']} extra)" if config["extra_tunes"] else "") + moved
     print(f"Run folder: {run_dir}  ({len(train_songs)} training tunes{moved}, {len(val_songs)} held out, "
           f"{len(vocab)} characters, {config['parameters']:,} parameters, preset {params.get('preset')})")
     if ckpt is not None:

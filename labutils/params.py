@@ -58,6 +58,8 @@ TRAINING_DEFAULTS: Dict = {
     "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.music.transpose)
     "transpose_from": 0,  # ... from this step on; the tunes as written before it
     "init_output_bias": False,  # a fresh start sets the output bias to log character frequencies
+    "threads": None,  # CPU threads; None: measured at 1 and 2 during the run (labutils.threads)
+    "extra_tunes": [],  # music21 collections added to the training half (labutils.extra_tunes)
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.

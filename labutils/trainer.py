@@ -20,6 +20,7 @@ from labutils.batches import get_batch
 from labutils.checkpoints import load_checkpoint, save_checkpoint
 from labutils.model import init_output_bias
 from labutils.params import with_defaults
+from labutils.threads import thread_chooser
 from labutils.training import evaluate_bpc, make_optimizer, train_step
 
 PathLike = Union[str, Path]
@@ -240,6 +241,7 @@ def train(
 
     total_steps = params["num_training_iterations"]
     eval_every, ckpt_every = params["eval_every"], params["checkpoint_every"]
+    threads = thread_chooser(params, device, say=tqdm.write)  # CPU threads by measurement (labutils.threads)
     t0 = time.perf_counter()
     step, whole_step = start_step, True
     blown_up = divergence_limit(model)
@@ -251,8 +253,8 @@ def train(
                 whole_step = False
                 data = training_text_at(step_index, train_data, train_as_written, params)
                 x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
-                loss = scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device), step_index,
-                                      params, average)
+                loss = threads.run(lambda: scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device),
+                                                          step_index, params, average))
                 if not loss <= blown_up:  # NaN, inf or exploding: the weights are ruined: keep the checkpoint on disk as it is
                     bar.close()
                     raise _diverged(step_index + 1, loss, params, last_saved[0], checkpoint_path)

@@ -16,8 +16,8 @@ from benchmarks import notes_recipe, probe, report
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOTS = ["training_throughput.png", "time_to_quality.png", "generation_throughput.png",
-         "clean_share.png", "playback.png"]
-FIGURE_ROWS = ["1", "2a", "2b", "3a", "3b", "4", "5"]
+         "clean_share.png", "playback.png", "ngram_baseline.png", "busy_machine.png"]
+FIGURE_ROWS = ["1", "2a", "2b", "3a", "3b", "4", "5", "6a", "6b", "7a", "7b"]
 # The notes' get_batch builds a tensor from a list of arrays on purpose (it is the baseline).
 pytestmark = pytest.mark.filterwarnings("ignore:Creating a tensor from a list of numpy.ndarrays")
 
@@ -88,7 +88,9 @@ def test_quick_run_writes_table_plots_and_json(tmp_path):
     assert set(FIGURE_ROWS) <= table_figures(table)
     raw = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {"training_throughput", "time_to_quality", "generation_throughput", "clean_share",
-            "playback", "environment"} <= raw.keys()
+            "playback", "ngram_baseline", "busy_machine", "environment"} <= raw.keys()
+    assert list(raw["ngram_baseline"]["bpc_by_order"]) == ["1", "2", "3"]
+    assert {"quiet_fixed", "quiet_adaptive", "busy_fixed", "busy_adaptive"} <= raw["busy_machine"].keys()
     assert raw["environment"]["threads"] >= 1 and raw["environment"]["torch"] == torch.__version__
     assert len(raw["time_to_quality"]["notes"]) >= 2 and len(raw["time_to_quality"]["ours"]) >= 2
     assert not (tmp_path / "tmp.abc").exists() and not list(tmp_path.glob("*.wav"))  # nothing left in cwd
@@ -102,6 +104,26 @@ def test_probe_writes_a_curve_of_both_models(tmp_path):
     assert record["params"]["hidden_size"] == 24 and record["params"]["num_training_iterations"] == 4
     for point in record["curve"]:
         assert 1.0 < point["val_bpc"] < 8.0 and 1.0 < point["averaged_val_bpc"] < 8.0
+
+
+def test_competing_process_is_always_ended():
+    from benchmarks import measure
+
+    with pytest.raises(RuntimeError):
+        with measure.competing_process(seconds_limit=60) as process:
+            assert process.poll() is None  # running flat out inside the block
+            raise RuntimeError("a measurement failed")
+    assert process.poll() is not None  # killed on the way out all the same
+
+
+def test_busy_rows_mark_the_goal_from_the_numbers():
+    speeds = {"quiet_fixed": 4.0, "quiet_adaptive": 3.8, "busy_fixed": 0.5, "busy_adaptive": 2.0}
+    results = {"busy_machine": {"steps": 40, "default_threads": 2, "candidates": [1, 2],
+                                **{k: {"steps_per_s": v, "choices": []} for k, v in speeds.items()}}}
+    rows = {row[0]: row for row in report._busy_rows(results)}
+    assert rows["7b"][-1] == "yes" and rows["7b"][4] == "4.00x"
+    results["busy_machine"]["busy_adaptive"]["steps_per_s"] = 1.0
+    assert report._busy_rows(results)[1][-1] == "no"
 
 
 def test_the_grading_benchmark_grades_the_labs_own_notebooks(tmp_path):

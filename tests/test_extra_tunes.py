@@ -1,0 +1,134 @@
+"""labutils.extra_tunes: music21's collections in the lab's format, minus the lab's own tunes."""
+import pytest
+
+from labutils.data import load_extra_tunes, load_training_data
+from labutils.extra_tunes import COLLECTIONS, body_key, normalise_key, normalise_tune, parse_names, title_key
+from labutils.text import lab_vocab, prepare_corpus
+
+VOCAB = set(lab_vocab()[0])
+COLLECTION_TUNE = """X: 12
+T: THE HUMOURS OF GLEN -- REEL
+R: reel
+M: C|
+L: 1/8
+N: "collected by J. O'Neill"
+Z: "Transcribed by someone"
+K:Ador
+% a comment line
+{g}A2 ~B2 !trill!c2 d2 | uefg a2 ! g2 \\
+fe dc |]
+W: words for readers
+"""
+
+
+def test_a_collection_tune_is_rewritten_in_the_lab_format():
+    tune, reason = normalise_tune(COLLECTION_TUNE, "oneills", VOCAB)
+    assert reason is None
+    assert tune.split("\n") == [
+        "X:12", "T:The Humours Of Glen", "Z: id:oneills-reel-12", "M:C|", "L:1/8", "K:A Dorian",
+        "A2 B2 c2 d2 | efg a2!", "g2 fe dc |]!"]
+    assert set(tune) <= VOCAB
+
+
+@pytest.mark.parametrize("change, reason", [
+    (("L: 1/8", "L: 1/16"), "L: is not 1/8"),
+    (("K:Ador", "K:HP"), "a key the lab does not write"),
+    (("T: THE HUMOURS OF GLEN -- REEL\n", ""), "no T field"),
+    (("dc |]", "dc |] $"), "characters outside the vocabulary"),
+    (("W: words", "V:2\nW: words"), "voices"),
+])
+def test_tunes_the_lab_cannot_use_are_dropped_with_a_reason(change, reason):
+    tune, why = normalise_tune(COLLECTION_TUNE.replace(*change), "oneills", VOCAB)
+    assert tune is None and reason in why
+
+
+def test_missing_length_defaults_by_the_meter():
+    tune, _ = normalise_tune(COLLECTION_TUNE.replace("L: 1/8\n", ""), "x", VOCAB)
+    assert "L:1/8" in tune.split("\n")
+    tune, why = normalise_tune(COLLECTION_TUNE.replace("L: 1/8\n", "").replace("M: C|", "M: 2/4"), "x", VOCAB)
+    assert tune is None and "no L field" in why
+
+
+def test_keys_titles_and_bodies_normalise_for_comparison():
+    assert normalise_key("Gm") == "G Minor" and normalise_key(" D") == "D Major"
+    assert normalise_key("F#mix") == "F# Mixolydian" and normalise_key("Ephr") is None
+    assert title_key("The Blackbird") == title_key("BLACKBIRD -- HORNPIPE") == "blackbird"
+    assert title_key("Butcher's March") == title_key("The Butchers' March")
+    assert body_key("X:1\nT:a\nK:G\n|:\"Am\"A2B c/d/e|") == "abcde"
+
+
+def test_unknown_collection_lists_the_known_ones():
+    with pytest.raises(ValueError, match="Unknown extra tune collection.*nottingham.*Known: oneills"):
+        parse_names("oneills,nottingham")
+    assert parse_names("ryans, oneills,ryans") == ["ryans", "oneills"]
+
+
+@pytest.fixture(scope="module")
+def lab_songs():
+    return load_training_data()
+
+
+@pytest.mark.parametrize("name", sorted(COLLECTIONS))
+def test_music21_collections_load_without_the_labs_tunes(name, lab_songs):
+    extra = load_extra_tunes(name, lab_songs=lab_songs)
+    assert len(extra.tunes) > 100 and extra.read == len(extra.tunes) + sum(extra.dropped.values())
+    assert all(set(t) <= VOCAB for t in extra.tunes)
+    for tune in extra.tunes[:: max(1, len(extra.tunes) // 50)]:
+        fields = [line[:2] for line in tune.split("\n")[:6]]
+        assert fields == ["X:", "T:", "Z:", "M:", "L:", "K:"]
+        assert tune.split("\n")[6].endswith("!")
+    lab_titles = {title_key(line[2:]) for s in lab_songs for line in s.split("\n") if line.startswith("T:")}
+    lab_bodies = {body_key(s) for s in lab_songs}
+    assert not any(title_key(t.split("\n")[1][2:]) in lab_titles for t in extra.tunes)
+    assert not any(body_key(t) in lab_bodies for t in extra.tunes)
+
+
+def test_oneills_and_ryans_share_tunes_with_the_lab(lab_songs):
+    extra = load_extra_tunes(["oneills", "ryans"], lab_songs=lab_songs)
+    by_title = extra.dropped["already in the lab's tunes (same title)"]
+    by_notes = extra.dropped["already in the lab's tunes (same first notes)"]
+    removed = by_title + by_notes
+    print(f"{removed} of {extra.read} removed as already among the lab's 804 ({by_title} by title, "
+          f"{by_notes} by first notes only); e.g. {extra.duplicate_examples}")
+    assert removed > 50 and by_notes > 0  # both collections hold well-known Irish tunes that the lab's 804 have too
+    assert len(extra.duplicate_examples) == 5 and extra.dropped["twice in the extra collections"] > 0
+    assert set(extra.per_collection) == {"oneills", "ryans"}
+
+
+def test_extra_tunes_join_the_training_half_only(lab_songs):
+    plain = prepare_corpus(lab_songs)
+    extra = load_extra_tunes("ryans", lab_songs=lab_songs).tunes
+    more = prepare_corpus(lab_songs, extra_train_songs=extra)
+    assert more["val_songs"] == plain["val_songs"] and (more["val"] == plain["val"]).all()
+    assert more["vocab"] == plain["vocab"] and len(more["vocab"]) == 83
+    assert more["train_songs"] == plain["train_songs"] + extra and more["extra_tunes"] == len(extra)
+    assert len(more["train"]) > len(plain["train"])
+    with pytest.raises(ValueError, match="not in the vocabulary"):
+        prepare_corpus(lab_songs, extra_train_songs=["X:1\nT:a\nK:G\nabc$"])
+
+
+def test_cli_flag_parses_names_and_rejects_unknown_ones(capsys):
+    from labutils.cli import build_parser, main
+
+    args = build_parser().parse_args(["train", "--extra-tunes", "oneills,ryans", "--threads", "1"])
+    assert args.extra_tunes == ["oneills", "ryans"] and args.threads == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--extra-tunes", "oneils"])
+    assert exit_info.value.code == 2
+    assert "Unknown extra tune collection(s): oneils. Known: oneills" in capsys.readouterr().err
+
+
+def test_resume_keeps_the_extra_tunes(tmp_path, capsys):
+    import json
+
+    from labutils.cli import main
+
+    flags = ["--preset", "small", "--iterations", "2", "--eval-every", "2", "--checkpoint-every", "2",
+             "--runs-dir", str(tmp_path), "--name", "r", "--comet", "disabled", "--quiet"]
+    assert main(["train", "--extra-tunes", "ryans", *flags]) == 0
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["params"]["extra_tunes"] == ["ryans"] and config["extra_tunes"] > 100
+    assert config["val_tunes"] == 80 and config["train_tunes"] == 724 + config["extra_tunes"]
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "r"), "--iterations", "4", "--quiet", "--comet", "disabled"]) == 0
+    assert "extra tunes: read 1059" in capsys.readouterr().out
