@@ -4,6 +4,7 @@ atomic checkpoints, exact resume and a Ctrl-C that finishes the current step fir
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import signal
 import threading
@@ -253,8 +254,8 @@ def train(
                 whole_step = False
                 data = training_text_at(step_index, train_data, train_as_written, params)
                 x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
-                loss = threads.run(lambda: scheduled_step(model, optimizer, x_batch.to(device), y_batch.to(device),
-                                                          step_index, params, average))
+                loss = threads.run(functools.partial(scheduled_step, model, optimizer, x_batch.to(device),
+                                                     y_batch.to(device), step_index, params, average))
                 if not loss <= blown_up:  # NaN, inf or exploding: the weights are ruined: keep the checkpoint on disk as it is
                     bar.close()
                     raise _diverged(step_index + 1, loss, params, last_saved[0], checkpoint_path)

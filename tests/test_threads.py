@@ -77,9 +77,10 @@ def test_candidates_stay_within_the_cpus():
 
 
 def test_training_uses_the_fixed_count(capsys):
+    import numpy as np
+
     from labutils.model import LSTMModel
     from labutils.training import train
-    import numpy as np
 
     before = torch.get_num_threads()
     try:
