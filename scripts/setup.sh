@@ -13,8 +13,10 @@ TORCH_INDEX_URL=${TORCH_INDEX_URL:-}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 pip_quiet() {
-  # pip prints one warning per missing local index folder on some machines: keep real errors only.
-  "$VENV/bin/python" -m pip install -q "$@" 2> >(grep -v "^WARNING: Location" >&2)
+  # pip prints one warning per missing local index folder on some machines, and (on a re-run) that
+  # mitdeeplearning's own dependencies are missing, which is on purpose: keep real errors only.
+  "$VENV/bin/python" -m pip install -q "$@" 2> >(grep -v -e "^WARNING: Location" \
+    -e "^ERROR: pip's dependency resolver does not currently" -e "^mitdeeplearning [0-9.]* requires " >&2)
 }
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -32,6 +34,9 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
 fi
 
 
+echo "Installing labutils (editable) and its dependencies (requirements.txt, pyproject.toml)"
+pip_quiet -r requirements.txt
+
 # The tune collection ships inside mitdeeplearning, whose build needs pkg_resources
 # (setuptools < 81). We install it without its dependencies (TensorFlow, ...) and only
 # ever read its data/irish.abc file.
@@ -40,9 +45,6 @@ if ! "$VENV/bin/python" -c "import importlib.util as u, sys; sys.exit(u.find_spe
   pip_quiet "setuptools<81" wheel
   pip_quiet --no-deps --no-build-isolation mitdeeplearning==0.7.5
 fi
-
-echo "Installing labutils (editable) and its dependencies (requirements.txt, pyproject.toml)"
-pip_quiet -r requirements.txt
 
 # Audio and sheet-music tools, and bubblewrap (the grader's sandbox, Linux). Optional: without them labutils uses its pure-Python path.
 # fluid-soundfont-gm is the sound font Debian's timidity config names: with freepats alone
