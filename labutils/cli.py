@@ -114,11 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", help="folder for generated.txt, tunes/ and wavs/ (default: print only)")
     gen.add_argument("--force", action="store_true", help="replace earlier results in --out")
     _add_generation_flags(gen)
-    export = sub.add_parser("export-model", allow_abbrev=False, help="Write a small float16 copy of a checkpoint (for labutils/pretrained).",
+    export = sub.add_parser("export-model", allow_abbrev=False,
+                            help="Write a small float16 copy of a checkpoint (labutils/weights/lstm_small.pt).",
                             description="Strip the optimizer and random state from a checkpoint and store the "
                                         "weights as float16: the file the notebooks load as the pretrained model.")
     export.add_argument("checkpoint", help="a checkpoint.pt / best.pt written by `python -m labutils run`")
-    export.add_argument("out", nargs="?", help="where to write it (default: labutils/pretrained/lstm_small.pt)")
+    export.add_argument("out", nargs="?", help="where to write it (default: labutils/weights/lstm_small.pt)")
+    export.add_argument("--force", action="store_true", help="replace an existing file (the shipped model included)")
     for name, (_, help_text) in DELEGATED.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
@@ -141,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "export-model":
             from labutils.pretrained import PRETRAINED_PATH, export_model
 
-            print(f"Wrote {export_model(args.checkpoint, args.out or PRETRAINED_PATH)}")
+            print(f"Wrote {export_model(args.checkpoint, args.out or PRETRAINED_PATH, overwrite=args.force)}")
             return 0
         return jobs.generate_job(args)
     except KeyboardInterrupt:

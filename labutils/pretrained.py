@@ -8,6 +8,7 @@ from typing import Tuple, Union
 import torch
 
 from labutils.checkpoints import atomic_write_bytes, load_checkpoint, model_from_checkpoint, usable_weights
+from labutils.files import check_output
 
 PathLike = Union[str, Path]
 # The small model `make run` trained, float16, inference only (`python -m labutils export-model`).
@@ -23,8 +24,10 @@ def load_pretrained(device="cpu") -> Tuple[torch.nn.Module, list]:
     return model_from_checkpoint(PRETRAINED_PATH, device)
 
 
-def export_model(checkpoint: PathLike, out: PathLike = PRETRAINED_PATH) -> Path:
-    """Write a small inference-only copy of a checkpoint (float16 weights, no optimizer) to `out`."""
+def export_model(checkpoint: PathLike, out: PathLike = PRETRAINED_PATH, overwrite: bool = False) -> Path:
+    """Write a small inference-only copy of a checkpoint (float16 weights, no optimizer) to `out`;
+    an existing `out` is replaced only with overwrite=True (`export-model --force`)."""
+    check_output(out, overwrite, inputs=[checkpoint], flag="--force (overwrite=True)")
     ckpt = load_checkpoint(checkpoint)
     if "vocab" not in ckpt:
         raise ValueError(f"{str(checkpoint)!r} has no vocabulary; export a checkpoint written by `labutils run`.")

@@ -54,3 +54,17 @@ def test_notebooks_written_before_the_move_still_import_trained_model():
     from labutils.notebooks import trained_model
 
     assert trained_model is pretrained.trained_model
+
+
+def test_export_model_does_not_replace_a_file_unless_asked(tmp_path):
+    model = LSTMModel(12, 8, 16)
+    checkpoints.save_checkpoint(tmp_path / "full.pt", model, step=1, vocab=list("abcdefghijkl"))
+    out = tmp_path / "small.pt"
+    out.write_bytes(b"the user's file")
+    with pytest.raises(FileExistsError, match="--force"):
+        pretrained.export_model(tmp_path / "full.pt", out)
+    assert out.read_bytes() == b"the user's file"
+    with pytest.raises(FileExistsError, match="is the input"):
+        pretrained.export_model(tmp_path / "full.pt", tmp_path / "full.pt", overwrite=True)
+    pretrained.export_model(tmp_path / "full.pt", out, overwrite=True)
+    assert pretrained.model_from_checkpoint(out)[1] == list("abcdefghijkl")
