@@ -13,13 +13,12 @@ import torch
 
 from labutils import data as lab_data
 from labutils import params as lab_params
-from labutils.batches import get_batch
 from labutils.model import LSTMModel, init_output_bias
 from labutils.ngram import fit_ngram
 from labutils.sampling import generate_text
 from labutils.text import prepare_corpus, with_transposed_copies
 from labutils.threads import ThreadChooser, candidate_threads
-from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_text_at
+from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_batch
 from labutils.training import evaluate_bpc, make_optimizer
 
 from . import notes_recipe
@@ -115,8 +114,8 @@ def our_trainer(corpus, params, seed=0):
     done = [0]
 
     def step():
-        data = training_text_at(done[0], corpus["train"], corpus.get("train_as_written"), params)
-        x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
+        x_batch, y_batch = training_batch(done[0], corpus["train"], corpus.get("train_as_written"),
+                                          corpus.get("extra"), params, rng)
         scheduled_step(model, optimizer, x_batch, y_batch, done[0], params, average)
         done[0] += 1
 

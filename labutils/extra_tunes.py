@@ -5,7 +5,8 @@ reads them as text (no music21 import, no network), keeps the tunes that have th
 fields the lab's tunes have (X, T, M, L:1/8, K), rewrites each as the lab's 804 tunes are
 written (X, T, Z, M, L, K in that order, "K:D Major" style keys, a "!" at the end of every
 music line) with the 83 characters of the lab's vocabulary (grace notes, decorations, bowing
-and spacing marks removed; a tune that still needs another character is dropped), and removes
+and spacing marks, slurs and chord symbols removed, no spaces around bar lines, "A/2" written "A/";
+a tune that still needs another character is dropped), and removes
 tunes that are already in the lab's collection or twice in the extra ones (same normalised
 title, or same first notes). It says how many it dropped and why.
 """
@@ -38,6 +39,14 @@ _REMOVED = [(re.compile(r"\{[^}]*\}"), ""),  # grace notes {ed}
             (re.compile(r"![^!\s|]+!"), ""),  # decorations !4! !trill!
             (re.compile(r"[`~]"), ""),  # beam spacers, rolls
             (re.compile(r"(?<![A-Za-z])[uv](?=[\s(.A-Ga-g^_=|])"), "")]  # up-/down-bow marks (Ryan's)
+# The collections' habits of writing that the lab's tunes do not share, rewritten as the lab
+# writes the same music (a model then learns one way to write it, not two):
+_RESTYLED = [(re.compile(r'"[^"]*"'), ""),  # chord symbols "Am": the lab's tunes have none
+             (re.compile(r"\((?!\d)|\)"), ""),  # slurs; a "(3" triplet stays
+             (re.compile(r"(?<![\d/])/2(?![\d/])"), "/"),  # A/2 -> A/ (3/2 stays)
+             (re.compile(r"[HT.](?=[=^_]?[A-Ga-gz\[])"), ""),  # fermata, trill, staccato
+             (re.compile(r"\s*(\[?[:|]*\|[:\]|]*)\s*"), r"\1"),  # no spaces around bar lines
+             (re.compile(r"(?<=\|)\[?(\d)\s*"), r"[\1 ")]  # endings |1 as [1 and a space
 
 
 @dataclass
@@ -127,7 +136,7 @@ def body_key(tune: str, length: int = 40) -> str:
 
 def _clean_music_line(line: str) -> List[str]:
     line = line.split("%", 1)[0]
-    for pattern, replacement in _REMOVED:
+    for pattern, replacement in _REMOVED + _RESTYLED:
         line = pattern.sub(replacement, line)
     # A "!" left inside a line is a line break (abc 1.6); the lab ends each line with one.
     return [re.sub(r"\s+", " ", part).strip() for part in line.split("!") if part.strip()]

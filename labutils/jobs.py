@@ -27,6 +27,7 @@ FLAG_TO_PARAM = {
     "num_layers": "num_layers", "dropout": "dropout", "cell": "cell", "grad_clip": "grad_clip",
     "eval_every": "eval_every", "checkpoint_every": "checkpoint_every", "seed": "seed",
     "transpose": "transpose", "extra_tunes": "extra_tunes", "threads": "threads",
+    "extra_share": "extra_share", "extra_until": "extra_until",
 }
 
 
@@ -59,7 +60,7 @@ def _start_tracker(args, params: Dict, run_dir: Path):
 
 
 # Flags a resume cannot change: they fix the model's shape or the text it trains on.
-RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes")
+RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_until")
 
 
 def _flag(key: str) -> str:
@@ -80,6 +81,12 @@ def check_params(params: Dict) -> None:
         raise ValueError(f"--learning-rate must be a finite number above 0 (the lab uses 5e-3), got {rate!r}")
     if not 0.0 <= params.get("dropout", 0.0) < 1.0:
         raise ValueError(f"--dropout must be in [0, 1), got {params['dropout']}")
+    share = params.get("extra_share", 0.0)
+    if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0):
+        raise ValueError(f"--extra-share must be a share of the batch in [0, 1], got {share!r}")
+    until = params.get("extra_until")
+    if until is not None and (not isinstance(until, int) or until < 0):
+        raise ValueError(f"--extra-until must be a step number of 0 or more, got {until!r}")
     clip = params.get("grad_clip")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise ValueError(f"--grad-clip must be a finite number above 0, got {clip}")
@@ -206,7 +213,10 @@ def run_job(args, generate: bool = True) -> int:
               "parameters": count_parameters(model)}
     write_json(run_dir / "config.json", config)
     moved = f" + {config['transposed_tunes']} transposed copies" if config["transposed_tunes"] else ""
-    moved = (f" (with {config['extra_tunes']} extra)" if config["extra_tunes"] else "") + moved
+    if config["extra_tunes"]:
+        until = params.get("extra_until")
+        moved += (f" + {config['extra_tunes']} extra tunes as {params['extra_share']:.0%} of each batch"
+                  + (f" until step {until}" if until is not None else ""))
     print(f"Run folder: {run_dir}  ({len(train_songs)} training tunes{moved}, {len(val_songs)} held out, "
           f"{len(vocab)} characters, {config['parameters']:,} parameters, preset {params.get('preset')})")
     if ckpt is not None:
@@ -219,7 +229,7 @@ def run_job(args, generate: bool = True) -> int:
                            best_checkpoint_path=run_dir / "best.pt",
                            resume_from=checkpoint_path if args.resume else None, tracker=tracker,
                            extra_checkpoint={"vocab": vocab}, progress=not args.quiet,
-                           train_as_written=corpus.get("train_as_written"))
+                           train_as_written=corpus.get("train_as_written"), extra_data=corpus["extra"])
         except KeyboardInterrupt:
             _write_history_so_far(run_dir, params)
             from labutils.cli import command_line
@@ -245,7 +255,7 @@ def run_job(args, generate: bool = True) -> int:
                 kept = result.history[-1].get("kept")
                 summary["generated_with"] = f"checkpoint.pt (step {result.steps}" + (f", {kept})" if kept else ")")
             summary.update(write_generated(model, vocab, run_dir, args, tracker,
-                                           training_tunes=list(train_songs) + list(val_songs)))
+                                           training_tunes=list(train_songs) + corpus["extra_songs"] + list(val_songs)))
     write_json(run_dir / "summary.json", summary)
     print_summary(summary)
     return 0

@@ -60,6 +60,8 @@ TRAINING_DEFAULTS: Dict = {
     "init_output_bias": False,  # a fresh start sets the output bias to log character frequencies
     "threads": None,  # CPU threads; None: measured at 1 and 2 during the run (labutils.threads)
     "extra_tunes": [],  # music21 collections added to the training half (labutils.extra_tunes)
+    "extra_share": 0.25,  # ... read as this share of each batch's windows
+    "extra_until": None,  # ... until this step (None: the whole run)
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.

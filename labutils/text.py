@@ -64,16 +64,20 @@ def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 
     (the last two int64 arrays). `make run` and the benchmarks train on exactly this.
     `transpose` (semitones, e.g. (-2, 2)) adds to `train` each training tune moved into those
     keys (see `with_transposed_copies`); the held-out half stays as written.
-    `extra_train_songs` (e.g. `labutils.data.load_extra_tunes(...).tunes`) join the training half
-    only, after the split: the vocabulary and the held-out tunes stay those of `songs`.
+    `extra_train_songs` (e.g. `labutils.data.load_extra_tunes(...).tunes`) are more training
+    tunes, kept apart as `extra_songs` and `extra` (vectorized): training reads them as a share
+    of each batch (params["extra_share"], labutils.trainer.training_batch), so the lab's own
+    tunes keep their weight. The vocabulary and the held-out tunes stay those of `songs`.
     """
     from labutils.data import join_songs, train_val_split
 
     vocab, char2idx, idx2char = build_vocab(join_songs(songs))
     train_songs, val_songs = train_val_split(songs, val_fraction, seed=seed)
-    train_songs = train_songs + list(extra_train_songs)
+    extra_songs = list(extra_train_songs)
     corpus = {"songs": list(songs), "vocab": vocab, "char2idx": char2idx, "idx2char": idx2char,
-              "train_songs": train_songs, "val_songs": val_songs, "extra_tunes": len(extra_train_songs),
+              "train_songs": train_songs, "val_songs": val_songs, "extra_tunes": len(extra_songs),
+              "extra_songs": extra_songs,
+              "extra": vectorize_string(join_songs(extra_songs), char2idx) if extra_songs else None,
               "train": vectorize_string(join_songs(train_songs), char2idx),
               "val": vectorize_string(join_songs(val_songs), char2idx)}
     return with_transposed_copies(corpus, transpose) if transpose else corpus

@@ -103,6 +103,33 @@ def training_text_at(step_index: int, train_data: np.ndarray, train_as_written: 
     return train_data
 
 
+def extra_windows_at(step_index: int, extra_data: Optional[np.ndarray], params: Dict) -> int:
+    """How many of the batch's windows step `step_index` (0-based) reads from the extra tunes:
+    params["extra_share"] of the batch, until params["extra_until"] (a step; None: the whole run)."""
+    if extra_data is None or not len(extra_data):
+        return 0
+    until = params.get("extra_until")
+    if until is not None and step_index >= until:
+        return 0
+    return int(round(params["batch_size"] * params.get("extra_share", 0.0)))
+
+
+def training_batch(step_index: int, train_data: np.ndarray, train_as_written: Optional[np.ndarray],
+                   extra_data: Optional[np.ndarray], params: Dict, rng: np.random.Generator):
+    """(x, y) of step `step_index`: windows of the lab's tunes (`training_text_at`), and with extra
+    tunes (labutils.extra_tunes) `extra_windows_at` of them from those instead."""
+    data = training_text_at(step_index, train_data, train_as_written, params)
+    seq, batch = params["seq_length"], params["batch_size"]
+    extra = min(extra_windows_at(step_index, extra_data, params), batch)
+    if not extra:
+        return get_batch(data, seq, batch, rng)
+    if extra == batch:
+        return get_batch(extra_data, seq, batch, rng)
+    x_lab, y_lab = get_batch(data, seq, batch - extra, rng)
+    x_extra, y_extra = get_batch(extra_data, seq, extra, rng)
+    return torch.cat([x_lab, x_extra]), torch.cat([y_lab, y_extra])
+
+
 def scheduled_step(model, optimizer, x_batch, y_batch, step_index: int, params: Dict,
                    average: Optional[WeightAverage] = None) -> float:
     """One step of the training loop: the scheduled learning rate for `step_index` (0-based),
@@ -173,6 +200,7 @@ def train(
     on_step: Optional[Callable[[int, List[Dict]], None]] = None,
     progress: bool = True,
     train_as_written: Optional[np.ndarray] = None,
+    extra_data: Optional[np.ndarray] = None,
 ) -> TrainResult:
     """Train `model` on `train_data` (int64 array) for params["num_training_iterations"] steps.
 
@@ -190,7 +218,9 @@ def train(
 
     When `train_data` also holds transposed copies of the tunes (params["transpose"]),
     `train_as_written` (the tunes as written) is read instead for the steps before
-    params["transpose_from"]: the model learns the common keys first.
+    params["transpose_from"]: the model learns the common keys first. `extra_data` (more tunes,
+    labutils.extra_tunes) gives params["extra_share"] of each batch's windows, until step
+    params["extra_until"] (`training_batch`).
 
     With params["init_output_bias"], a fresh start (not a resume) first sets the output
     layer's bias to the log frequency of each character in the tunes as written
@@ -252,8 +282,7 @@ def train(
         with _finish_step_on_ctrl_c() as interrupted:
             for step_index in bar:
                 whole_step = False
-                data = training_text_at(step_index, train_data, train_as_written, params)
-                x_batch, y_batch = get_batch(data, params["seq_length"], params["batch_size"], rng)
+                x_batch, y_batch = training_batch(step_index, train_data, train_as_written, extra_data, params, rng)
                 loss = threads.run(functools.partial(scheduled_step, model, optimizer, x_batch.to(device),
                                                      y_batch.to(device), step_index, params, average))
                 if not loss <= blown_up:  # NaN, inf or exploding: the weights are ruined: keep the checkpoint on disk as it is

@@ -26,8 +26,16 @@ def test_a_collection_tune_is_rewritten_in_the_lab_format():
     assert reason is None
     assert tune.split("\n") == [
         "X:12", "T:The Humours Of Glen", "Z: id:oneills-reel-12", "M:C|", "L:1/8", "K:A Dorian",
-        "A2 B2 c2 d2 | efg a2!", "g2 fe dc |]!"]
+        "A2 B2 c2 d2|efg a2!", "g2 fe dc|]!"]
     assert set(tune) <= VOCAB
+
+
+def test_the_collections_habits_are_written_as_the_lab_writes_them():
+    tune = COLLECTION_TUNE.replace("fe dc |]", '"Am"(fe) d/2c3/2 .B HA |1 c2 :|2 (3cBA |]')
+    body = normalise_tune(tune, "oneills", VOCAB)[0].split("\n")[-1]
+    # chord symbol, slur, staccato and fermata gone; A/2 as A/; 3/2 and the triplet kept; no spaces
+    # at bar lines; endings written "[1 "
+    assert body == "g2 fe d/c3/2 B A|[1 c2:|[2 (3cBA|]!"
 
 
 @pytest.mark.parametrize("change, reason", [
@@ -101,8 +109,9 @@ def test_extra_tunes_join_the_training_half_only(lab_songs):
     more = prepare_corpus(lab_songs, extra_train_songs=extra)
     assert more["val_songs"] == plain["val_songs"] and (more["val"] == plain["val"]).all()
     assert more["vocab"] == plain["vocab"] and len(more["vocab"]) == 83
-    assert more["train_songs"] == plain["train_songs"] + extra and more["extra_tunes"] == len(extra)
-    assert len(more["train"]) > len(plain["train"])
+    assert more["train_songs"] == plain["train_songs"] and (more["train"] == plain["train"]).all()
+    assert more["extra_songs"] == extra and more["extra_tunes"] == len(extra)
+    assert more["extra"] is not None and len(more["extra"]) > 100_000 and plain["extra"] is None
     with pytest.raises(ValueError, match="not in the vocabulary"):
         prepare_corpus(lab_songs, extra_train_songs=["X:1\nT:a\nK:G\nabc$"])
 
@@ -128,7 +137,39 @@ def test_resume_keeps_the_extra_tunes(tmp_path, capsys):
     assert main(["train", "--extra-tunes", "ryans", *flags]) == 0
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["params"]["extra_tunes"] == ["ryans"] and config["extra_tunes"] > 100
-    assert config["val_tunes"] == 80 and config["train_tunes"] == 724 + config["extra_tunes"]
+    assert config["val_tunes"] == 80 and config["train_tunes"] == 724
     capsys.readouterr()
     assert main(["train", "--resume", str(tmp_path / "r"), "--iterations", "4", "--quiet", "--comet", "disabled"]) == 0
     assert "extra tunes: read 1059" in capsys.readouterr().out
+
+
+def test_batches_mix_the_extra_tunes_at_their_share_until_their_step():
+    import numpy as np
+
+    from labutils.trainer import training_batch
+
+    lab, extra = np.zeros(1000, dtype=np.int64), np.ones(1000, dtype=np.int64)
+    params = {"batch_size": 8, "seq_length": 16, "extra_share": 0.25, "extra_until": 100}
+    rng = np.random.default_rng(0)
+    x, y = training_batch(0, lab, None, extra, params, rng)
+    assert x.shape == (8, 16) and x.sum(dim=1).tolist() == [0] * 6 + [16] * 2
+    x, _ = training_batch(100, lab, None, extra, params, rng)  # from extra_until on: the lab's tunes only
+    assert int(x.sum()) == 0
+    x, _ = training_batch(5, lab, None, extra, {**params, "extra_share": 1.0}, rng)
+    assert int(x.sum()) == 8 * 16
+    # no extra tunes: the same windows as get_batch with the same random state
+    from labutils.batches import get_batch
+
+    text = np.arange(1000, dtype=np.int64)
+    a, _ = training_batch(0, text, None, None, params, np.random.default_rng(3))
+    b, _ = get_batch(text, 16, 8, np.random.default_rng(3))
+    assert (a == b).all()
+
+
+def test_extra_share_out_of_range_is_refused(tmp_path, capsys):
+    from labutils.cli import main
+
+    assert main(["train", "--preset", "small", "--extra-tunes", "ryans", "--extra-share", "1.5",
+                 "--runs-dir", str(tmp_path), "--comet", "disabled", "--quiet"]) == 2
+    assert not list(tmp_path.iterdir())  # no run folder left behind
+    assert "--extra-share must be a share of the batch in [0, 1], got 1.5" in capsys.readouterr().err
