@@ -357,11 +357,14 @@ def ngram_baseline(corpus, orders, num_samples, length, temperature=1.0):
 
 
 def sampler_quality(model, vocab, training_tunes, num_tunes=150, temperatures=(0.6, 0.7, 0.8, 0.9, 1.0),
-                    guided_modes=(False, True), seed=0, batch_size=64, max_chars=1500):
+                    guided_modes=(False, True), seed=0, batch_size=64, max_chars=1500, rounds=3):
     """Figure 4: clean and copying shares, and tunes/s, of generate_tunes plain and guided per temperature.
 
     Clean is labutils.music.check_tune's verdict (abc2midi when installed); copying is a run of
     >= 60 characters of tune body shared with a training tune (labutils.music.tune_quality).
+    Each temperature's samplers run `rounds` times, alternately (plain, guided, guided, plain,
+    ...), so a busy spell of a shared machine meets both; tunes/s is from the median time (the
+    seed makes every round's tunes the same), the shares from the tunes themselves.
     """
     from labutils.music import CopyIndex, tune_quality
     from labutils.sampling import generate_tunes
@@ -369,15 +372,23 @@ def sampler_quality(model, vocab, training_tunes, num_tunes=150, temperatures=(0
     index = CopyIndex(training_tunes)
     results = {}
     for temperature in temperatures:
-        for guided in guided_modes:
-            start = time.perf_counter()
-            tunes = generate_tunes(model, num_tunes, vocab=vocab, temperature=temperature, guided=guided,
-                                   seed=seed, batch_size=batch_size, max_chars=max_chars)
-            seconds = time.perf_counter() - start
+        runs = {guided: [] for guided in guided_modes}
+        for round_ in range(rounds):
+            for guided in (guided_modes if round_ % 2 == 0 else tuple(reversed(guided_modes))):
+                start, cpu_start = time.perf_counter(), time.process_time()
+                tunes = generate_tunes(model, num_tunes, vocab=vocab, temperature=temperature, guided=guided,
+                                       seed=seed, batch_size=batch_size, max_chars=max_chars)
+                runs[guided].append((time.perf_counter() - start, time.process_time() - cpu_start, load_now(), tunes))
+        for guided, timed in runs.items():
+            tunes = timed[0][3]
+            seconds = statistics.median(t for t, _, _, _ in timed)
             quality = tune_quality(tunes, index=index)
             results[f"{'guided' if guided else 'plain'}_T{temperature:.1f}"] = {
                 "tunes": quality["count"], "clean": quality["clean"], "clean_share": quality["clean_share"],
                 "copying": quality["copying"], "copying_share": quality["copying_share"],
-                "seconds": seconds, "tunes_per_s": quality["count"] / seconds, "load": load_now(),
+                "seconds": seconds, "tunes_per_s": quality["count"] / seconds,
+                "seconds_by_round": [round(t, 3) for t, _, _, _ in timed],
+                "cpu_seconds_by_round": [round(c, 3) for _, c, _, _ in timed],
+                "load": timed[-1][2], "loads": [load for _, _, load, _ in timed],
                 "longest_shared_max": max((r["longest_shared"] for r in quality["tunes"]), default=0)}
     return results

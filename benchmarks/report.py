@@ -1,4 +1,6 @@
 """Turn the raw numbers of a benchmark run into results.md (one table) and PNG plots."""
+import statistics
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -97,7 +99,12 @@ def table_rows(results):
             rows.append(("4g", "... copying a training tune (>= 60 shared characters), plain / guided",
                          _pct(plain["copying_share"]), _pct(guided["copying_share"]), "—", "≤ 5%",
                          _met(guided["copying_share"] <= 0.05 and plain["copying_share"] <= 0.05)))
-            rows.append(("4g", "... tunes per second, plain -> guided", f"{plain['tunes_per_s']:.2f}",
+            cpu = ""
+            if plain.get("cpu_seconds_by_round") and guided.get("cpu_seconds_by_round"):
+                cpu_ratio = statistics.median(plain["cpu_seconds_by_round"]) / statistics.median(
+                    guided["cpu_seconds_by_round"])
+                cpu = f" (by CPU time: {cpu_ratio:.2f}x)"
+            rows.append(("4g", f"... tunes per second, plain -> guided{cpu}", f"{plain['tunes_per_s']:.2f}",
                          f"{guided['tunes_per_s']:.2f}", _ratio(guided["tunes_per_s"], plain["tunes_per_s"]),
                          "≥ 0.5x", _met(guided["tunes_per_s"] >= 0.5 * plain["tunes_per_s"])))
     play = results["playback"]["backends"]
@@ -199,15 +206,15 @@ def _rerun_notes(results):
     notes = []
     for rerun in results.get("reruns", []):
         env = rerun["environment"]
-        notes.append(f"- Figures {', '.join(rerun['figures'])} measured again on their own on {rerun['when']} "
-                     f"(`--figures`), {env['threads']} torch thread(s), load {env['load_at_start'][0]:.2f} at the "
-                     f"start and {env.get('load_at_end', float('nan')):.2f} at the end, {rerun['wall_s']:.0f} s; "
-                     "their rows above are from that run, the others from the full run.")
-    if "cpu_default_for_reruns" in results and results.get("reruns"):
-        model = results["cpu_default_for_reruns"]
-        notes.append(f"- For that run the CPU default (figures 3c, 4g) was trained again as in figure 2: "
-                     f"{model['steps']} steps in {model['train_s']:.0f} s of training, held-out "
-                     f"{model['val_bpc']:.3f} bits/char.")
+        note = (f"- Figure(s) {', '.join(rerun['figures'])} measured again on their own on {rerun['when']} "
+                f"(`--figures`), {env['threads']} torch thread(s), load {env['load_at_start'][0]:.2f} at the "
+                f"start and {env.get('load_at_end', float('nan')):.2f} at the end, {rerun['wall_s']:.0f} s; "
+                "their rows above are from that run, the others from the full run.")
+        if "cpu_default" in rerun:
+            model = rerun["cpu_default"]
+            note += (f" The CPU default was trained again for it as in figure 2: {model['steps']} steps in "
+                     f"{model['train_s']:.0f} s of training, held-out {model['val_bpc']:.3f} bits/char.")
+        notes.append(note)
     return notes
 
 

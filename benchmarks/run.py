@@ -37,14 +37,14 @@ FULL = {"throughput_steps": 40, "throughput_repeats": 5, "evals_per_curve": 120,
         "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5],
         "real_tunes": None, "play_repeats": 5,
         "ngram_orders": list(range(1, 11)), "busy_steps": 40, "busy_params": {},
-        "sampler_tunes": 150, "sampler_temperatures": [0.6, 0.7, 0.8, 0.9, 1.0]}
+        "sampler_tunes": 150, "sampler_temperatures": [0.6, 0.7, 0.8, 0.9, 1.0], "sampler_rounds": 3}
 QUICK = {"throughput_steps": 2, "throughput_repeats": 1, "evals_per_curve": 2, "evals_unreported": 2,
          "gen_length": 40, "gen_batch": 8, "gen_batch_more": 16, "gen_repeats": 1,
          "clean_samples": 4, "clean_length": 400, "temperatures": [1.0, 0.8],
          "real_tunes": 20, "play_repeats": 1,
          "ngram_orders": [1, 2, 3], "busy_steps": 3,
          "busy_params": {"hidden_size": 32, "embedding_dim": 16, "batch_size": 4, "seq_length": 32},
-         "sampler_tunes": 2, "sampler_temperatures": [0.7]}
+         "sampler_tunes": 2, "sampler_temperatures": [0.7], "sampler_rounds": 1}
 QUICK_MINUTES = 0.1
 FIGURES = ("1", "2", "3", "4", "4g", "5", "6", "7")
 
@@ -145,7 +145,8 @@ def run(settings, minutes, cpu_params, figures=FIGURES):
         results["sampler"] = {
             name: measure.sampler_quality(model, vocab, corpus["songs"], settings["sampler_tunes"],
                                           settings["sampler_temperatures"],
-                                          max_chars=1500 if not settings.get("quick") else 300)
+                                          max_chars=1500 if not settings.get("quick") else 300,
+                                          rounds=settings.get("sampler_rounds", 1))
             for name, model, vocab in (("pretrained", pretrained, pretrained_vocab),
                                        ("cpu_default", our_net, corpus["vocab"]))}
 
@@ -173,11 +174,15 @@ def merge_rerun(previous, new, figures):
     """The last run's results with the figures just measured in place of its own, and a note of when."""
     merged = dict(previous)
     for key, value in new.items():
-        if key not in ("environment", "settings", "minutes", "wall_s", "reruns"):
+        if key not in ("environment", "settings", "minutes", "wall_s", "reruns", "cpu_default_for_reruns"):
             merged[key] = value
-    merged["reruns"] = list(previous.get("reruns", [])) + [{
-        "figures": figures, "environment": new["environment"], "wall_s": new.get("wall_s"),
-        "settings": new["settings"], "minutes": new["minutes"], "when": time.strftime("%Y-%m-%d %H:%M")}]
+    rerun = {"figures": figures, "environment": new["environment"], "wall_s": new.get("wall_s"),
+             "settings": new["settings"], "minutes": new["minutes"], "when": time.strftime("%Y-%m-%d %H:%M")}
+    if "cpu_default_for_reruns" in new:
+        rerun["cpu_default"] = new["cpu_default_for_reruns"]
+    # A figure measured again replaces the older rerun's record of it.
+    older = [dict(r, figures=[f for f in r["figures"] if f not in figures]) for r in previous.get("reruns", [])]
+    merged["reruns"] = [r for r in older if r["figures"]] + [rerun]
     return merged
 
 
@@ -189,7 +194,8 @@ def main(argv=None):
     settings = dict(QUICK if args.quick else FULL, quick=args.quick)
     minutes = args.minutes if args.minutes is not None else (QUICK_MINUTES if args.quick else 10.0)
     started = time.perf_counter()
-    say(f"{'quick' if args.quick else 'full'} run, {torch.get_num_threads()} threads, writing {args.out}")
+    say(f"{'quick' if args.quick else 'full'} run{' of figures ' + ','.join(args.figures) if args.figures else ''}, "
+        f"{torch.get_num_threads()} threads, writing {args.out}")
     cpu_params = {**lab_params.CPU_PARAMS, **args.cpu_params}
     if args.cpu_params:
         say(f"CPU_PARAMS with overrides {args.cpu_params}")

@@ -105,7 +105,7 @@ def test_quick_run_writes_table_plots_and_json(tmp_path):
     assert again["time_to_quality"] == raw["time_to_quality"] and again["playback"] == raw["playback"]  # kept
     assert [rerun["figures"] for rerun in again["reruns"]] == [["3"]]
     table = (out / "results.md").read_text(encoding="utf-8")
-    assert set(FIGURE_ROWS) <= table_figures(table) and "Figures 3 measured again on their own" in table
+    assert set(FIGURE_ROWS) <= table_figures(table) and "Figure(s) 3 measured again on their own" in table
 
 
 def test_one_figure_alone_needs_the_last_run_and_figure_4_needs_2(tmp_path, capsys):
