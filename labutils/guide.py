@@ -182,7 +182,8 @@ class TuneRow:
                 self.refused = _STARTS_A_NOTE
                 return REJECT, None  # the bar is full: any note would overflow it
         closes = bool(pending) or rhythm.note is not None or rhythm.chord_suffix is not None \
-            or rhythm.mode in ("broken", "tuplet")
+            or rhythm.mode in ("broken", "tuplet")  # char ends a bar line or note: it may show the fault
+        extends_note = rhythm.note is not None and char in _LENGTH_CHARS  # a length or octave mark
         before = rhythm.copy() if pending else None
         bars = rhythm.bars_written
         rhythm.feed(char)
@@ -197,7 +198,7 @@ class TuneRow:
             return ROLL_BACK, None  # the ':' two characters back: the bar's content is wrong
         if pending == "|" and char in "|]:":
             return REJECT, None
-        if rhythm.note is not None and char in _LENGTH_CHARS:
+        if extends_note:
             return REJECT, None
         return UNDO, None  # the bar line or note just written is wrong, not what ends it
 
