@@ -66,7 +66,7 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
                              "(--transpose alone: none)")
     parser.add_argument("--extra-tunes", type=_collection_names, metavar="NAMES",
                         help="also train on music21's collections, comma-separated: "
-                             f"{', '.join(EXTRA_COLLECTIONS)} (the held-out tunes stay the lab's)")
+                             f"{', '.join(EXTRA_COLLECTIONS)}, or none (the held-out tunes stay the lab's)")
     parser.add_argument("--extra-share", type=float, metavar="SHARE",
                         help="share of each batch read from the extra tunes (default 0.25)")
     parser.add_argument("--extra-until", type=int, metavar="STEP",

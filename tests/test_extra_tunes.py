@@ -121,6 +121,7 @@ def test_cli_flag_parses_names_and_rejects_unknown_ones(capsys):
 
     args = build_parser().parse_args(["train", "--extra-tunes", "oneills,ryans", "--threads", "1"])
     assert args.extra_tunes == ["oneills", "ryans"] and args.threads == 1
+    assert build_parser().parse_args(["train", "--extra-tunes", "none"]).extra_tunes == []
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--extra-tunes", "oneils"])
     assert exit_info.value.code == 2
