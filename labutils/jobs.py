@@ -27,7 +27,7 @@ FLAG_TO_PARAM = {
     "num_layers": "num_layers", "dropout": "dropout", "cell": "cell", "grad_clip": "grad_clip",
     "eval_every": "eval_every", "checkpoint_every": "checkpoint_every", "seed": "seed",
     "transpose": "transpose", "extra_tunes": "extra_tunes", "threads": "threads",
-    "extra_share": "extra_share", "extra_until": "extra_until",
+    "extra_share": "extra_share", "extra_from": "extra_from", "extra_until": "extra_until",
 }
 
 
@@ -60,7 +60,7 @@ def _start_tracker(args, params: Dict, run_dir: Path):
 
 
 # Flags a resume cannot change: they fix the model's shape or the text it trains on.
-RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_until")
+RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_from", "extra_until")
 
 
 def _flag(key: str) -> str:
@@ -84,9 +84,10 @@ def check_params(params: Dict) -> None:
     share = params.get("extra_share", 0.0)
     if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0):
         raise ValueError(f"--extra-share must be a share of the batch in [0, 1], got {share!r}")
-    until = params.get("extra_until")
-    if until is not None and (not isinstance(until, int) or until < 0):
-        raise ValueError(f"--extra-until must be a step number of 0 or more, got {until!r}")
+    for key in ("extra_from", "extra_until"):
+        step = params.get(key)
+        if step is not None and (not isinstance(step, int) or step < 0):
+            raise ValueError(f"{_flag(key)} must be a step number of 0 or more, got {step!r}")
     clip = params.get("grad_clip")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise ValueError(f"--grad-clip must be a finite number above 0, got {clip}")
@@ -215,8 +216,9 @@ def run_job(args, generate: bool = True) -> int:
     moved = f" + {config['transposed_tunes']} transposed copies" if config["transposed_tunes"] else ""
     if config["extra_tunes"]:
         until = params.get("extra_until")
+        start = params.get("extra_from") or 0
         moved += (f" + {config['extra_tunes']} extra tunes as {params['extra_share']:.0%} of each batch"
-                  + (f" until step {until}" if until is not None else ""))
+                  + (f" from step {start}" if start else "") + (f" until step {until}" if until is not None else ""))
     print(f"Run folder: {run_dir}  ({len(train_songs)} training tunes{moved}, {len(val_songs)} held out, "
           f"{len(vocab)} characters, {config['parameters']:,} parameters, preset {params.get('preset')})")
     if ckpt is not None:

@@ -61,7 +61,8 @@ TRAINING_DEFAULTS: Dict = {
     "threads": None,  # CPU threads; None: measured at 1 and 2 during the run (labutils.threads)
     "extra_tunes": [],  # music21 collections added to the training half (labutils.extra_tunes)
     "extra_share": 0.25,  # ... read as this share of each batch's windows
-    "extra_until": None,  # ... until this step (None: the whole run)
+    "extra_from": 0,  # ... from this step
+    "extra_until": None,  # ... until this step (None: to the end)
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.

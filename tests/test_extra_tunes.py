@@ -150,9 +150,11 @@ def test_batches_mix_the_extra_tunes_at_their_share_until_their_step():
     from labutils.trainer import training_batch
 
     lab, extra = np.zeros(1000, dtype=np.int64), np.ones(1000, dtype=np.int64)
-    params = {"batch_size": 8, "seq_length": 16, "extra_share": 0.25, "extra_until": 100}
+    params = {"batch_size": 8, "seq_length": 16, "extra_share": 0.25, "extra_from": 10, "extra_until": 100}
     rng = np.random.default_rng(0)
-    x, y = training_batch(0, lab, None, extra, params, rng)
+    x, _ = training_batch(9, lab, None, extra, params, rng)  # before extra_from: the lab's tunes only
+    assert int(x.sum()) == 0
+    x, y = training_batch(10, lab, None, extra, params, rng)
     assert x.shape == (8, 16) and x.sum(dim=1).tolist() == [0] * 6 + [16] * 2
     x, _ = training_batch(100, lab, None, extra, params, rng)  # from extra_until on: the lab's tunes only
     assert int(x.sum()) == 0
