@@ -158,7 +158,7 @@ def test_batches_mix_the_extra_tunes_at_their_share_until_their_step():
     assert x.shape == (8, 16) and x.sum(dim=1).tolist() == [0] * 6 + [16] * 2
     x, _ = training_batch(100, lab, None, extra, params, rng)  # from extra_until on: the lab's tunes only
     assert int(x.sum()) == 0
-    x, _ = training_batch(5, lab, None, extra, {**params, "extra_share": 1.0}, rng)
+    x, _ = training_batch(50, lab, None, extra, {**params, "extra_share": 1.0}, rng)
     assert int(x.sum()) == 8 * 16
     # no extra tunes: the same windows as get_batch with the same random state
     from labutils.batches import get_batch
