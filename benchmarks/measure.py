@@ -211,8 +211,9 @@ def _timed(function, repeats):
     return statistics.median(times), loads
 
 
-def generation_throughput(corpus, length=500, batch=64, repeats=3, cpu_model=None):
-    """Sampling chars/s on the same weights (notes' sizes): the notes' generate_text vs ours, single and batched."""
+def generation_throughput(corpus, length=500, batch=32, repeats=3, cpu_model=None, more=None):
+    """Sampling chars/s on the same weights (notes' sizes): the notes' generate_text vs ours, single, `batch` at
+    once and (with `more`) that many at once; `cpu_model` (our CPU default's) batched, for information."""
     vocab, char2idx, idx2char = corpus["vocab"], corpus["char2idx"], corpus["idx2char"]
     notes_net = notes_model(len(vocab))  # left in train mode, as the notes do
     ours_net = our_model(len(vocab), lab_params.NOTES_PARAMS)
@@ -224,9 +225,13 @@ def generation_throughput(corpus, length=500, batch=64, repeats=3, cpu_model=Non
         "ours_single": (lambda: generate_text(ours_net, "X", length, vocab=vocab, seed=0), 1),
         "ours_batched": (lambda: generate_text(ours_net, "X", length, vocab=vocab, num_samples=batch, seed=0), batch),
     }
+    if more:
+        cases["ours_batched_more"] = (
+            lambda: generate_text(ours_net, "X", length, vocab=vocab, num_samples=more, seed=0), more)
     if cpu_model is not None:  # our CPU default's (smaller) model, for information
         cases["ours_cpu_default_batched"] = (
-            lambda: generate_text(cpu_model, "X", length, vocab=vocab, num_samples=batch, seed=0), batch)
+            lambda: generate_text(cpu_model, "X", length, vocab=vocab, num_samples=more or batch, seed=0),
+            more or batch)
     for function, _ in cases.values():
         function()  # warm-up
     timings = {name: [] for name in cases}

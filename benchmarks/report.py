@@ -62,6 +62,11 @@ def table_rows(results):
     rows.append(("3b", f"Generation, {batched['samples']} samples at once, notes' model size (chars/s)",
                  f"{notes_gen:,.0f}", f"{batched['chars_per_s']:,.0f}", _ratio(batched["chars_per_s"], notes_gen),
                  "≥ 20x", _met(batched["chars_per_s"] >= 20 * notes_gen)))
+    if "ours_batched_more" in gen:
+        more = gen["ours_batched_more"]
+        rows.append(("3b", f"Generation, {more['samples']} samples at once, notes' model size (chars/s)",
+                     f"{notes_gen:,.0f}", f"{more['chars_per_s']:,.0f}", _ratio(more["chars_per_s"], notes_gen),
+                     "—", "—"))
     if "ours_cpu_default_batched" in gen:
         small = gen["ours_cpu_default_batched"]
         rows.append(("3c", f"Generation, {small['samples']} samples at once, our CPU default model (chars/s)",
@@ -184,9 +189,26 @@ def markdown(results):
               "with `labutils.music.check_tune`.",
               "- Figure 5: `labutils.music.play_song` per parser+synthesizer; the notes' column is "
               "`mdl.lab1.play_song` (abc2midi then timidity through files).",
-              *_extra_notes(results),
+              *_extra_notes(results), *_rerun_notes(results),
               "", "Plots: " + ", ".join(f"[{name}]({name})" for name in PLOTS), ""]
     return "\n".join(lines)
+
+
+def _rerun_notes(results):
+    """When figures were measured again on their own (`--figures`), and on what machine state."""
+    notes = []
+    for rerun in results.get("reruns", []):
+        env = rerun["environment"]
+        notes.append(f"- Figures {', '.join(rerun['figures'])} measured again on their own on {rerun['when']} "
+                     f"(`--figures`), {env['threads']} torch thread(s), load {env['load_at_start'][0]:.2f} at the "
+                     f"start and {env.get('load_at_end', float('nan')):.2f} at the end, {rerun['wall_s']:.0f} s; "
+                     "their rows above are from that run, the others from the full run.")
+    if "cpu_default_for_reruns" in results and results.get("reruns"):
+        model = results["cpu_default_for_reruns"]
+        notes.append(f"- For that run the CPU default (figures 3c, 4g) was trained again as in figure 2: "
+                     f"{model['steps']} steps in {model['train_s']:.0f} s of training, held-out "
+                     f"{model['val_bpc']:.3f} bits/char.")
+    return notes
 
 
 def _extra_notes(results):
@@ -258,9 +280,11 @@ def write_plots(results, out):
     plt.close(figure)
 
     gen = results["generation_throughput"]
-    names = [n for n in ("notes", "ours_single", "ours_batched", "ours_cpu_default_batched") if n in gen]
+    names = [n for n in ("notes", "ours_single", "ours_batched", "ours_batched_more", "ours_cpu_default_batched")
+             if n in gen]
     labels = {"notes": "notes'\ngenerate_text", "ours_single": "ours,\n1 sample",
               "ours_batched": f"ours,\n{gen['ours_batched']['samples']} samples",
+              "ours_batched_more": f"ours,\n{gen.get('ours_batched_more', {}).get('samples')} samples",
               "ours_cpu_default_batched": "ours, CPU default\nmodel, batched"}
     _bars(out / PLOTS[2], [labels[n] for n in names], [gen[n]["chars_per_s"] for n in names],
           [NOTES_COLOR] + [OUR_COLOR] * (len(names) - 1), "characters / second (log)",

@@ -1,11 +1,24 @@
 """One row of `generate_tunes`: the tune it is writing, where the tune ends, and the bar guide.
 
-`TuneRow.accept(char)` reads one sampled character and says what the sampler must do:
-keep it, roll the row back to the start of its bar (a bar of the wrong length or a note
-that overflows its bar: labutils.music.rhythm finds both), or take the tune (it ended).
-After `MAX_RETRIES` rolls back in one bar the row writes a fallback bar instead: one note
-that fills exactly what the bar still needs, then a bar line. No torch here: the sampler
-keeps the LSTM states, this keeps the text.
+`TuneRow.accept(char)` reads one sampled character and tells the sampler what to do:
+
+- KEEP: written.
+- REJECT: not written (it would break the bar: a ':' where no repeat sign fits, a note in a full
+  bar, a '::' or an ending abc2midi would reject); the row is unchanged, and the sampler draws
+  again from the same logits with that character (and `refused`, when the same reason refuses
+  more) masked out: no extra model call.
+- UNDO: not written, and it shows that the character before it broke the bar (a bar line at the
+  wrong length, a note that overflows); the sampler calls `undo_last()` and draws that position
+  again from the previous step's logits with the old character masked (one model call lost).
+- ROLL_BACK: masking cannot help; the sampler calls `roll_back()`, back to the bar's start (its
+  LSTM state too). After `MAX_RETRIES` roll backs in one bar the row writes a fallback bar
+  instead: one note that fills exactly what the bar still needs, then a bar line.
+- TUNE_DONE / TUNE_RESTART: the tune ended / ran past max_chars.
+
+Every check is labutils.music.rhythm's exact model of what abc2midi plays, so a guided tune has
+no bar of the wrong length and no repeat error; `tune()` writes out the repeat signs abc2midi
+would otherwise have to assume. No torch here: the sampler keeps the LSTM states, this keeps
+the text.
 """
 from __future__ import annotations
 
@@ -13,12 +26,16 @@ import re
 from fractions import Fraction
 from typing import List, Optional
 
-from labutils.music.rhythm import RhythmState, apply_repeat_fixes
+from labutils.music.rhythm import ACCIDENTALS, NOTE_LETTERS, REST_LETTERS, RhythmState, apply_repeat_fixes, key_value_ok
 
 MAX_RETRIES = 8  # resampled attempts at one bar before the fallback bar
+MAX_MASKED = 6  # draws from one step's logits with the refused characters masked, then a roll back
+MAX_UNDOS = 8  # one-character undos in one bar, then roll backs
 _HEADER_LINE = re.compile(r"^[A-Za-z]:")
+_STARTS_A_NOTE = NOTE_LETTERS | REST_LETTERS | ACCIDENTALS
+_LENGTH_CHARS = set("0123456789/',")
 
-KEEP, ROLL_BACK, TUNE_DONE, TUNE_RESTART = "keep", "roll back", "done", "restart"
+KEEP, REJECT, UNDO, ROLL_BACK, TUNE_DONE, TUNE_RESTART = "keep", "reject", "undo", "roll back", "done", "restart"
 
 
 class TuneEnd:
@@ -75,11 +92,13 @@ class TuneRow:
         self.text = ""
         self.end = TuneEnd()
         self.rhythm = RhythmState()
-        self.checkpoint = None  # (text length, rhythm copy) just after the last accepted bar line
+        self.checkpoint = None  # (text length, rhythm copy) just before the last accepted bar line's last character
         self.retries = 0
+        self.undos = 0
+        self.redoing = False  # the last position was taken back and is being drawn again
         self.forced: List[str] = []
         self.fallbacks = 0
-        self.steps = 0  # characters read for this tune, rolled back ones included
+        self.steps = 0  # characters offered for this tune, refused ones included
         self.ended_by = None
         self.new_checkpoint = False
         for char in start:
@@ -92,25 +111,118 @@ class TuneRow:
         return self.end.feed(char)
 
     def accept(self, char: str) -> str:
-        """Read a sampled character: KEEP, ROLL_BACK, TUNE_DONE or TUNE_RESTART (over max_chars)."""
+        """Read a sampled character: KEEP, REJECT, UNDO, ROLL_BACK, TUNE_DONE or TUNE_RESTART (see the module)."""
         self.new_checkpoint = False
-        before = self.rhythm.copy() if self.guided and self.rhythm.pending_bar else None
-        bars, broken = self.rhythm.bars_written, len(self.rhythm.violations)
-        ended = self._read(char)
+        self.refused = ()  # with REJECT: other characters refused here for the same reason
         self.steps += 1
+        if not self.guided:
+            return self._written(self._read(char))
+        if self.text == "X" and char != ":":
+            char = ":"  # a tune's first line is X:<number>
+        rhythm = self.rhythm
+        if rhythm.where != "body":
+            verdict = self._check_header(char)
+            return verdict or self._written(self._read(char))
+        verdict, before = self._check(char)
+        if verdict is not None:
+            return verdict
+        self.text += char
+        if before is not None and not self.redoing:  # a bar line ended well: the bar's start for roll backs
+            self.checkpoint = (len(self.text) - 1, before)  # (the sampler saves the model state there)
+            self.retries, self.undos, self.new_checkpoint = 0, 0, True
+        self.redoing = False
+        ended = self.end.feed(char)
+        if ended is not None and not self.rhythm.copy().finish().ok:  # e.g. an ending never closed
+            self.text = self.text[:-1]
+            self._rebuild()
+            self.end = TuneEnd()
+            for old in self.text:
+                self.end.feed(old)
+            return REJECT
+        return self._written(ended)
+
+    def _written(self, ended: Optional[str]) -> str:
         if ended is not None:
             self.ended_by = ended
             return TUNE_DONE
         if len(self.text) >= self.max_chars or self.steps > 4 * self.max_chars:
             return TUNE_RESTART
-        if not self.guided or self.rhythm.where != "body":
-            return KEEP
-        if len(self.rhythm.violations) > broken:
-            return ROLL_BACK
-        if self.rhythm.bars_written > bars and before is not None:
-            self.checkpoint = (len(self.text) - 1, before)
-            self.retries, self.new_checkpoint = 0, True
         return KEEP
+
+    def _check_header(self, char: str) -> Optional[str]:
+        """None when char keeps the header a run of fields ("T:...") ending with a key abc2midi reads."""
+        line = self.rhythm.line
+        if char == "\n":
+            if not line.strip() or (line.startswith("K:") and not key_value_ok(line[2:])):
+                return REJECT
+        elif len(line) == 1 and char != ":" and line != "%":
+            return ROLL_BACK  # music (or nonsense) before the K: line: start the tune again
+        elif line.startswith("K:") and not key_value_ok(line[2:] + char, complete=False):
+            return REJECT
+        elif not line and not (char.isalpha() or char == "%"):
+            return REJECT
+        return None
+
+    def _check(self, char: str):
+        """(None, checkpoint or None) when char keeps the tune right (the rhythm has read it), else
+        (REJECT / UNDO / ROLL_BACK, None) with the rhythm as it was."""
+        rhythm = self.rhythm
+        pending = rhythm.pending_bar
+        if rhythm.mode == "field" and rhythm.mode_text.startswith("K:"):  # a key change in the music
+            value = rhythm.mode_text[2:]
+            if not (key_value_ok(value) if char == "\n" else key_value_ok(value + char, complete=False)):
+                return REJECT, None
+        if not pending and rhythm.mode is None:
+            if char == ":" and not (rhythm.allows(":|") or rhythm.allows("::")):
+                return REJECT, None  # no repeat sign fits here
+            if char == "\n" and rhythm.at_line_start and not rhythm.music_lines:
+                return REJECT, None  # no blank line between the header and the music
+            if char in _STARTS_A_NOTE and not rhythm.at_line_start and not rhythm._in_chord \
+                    and rhythm.bar_t is not None and rhythm.fill_ticks() >= rhythm.bar_t:
+                self.refused = _STARTS_A_NOTE
+                return REJECT, None  # the bar is full: any note would overflow it
+        closes = bool(pending) or rhythm.note is not None or rhythm.chord_suffix is not None \
+            or rhythm.mode in ("broken", "tuplet")
+        before = rhythm.copy() if pending else None
+        bars = rhythm.bars_written
+        rhythm.feed(char)
+        if rhythm.ok:
+            return None, (before if rhythm.bars_written > bars else None)
+        self._rebuild()
+        if not closes or pending in (":", "["):
+            return REJECT, None  # this character itself: '::', an ending, a chord...
+        if char.isdigit() and pending in ("|", ":|") and self.rhythm.allows(" "):
+            return REJECT, None  # the bar line is fine, its ending number is not
+        if pending == ":|":
+            return ROLL_BACK, None  # the ':' two characters back: the bar's content is wrong
+        if pending == "|" and char in "|]:":
+            return REJECT, None
+        if rhythm.note is not None and char in _LENGTH_CHARS:
+            return REJECT, None
+        return UNDO, None  # the bar line or note just written is wrong, not what ends it
+
+    def _rebuild(self, text: Optional[str] = None) -> None:
+        """The rhythm state after `text` (default: the text written), from the last checkpoint."""
+        text = self.text if text is None else text
+        if self.checkpoint is not None and self.checkpoint[0] <= len(text):
+            length, rhythm = self.checkpoint
+            self.rhythm = rhythm.copy().feed(text[length:])
+        else:
+            self.rhythm = RhythmState().feed(text)
+
+    def undo_last(self) -> str:
+        """Take back the last character written (the sampler draws its position again); returns it."""
+        last, self.text = self.text[-1], self.text[:-1]
+        self._rebuild()
+        if last == "\n":
+            self.end = TuneEnd()
+            for char in self.text:
+                self.end.feed(char)
+        else:
+            self.end.line = self.end.line[:-1]
+        self.undos += 1
+        self.redoing = True
+        return last
 
     def roll_back(self) -> bool:
         """Go back to the last checkpoint; True when the sampler restores the row's model state there
@@ -123,6 +235,7 @@ class TuneRow:
         for char in self.text:  # cheap: a tune is a few hundred characters
             self.end.feed(char)
         self.retries += 1
+        self.undos, self.redoing = 0, False
         if self.retries > MAX_RETRIES:
             bar = fallback_bar(self.rhythm, self.text)
             if bar is None:
@@ -133,10 +246,11 @@ class TuneRow:
         return True
 
     def tune(self) -> str:
-        """The finished tune: its text without the blank line, repeat signs abc2midi needs written out."""
+        """The finished tune without its blank line, with the repeat signs abc2midi would assume
+        written out (RhythmState.repeat_fixes)."""
         text = self.text[:-2] if self.ended_by == "new tune" else self.text
         if self.guided:
-            text = apply_repeat_fixes(text, self.rhythm.repeat_fixes)
-            # A '::' as the tune's last bar line starts a repeat that never comes (abc2midi: an error).
-            text = re.sub(r"::(?=[!\s]*$)", ":|", text.rstrip())
+            fixes = self.rhythm.finish().repeat_fixes()
+            if fixes:
+                text = apply_repeat_fixes(text, fixes)
         return text.strip()

@@ -24,9 +24,8 @@ def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int
     return list(vocab), {c: i for i, c in enumerate(vocab)}
 
 
-def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[int] = None,
-                generator: Optional[torch.Generator] = None) -> torch.Tensor:
-    """Draw one index per row from logits (batch, vocab) -> (batch, 1), with temperature and top-k."""
+def next_probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[int] = None) -> torch.Tensor:
+    """Sampling probabilities (batch, vocab), float64, from logits (batch, vocab) with temperature and top-k."""
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"temperature must be a finite number above 0 (the lab uses 0.7-1), got {temperature}.")
     # Shift so the largest logit is 0, and divide in float64 (float32 rounds 1e-300 to 0): a tiny
@@ -37,7 +36,13 @@ def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[
             raise ValueError(f"top_k must be >= 1, got {top_k}.")
         kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1).values[:, -1:]  # (batch, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)  # (batch, vocab)
+    return torch.softmax(logits, dim=-1)  # (batch, vocab)
+
+
+def sample_next(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[int] = None,
+                generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Draw one index per row from logits (batch, vocab) -> (batch, 1), with temperature and top-k."""
+    probs = next_probabilities(logits, temperature, top_k)  # (batch, vocab)
     return torch.multinomial(probs, num_samples=1, generator=generator)  # (batch, 1)
 
 
@@ -125,14 +130,18 @@ def generate_tunes(
     """Sample `num_tunes` complete tunes, each from "X:" to its end, many rows at once.
 
     Each batch row writes a tune; a row whose tune ends starts the next one, so the batch
-    stays full. With `guided=True` (labutils.guide) no bar ends at the wrong length and no
-    note overflows its bar: a row that breaks its bar goes back to the bar's start (its
-    LSTM state too) and samples the bar again, and after a few tries writes a fallback bar.
-    `guided=False` is plain sampling (each row's first tune is what generate_text writes
-    with the same seed). A tune that reaches `max_chars` without ending is dropped and its
-    row starts afresh. Temperature defaults to GENERATION_DEFAULTS (0.7).
+    stays full. With `guided=True` (labutils.guide) no bar ends at the wrong length, no note
+    overflows its bar, and abc2midi reads every tune without error: a character that would
+    break the bar is masked and the position drawn again from the same step's logits (no
+    extra model call); a bar line or note that proves wrong only at the next character is
+    taken back and drawn again from the previous step's logits; only when masking cannot
+    help does the row go back to its bar's start (its LSTM state too), and after a few such
+    tries it writes a fallback bar. Every limit is a small constant, and a seed reproduces
+    the tunes. `guided=False` is plain sampling (each row's first tune is what generate_text
+    writes with the same seed). A tune that reaches `max_chars` without ending is dropped and
+    its row starts afresh. Temperature defaults to GENERATION_DEFAULTS (0.7).
     """
-    from labutils.guide import KEEP, ROLL_BACK, TUNE_DONE, TuneRow
+    from labutils.guide import KEEP, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
     from labutils.params import GENERATION_DEFAULTS
 
     if isinstance(num_tunes, bool) or not isinstance(num_tunes, int) or num_tunes < 1:
@@ -168,16 +177,33 @@ def generate_tunes(
             inp = prime[:, -1:]  # (rows, 1): the last character each row has written
             saved = tuple(s.clone() for s in state) if isinstance(state, tuple) else state.clone()
             saved_inp = inp.clone()
+            prev_probs, drawn = None, [False] * rows  # drawn: the row's last character came from prev_probs
             while len(tunes) < num_tunes and starts <= max_starts:
                 logits, new_state = model(inp, state, return_state=True)  # (rows, 1, vocab)
-                sampled = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (rows, 1)
-                chars = sampled[:, 0].tolist()
-                keep, back, fresh = [], [], []
+                if guided:
+                    probs = next_probabilities(logits[:, -1, :], temperature, top_k)  # (rows, vocab)
+                    chars = torch.multinomial(probs, num_samples=1, generator=generator)[:, 0].tolist()
+                else:
+                    chars = sample_next(logits[:, -1, :], temperature, top_k, generator)[:, 0].tolist()
+                keep, back, fresh, undone = [], [], [], []
                 for r, row in enumerate(row_state):
-                    if row.forced:
+                    forced = bool(row.forced)
+                    if forced:
                         chars[r] = char2idx.get(row.forced.pop(0), chars[r])
                     verdict = row.accept(vocab[chars[r]])
+                    if verdict in (REJECT, UNDO):
+                        if forced:
+                            verdict = ROLL_BACK
+                        else:
+                            verdict, chars[r], redone = _guide_row(
+                                row, verdict, chars[r], probs[r], prev_probs[r] if drawn[r] else None,
+                                vocab, char2idx, generator)
+                            if redone:
+                                undone.append(r)
+                    drawn[r] = verdict == KEEP and not forced and not (undone and undone[-1] == r)
                     if verdict == KEEP:
+                        if guided:
+                            chars[r] = char2idx[row.text[-1]]  # (the guide writes "X:" for "X" + anything)
                         if row.new_checkpoint:
                             keep.append(r)  # the state before the bar line's last character
                     elif verdict == ROLL_BACK:
@@ -197,6 +223,7 @@ def generate_tunes(
                 nxt = torch.tensor(chars, dtype=torch.long, device=device).unsqueeze(1)  # (rows, 1)
                 _copy_rows(saved, state, keep)
                 saved_inp[keep] = inp[keep]
+                _copy_rows(new_state, state, undone)  # these rows wrote their last position again
                 state = new_state
                 _copy_rows(state, saved, back)
                 nxt[back] = saved_inp[back]
@@ -206,8 +233,10 @@ def generate_tunes(
                     row_state[r].forced = list(start[1:])
                     row_state[r].accept(start[0])
                     nxt[r] = char2idx[start[0]]
+                    drawn[r] = False
                 _zero_rows(state, fresh)
                 inp = nxt
+                prev_probs = probs if guided else None
     finally:
         bar.close()
         model.train(was_training)
@@ -215,6 +244,48 @@ def generate_tunes(
         warnings.warn(f"generate_tunes: only {len(tunes)} of {num_tunes} tunes ended within {max_chars} "
                       f"characters after {starts} starts (an untrained model?); returning those.", stacklevel=2)
     return tunes[:num_tunes]
+
+
+def _draw_again(probs: torch.Tensor, masked: List[int], generator) -> Optional[int]:
+    """One index from a row's probabilities (vocab,) with the masked indices left out; None when nothing is left."""
+    probs = probs.clone()
+    probs[masked] = 0
+    if not probs.sum() > 0:
+        return None
+    return int(torch.multinomial(probs, num_samples=1, generator=generator))
+
+
+def _guide_row(row, verdict, char, probs, prev_probs, vocab, char2idx, generator):
+    """Follow a guided row's REJECT / UNDO: draw again from this step's probabilities with the refused
+    characters masked, or take back the row's last character and draw its position again from the
+    previous step's (`prev_probs`, None when that character was not drawn there). Returns (verdict,
+    character, whether the row's last position was drawn again); ROLL_BACK when masking cannot help.
+    """
+    from labutils.guide import MAX_MASKED, MAX_UNDOS, REJECT, ROLL_BACK, UNDO
+
+    masked, tries = [char], 0
+    while verdict == REJECT and tries < MAX_MASKED:
+        masked += [char2idx[c] for c in row.refused if c in char2idx]
+        char = _draw_again(probs, masked, generator)
+        if char is None:
+            return ROLL_BACK, masked[0], False
+        verdict = row.accept(vocab[char])
+        masked.append(char)
+        tries += 1
+    if verdict == REJECT or (verdict == UNDO and (prev_probs is None or row.undos >= MAX_UNDOS)):
+        return ROLL_BACK, char, False
+    if verdict != UNDO:
+        return verdict, char, False
+    masked = [char2idx[row.undo_last()]]
+    for _ in range(MAX_MASKED):
+        char = _draw_again(prev_probs, masked, generator)
+        if char is None:
+            break
+        verdict = row.accept(vocab[char])
+        if verdict not in (REJECT, UNDO):
+            return verdict, char, True
+        masked += [char] + [char2idx[c] for c in row.refused if c in char2idx]
+    return ROLL_BACK, masked[0], False
 
 
 def _copy_rows(target, source, rows: List[int]) -> None:

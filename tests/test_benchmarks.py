@@ -95,6 +95,31 @@ def test_quick_run_writes_table_plots_and_json(tmp_path):
     assert len(raw["time_to_quality"]["notes"]) >= 2 and len(raw["time_to_quality"]["ours"]) >= 2
     assert not (tmp_path / "tmp.abc").exists() and not list(tmp_path.glob("*.wav"))  # nothing left in cwd
 
+    # One figure again on its own: measured anew, merged into the results the full run left.
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--figures", "3", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    again = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert again["generation_throughput"] != raw["generation_throughput"]  # measured anew
+    assert {"ours_batched", "ours_batched_more", "ours_cpu_default_batched"} <= again["generation_throughput"].keys()
+    assert again["time_to_quality"] == raw["time_to_quality"] and again["playback"] == raw["playback"]  # kept
+    assert [rerun["figures"] for rerun in again["reruns"]] == [["3"]]
+    table = (out / "results.md").read_text(encoding="utf-8")
+    assert set(FIGURE_ROWS) <= table_figures(table) and "Figures 3 measured again on their own" in table
+
+
+def test_one_figure_alone_needs_the_last_run_and_figure_4_needs_2(tmp_path, capsys):
+    from benchmarks import run
+
+    with pytest.raises(SystemExit):
+        run.parse_args(["--figures", "4"])
+    assert "add 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.parse_args(["--figures", "3,8"])
+    assert run.parse_args(["--figures", "3, 4g"]).figures == ["3", "4g"]
+    assert run.main(["--quick", "--figures", "3", "--out", str(tmp_path)]) == 1  # nothing to merge into
+    assert not (tmp_path / "results.json").exists()
+
 
 def test_probe_writes_a_curve_of_both_models(tmp_path):
     overrides = {"hidden_size": 24, "embedding_dim": 8, "batch_size": 4, "seq_length": 16, "ema_decay": 0.9}

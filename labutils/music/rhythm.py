@@ -26,12 +26,20 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 NOTE_LETTERS = set("ABCDEFGabcdefg")
 REST_LETTERS = set("zx")
 ACCIDENTALS = set("^_=")
 DECORATION_LETTERS = set("HIJKLMNOPQRSTUVWhijklmnopqrstuvw~.")
+ABC2MIDI_DECORATIONS = set(".MLRH~Tuv'OPS")  # abc2midi reads these as a note's decorations: a note must follow
+_IN_A_CHORD = NOTE_LETTERS | ACCIDENTALS | set("0123456789/',]- ")
+_FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVdwsWXZ")  # abc2midi reads "<letter>:" at a line start as a field
+_CHORD_NAMES = set("m 7 m7 m7b5 maj7 M7 6 m6 aug + aug7 dim dim7 9 m9 maj9 M9 11 dim9 sus sus4 sus9 sus2 "
+                   "7sus2 7sus4 7sus9 5".split()) | {""}  # abc2midi's own chord names
+_NOTE_LENGTH = re.compile(r"(\d*)(?:/(\d+)|(/+))?")  # abc2midi's readlen: 2, /, //, 3/2 (not 2/2/)
+_MODES = ("major", "minor", "mixolydian", "dorian", "phrygian", "lydian", "locrian", "ionian", "aeolian")
+_KEY = re.compile(r"\s*([A-G][#b]?)\s*([A-Za-z]*)\s*$")
 _FRACTION = re.compile(r"^\s*(\d+)\s*/\s*(\d+)")
 
 # Items of the written tune, in order: what the abc2midi playback reads.
@@ -57,7 +65,49 @@ def default_unit(bar_length: Optional[Fraction]) -> Fraction:
     return Fraction(1, 16) if bar_length is not None and bar_length < Fraction(3, 4) else Fraction(1, 8)
 
 
-def _tuplet_q(p: int, bar_length: Optional[Fraction], meter_text: str) -> int:
+# Inside, lengths are whole numbers of ticks (a Fraction of ticks only for a length no tick count holds):
+# integer sums are many times faster than Fraction ones, and just as exact.
+TICKS = 2 ** 16 * 3 ** 4 * 5 ** 2 * 7  # ticks in a whole note
+_LENGTHS: Dict[Tuple[str, object], object] = {}  # (length text, unit in ticks) -> ticks
+
+
+def _ticks(length: Optional[Fraction]):
+    """A length in whole notes -> ticks (int when exact, else a Fraction of ticks); None stays None."""
+    if length is None:
+        return None
+    value = Fraction(length) * TICKS
+    return value.numerator if value.denominator == 1 else value
+
+
+def _whole(ticks) -> Optional[Fraction]:
+    """Ticks -> a Fraction of a whole note; None stays None."""
+    return None if ticks is None else Fraction(ticks) / TICKS
+
+
+def _scale(ticks, numerator: int, denominator: int):
+    """ticks * numerator / denominator, an int whenever the result is one."""
+    value = ticks * numerator
+    if isinstance(value, int):
+        return value // denominator if value % denominator == 0 else Fraction(value, denominator)
+    value = value / denominator
+    return value.numerator if value.denominator == 1 else value
+
+
+def key_value_ok(value: str, complete: bool = True) -> bool:
+    """Is `value` (what follows "K:") a key abc2midi reads: 'G', 'F#m', 'E Minor', 'Bb mix'? With
+    complete=False: could the line still become one (more characters are coming)?"""
+    if not value.strip():
+        return not complete
+    match = _KEY.match(value)
+    if match is None:
+        return False
+    mode = match.group(2).lower()
+    if not mode or mode == "m" or (len(mode) >= 3 and any(name.startswith(mode[:3]) for name in _MODES)):
+        return True
+    return not complete and not value.endswith(" ") and any(name.startswith(mode) for name in _MODES)
+
+
+def _tuplet_q(p: int, bar_length, meter_text: str) -> int:
     if p in (2, 4, 8):
         return 3
     if p in (3, 6):
@@ -72,32 +122,34 @@ class RhythmState:
     def __init__(self):
         self.where = "header"  # 'header', 'body', or 'done' (the blank line after the body)
         self.meter_text = ""
-        self.bar_length: Optional[Fraction] = Fraction(1)
-        self.unit: Optional[Fraction] = None
+        self.bar_t = TICKS  # the bar's length in ticks (None: free meter, bars not checked)
+        self.unit_t = None  # L:, the unit note length, in ticks
         self.line = ""  # the current line so far (header and field lines are read whole)
         self.at_line_start = True
         self.mode = None  # None, 'field', 'quote', 'grace', 'bang', 'comment', 'inline', 'chord'
         self.mode_text = ""
         self.pending_bar = ""  # '|' or ':' or ':|' or '[' waiting for the next character
-        self.note: Optional[List] = None  # [length text, in_chord] of the note being read
-        self.chord_first: Optional[Fraction] = None
+        self.note: Optional[List] = None  # [length text, in_chord, letter] of the note being read
+        self.prefix: Optional[str] = None  # a decoration or accidental that a note letter must follow
+        self.chord_first = None  # ticks of the chord's first note
         self.chord_suffix: Optional[str] = None
-        self.tuplet: Optional[List] = None  # [factor, notes left]
+        self.tuplet: Optional[List] = None  # [q, p, notes left]: each note takes q/p of its length
         self.tuplet_text: Optional[str] = None
-        self.broken_next = Fraction(1)
+        self.broken_next: Optional[Tuple[int, int]] = None  # (numerator, denominator) for the next note
         self.broken_text = ""
-        self.last_length = Fraction(0)
-        self.fill = Fraction(0)  # written length since the last bar line, carried length included
-        self.carry = Fraction(0)
+        self.last_length = 0  # ticks, as are fill_t and carry_t
+        self.fill_t = 0  # written length since the last bar line, carried length included
+        self.carry_t = 0
         self.bars_written = 0
         self.items: List[Tuple] = []
         self.playback = Playback()
-        self.warnings: List[str] = []
-        self.violations: List[str] = []
+        self.note_violations: List[str] = []  # notes that overflow their bar (the playback finds the rest)
+        self.end_errors: List[str] = []  # what abc2midi reports at the tune's end (set by finish)
         self.text_length = 0
-        self.section_start = None  # text position of the ':|' that began this section, if one did
-        self.repeat_fixes: List[int] = []
-        self.colon_at = 0
+        self.music_lines = 0  # lines of music read (a blank line before any ends nothing)
+        self.bar_start = 0  # text position of the bar line being read
+        self.body_start = 0  # text position of the music's first character
+        self.bar_text: Dict[int, Tuple[int, int, bool]] = {}  # bar item -> (text position, characters, a digit next)
 
     # -- public helpers ---------------------------------------------------------------------
     def copy(self) -> RhythmState:
@@ -106,16 +158,63 @@ class RhythmState:
         new.__dict__.update(self.__dict__)
         new.items = list(self.items)
         new.playback = self.playback.copy()
-        new.warnings = list(self.warnings)
-        new.violations = list(self.violations)
+        new.note_violations = list(self.note_violations)
+        new.bar_text = dict(self.bar_text)
         new.note = list(self.note) if self.note is not None else None
         new.tuplet = list(self.tuplet) if self.tuplet is not None else None
         return new
 
     @property
     def ok(self) -> bool:
-        """True while no bar is wrong and no note overflowed."""
-        return not self.violations
+        """True while no bar is wrong, no note overflowed and abc2midi would report no repeat error."""
+        return not self.note_violations and self.playback.ok
+
+    @property
+    def violations(self) -> List[str]:
+        """What is wrong so far: overflowing notes, wrong bars (abc2midi's warnings), repeat errors."""
+        return (self.note_violations + [describe(w) for w in self.warnings]
+                + [f"repeat signs: {m}" for m in self.playback.sampling_errors])
+
+    @property
+    def warnings(self) -> List[Tuple[int, Fraction, Fraction, int]]:
+        """The wrong bars abc2midi would report: (bar number, its length, the meter's, pass), in whole notes."""
+        return [(bar, _whole(length), _whole(meter), pass_) for bar, length, meter, pass_ in self.playback.warnings]
+
+    def repeat_fixes(self) -> List[Tuple[int, int, str]]:
+        """Text edits (position, characters replaced, new text) that write out abc2midi's repeat fix-ups.
+
+        Empty unless abc2midi would report a fix-up as an error (a first ending or a '::' with no open
+        repeat, a second '|:'): written out, the same repeats play with no error. See Playback.
+        """
+        playback = self.playback
+        if not any(fixable for _, _, fixable in playback.fix_errors):
+            return []
+        edits = []
+        for item, kind in playback.patches.items():
+            if item == START_POINT:
+                edits.append((self.body_start, 0, "|:"))
+                continue
+            pos, length, digit_follows = self.bar_text[item]
+            new = "::" if kind == BOTH else "|:"
+            if digit_follows:
+                new += "["  # ':|2' written out: '::[2' ('::2' is no ABC)
+            edits.append((pos, length, new))
+        return sorted(edits)
+
+    @property
+    def bar_length(self) -> Optional[Fraction]:
+        """The meter's bar length in whole notes (None for a free meter)."""
+        return _whole(self.bar_t)
+
+    @property
+    def unit(self) -> Optional[Fraction]:
+        """The unit note length (L:) in whole notes, once the header has set it."""
+        return _whole(self.unit_t)
+
+    @property
+    def carry(self) -> Fraction:
+        """What the last section's end carried into the current bar, in whole notes."""
+        return _whole(self.carry_t)
 
     @property
     def in_note(self) -> bool:
@@ -125,7 +224,13 @@ class RhythmState:
     @property
     def bar_fill(self) -> Fraction:
         """Length of the current bar so far, with what a section's end carried into it."""
-        return self.fill + (self._note_length(self.note[0]) if self.note and not self.note[1] else 0)
+        return _whole(self.fill_ticks())
+
+    def fill_ticks(self):
+        """bar_fill in ticks."""
+        if self.note is None or self.note[1]:
+            return self.fill_t
+        return self.fill_t + (self._note_length(self.note[0]) or self.unit_t or TICKS // 8)
 
     def allows(self, text: str) -> bool:
         """Would `text`, then a space, keep every bar right? The state itself is unchanged.
@@ -139,9 +244,13 @@ class RhythmState:
         return trial.ok
 
     def finish(self) -> RhythmState:
-        """Read the end of the text (closes a note or bar line still open); returns self."""
+        """Read the end of the text (closes a note or bar line still open, notes abc2midi's end-of-tune
+        errors in `end_errors`); returns self."""
         if self.where == "body":
+            if self.pending_bar:
+                self._continue_bar(" ")
             self._end_token()
+        self.end_errors = self.playback.finish(self.items)
         return self
 
     def feed(self, text: str) -> RhythmState:
@@ -155,23 +264,24 @@ class RhythmState:
     def _header_line(self, line: str) -> None:
         if line.startswith("M:"):
             self.meter_text = line[2:]
-            self.bar_length = meter_length(line[2:])
+            self.bar_t = _ticks(meter_length(line[2:]))
         elif line.startswith("L:"):
-            self.unit = meter_length(line[2:]) or self.unit
+            self.unit_t = _ticks(meter_length(line[2:])) or self.unit_t
         elif line.startswith("K:"):
-            if self.unit is None:
-                self.unit = default_unit(self.bar_length)
+            if self.unit_t is None:
+                self.unit_t = _ticks(default_unit(self.bar_length))
             self.where = "body"
-            self.items.append((METER, self.bar_length))
+            self.body_start = self.text_length + 1
+            self.items.append((METER, self.bar_t))
 
     def _field(self, text: str) -> None:
         """A field in the body (a line or [X:..]): meter and unit changes count."""
         if text.startswith("M:"):
             self.meter_text = text[2:]
-            self.bar_length = meter_length(text[2:])
-            self.items.append((METER, self.bar_length))
+            self.bar_t = _ticks(meter_length(text[2:]))
+            self.items.append((METER, self.bar_t))
         elif text.startswith("L:"):
-            self.unit = meter_length(text[2:]) or self.unit
+            self.unit_t = _ticks(meter_length(text[2:])) or self.unit_t
 
     # -- one character ---------------------------------------------------------------------------
     def _feed_char(self, char: str) -> None:
@@ -192,7 +302,11 @@ class RhythmState:
                 return
         if char == "\n":
             self._end_token()
-            if self.at_line_start:  # a blank line ends the tune
+            if self.prefix is not None or self._in_chord:
+                self._malformed(char)
+            if not self.at_line_start:
+                self.music_lines += 1
+            elif self.music_lines:  # a blank line after music ends the tune (one before it is skipped)
                 self.where = "done"
             self.at_line_start = True
             return
@@ -207,10 +321,21 @@ class RhythmState:
         if mode == "maybe_field":  # a letter at a line start: a field "M:..." or music
             first = self.mode_text
             self.mode = None
-            if char == ":":
-                self.mode, self.mode_text = "field", first + ":"
+            if char == ":" and first in _FIELD_LETTERS:
+                self.mode, self.mode_text = "field_colon", first
                 return
             self._music_char(first)
+            self._feed_char(char)
+            return
+        if mode == "field_colon":  # "D:" then ':' or '|' is music to abc2midi ("D:|"), else a field
+            first = self.mode_text
+            self.mode = None
+            if char in ":|":
+                self._music_char(first)
+                self._feed_char(":")
+                self._feed_char(char)
+                return
+            self.mode, self.mode_text = "field", first + ":"
             self._feed_char(char)
             return
         if mode in ("field", "comment"):
@@ -244,9 +369,13 @@ class RhythmState:
         if mode == "quote":
             if char == '"':
                 self.mode = None
+                self._chord_symbol(self.mode_text)
             elif char == "\n":
                 self.mode = None
+                self._malformed('"')  # abc2midi: "Guitar chord name not properly closed"
                 self._feed_char(char)
+            else:
+                self.mode_text += char
             return
         if mode == "grace":
             if char == "}":
@@ -279,32 +408,65 @@ class RhythmState:
     def _music_char(self, char: str) -> None:
         note = self.note
         if note is not None:
-            if char.isdigit() or char == "/" or (char in "',"):
-                if char not in "',":
-                    note[0] += char
+            if char.isdigit() or char == "/":
+                note[0] += char
                 return
-            self._end_note()
+            if char in "',":  # an octave mark: right after the letter, ',' for C-B, "'" for c-b
+                if not note[0] or char == ",":
+                    if note[0] or note[2] in REST_LETTERS or (char == "'") == note[2].isupper():
+                        self._malformed(char)
+                    return
+            self._end_note()  # (a "'" after a length is the next note's decoration)
         if self.chord_suffix is not None:
             if char.isdigit() or char == "/":
                 self.chord_suffix += char
                 return
             self._end_chord()
+        prefix = self.prefix
+        if prefix is not None:  # abc2midi's parsenote: decorations, then a chord, rest or accidental + letter
+            self.prefix = None
+            if prefix in ("^", "_"):
+                fits = char in NOTE_LETTERS or char == prefix
+                self.prefix = prefix * 2 if char == prefix else None
+            elif prefix == "=":
+                fits = char in NOTE_LETTERS or char in "^_"
+            elif prefix in ("^^", "__"):
+                fits = char in NOTE_LETTERS
+            else:
+                fits = (char in NOTE_LETTERS or char in REST_LETTERS or char in ACCIDENTALS
+                        or char in ABC2MIDI_DECORATIONS or (char == "[" and prefix not in "~T")
+                        or (prefix == "." and char in "|("))
+            if not fits:
+                self._malformed(char)
+            if self.prefix is not None:
+                return
+        if self._in_chord and char not in _IN_A_CHORD:
+            self._malformed(char)
         if char in NOTE_LETTERS or char in REST_LETTERS:
-            self.note = ["", self._in_chord]
+            self.note = ["", self._in_chord, char]
             return
         if char in ACCIDENTALS:
+            self.prefix = char
+            return
+        if char in ABC2MIDI_DECORATIONS:
+            self.prefix = char
+            return
+        if char.isdigit() or char in "/,ZX":  # abc2midi: "Unrecognized character"; Z, X: bars of rest
+            self._malformed(char)  # (this model does not count those: refused, like the stray marks)
             return
         if char == "|":
-            self.pending_bar = "|"
+            self.pending_bar, self.bar_start = "|", self.text_length
         elif char == ":":
-            self.pending_bar, self.colon_at = ":", self.text_length
+            self.pending_bar, self.bar_start = ":", self.text_length
         elif char == "[":
-            self.pending_bar = "["
-        elif char == "]" and self._in_chord:
+            self.pending_bar, self.bar_start = "[", self.text_length
+        elif char == "]":
+            if not self._in_chord:
+                self._malformed(char)  # abc2midi: "Chord already finished"
             self._in_chord = False
             self.chord_suffix = ""
         elif char == '"':
-            self.mode = "quote"
+            self.mode, self.mode_text = "quote", ""
         elif char == "{":
             self.mode = "grace"
         elif char == "!":
@@ -319,22 +481,34 @@ class RhythmState:
 
     _in_chord = False
 
+    def _chord_symbol(self, text: str) -> None:
+        """A chord symbol "Am" (abc2midi knows its names) or an annotation "^text"."""
+        text = text[1:] if text.startswith("(") else text
+        match = re.match(r"[A-Ga-g][#b=]{0,2}([^ /()]*)", text)
+        if match and match.group(1) not in _CHORD_NAMES:
+            self._malformed(f'"{text}"')  # abc2midi: "Unrecognized chord name"
+
+    def _malformed(self, char: str) -> None:
+        self.note_violations.append(f"bar {self.bars_written}: {char!r} here is no ABC abc2midi reads "
+                                    "(a decoration or accidental with no note, a stray length or octave mark, "
+                                    "or a chord left open)")
+
     # -- bar lines and endings ------------------------------------------------------------------------
     def _continue_bar(self, char: str) -> bool:
         """Read the character after '|', ':' or '['; True when it was part of the bar line."""
         pending, self.pending_bar = self.pending_bar, ""
         if pending == "|":
             if char == "|":
-                self._bar(SOFT)
+                self._bar(SOFT, 2)
             elif char == "]":
-                self._bar(SOFT)
+                self._bar(SOFT, 2)
             elif char == ":":
-                self._bar(START)
+                self._bar(START, 2)
             elif char.isdigit():
-                self._bar(PLAIN)
+                self._bar(PLAIN, 1, True)
                 self._ending(int(char))
             else:
-                self._bar(PLAIN)
+                self._bar(PLAIN, 1)
                 return False
             return True
         if pending == ":":
@@ -342,15 +516,15 @@ class RhythmState:
                 self.pending_bar = ":|"
                 return True
             if char == ":":
-                self._bar(BOTH)
+                self._bar(BOTH, 2)
                 return True
             return False  # a lone ':' takes no time
         if pending == ":|":
             if char.isdigit():
-                self._bar(END)
+                self._bar(END, 2, True)
                 self._ending(int(char))
                 return True
-            self._bar(END)
+            self._bar(END, 3 if char in "|]" else 2)
             return char in "|]"  # ':||' and ':|]' end a repeat too
         if pending == "[":
             self._end_token()
@@ -358,7 +532,7 @@ class RhythmState:
                 self._ending(int(char))
                 return True
             if char == "|":
-                self._bar(SOFT)
+                self._bar(SOFT, 2)
                 return True
             if char.isalpha():
                 self.mode, self.mode_text = "bracket", char
@@ -368,63 +542,66 @@ class RhythmState:
         return False
 
     def _ending(self, number: int) -> None:
-        """[1 / [2: the second ending is played after the bar before the first one.
-
-        A first ending in a section that began at a ':|' (no '|:') makes abc2midi report an error
-        ("found [1 or like before |:"); that ':|' written as '::' (what abc2midi assumes anyway)
-        does not, so its text position goes to `repeat_fixes` (see `apply_repeat_fixes`).
-        """
+        """[1 / [2: the second ending is played after the bar before the first one."""
         self.items.append((ENDING, number))
-        if (number == 1 or self.last_ending != 1) and self.section_start is not None:
-            self.repeat_fixes.append(self.section_start)
-            self.section_start = None
-        self.last_ending = number
+        self.playback.run(self.items)
         if number == 1:
-            self.carry_before_ending = self.carry if self.fill == self.carry else self.fill
-        elif self.fill == self.carry:
-            self.carry = self.fill = self.carry_before_ending
+            self.carry_before_ending = self.carry_t if self.fill_t == self.carry_t else self.fill_t
+        elif self.fill_t == self.carry_t:
+            self.carry_t = self.fill_t = self.carry_before_ending
 
-    carry_before_ending = Fraction(0)
-    last_ending = 0
+    carry_before_ending = 0
     overflowed = False
+    broken_first = 0  # the length of the note before '>' (the one after must be as long)
 
-    def _bar(self, kind: str) -> None:
+    def _bar(self, kind: str, length: int, digit_follows: bool = False) -> None:
         self._end_token()
-        if self.bar_length is not None and self.fill > self.bar_length and kind == PLAIN and self.bars_written == 0:
-            self.violations.append(f"the first bar has {self.fill} of a whole note, over the meter's "
-                                   f"{self.bar_length}")
+        if self.bar_t is not None and self.fill_t > self.bar_t and kind == PLAIN and self.bars_written == 0:
+            self.note_violations.append(f"the first bar has {_whole(self.fill_t)} of a whole note, over the meter's "
+                                        f"{self.bar_length}")
+        self.bar_text[len(self.items)] = (self.bar_start, length, digit_follows)
         self.items.append((BAR, kind))
         self.bars_written += 1
-        if kind in (START, BOTH):
-            self.section_start = None
-        elif kind == END:  # the ':|' that closes a first ending is no section's start
-            self.section_start = None if self.last_ending == 1 else self.colon_at
-            self.last_ending = 1 if self.last_ending == 1 else 0
-        found = self.playback.run(self.items)
-        if found:
-            self.violations.extend(describe(w) for w in found)
-            self.warnings = self.warnings + found
+        self.playback.run(self.items)
         # What the written bar leaves for the next one (the playback may differ after a repeat).
-        if kind == PLAIN or self.bar_length is None or self.fill >= self.bar_length or self.fill == 0:
-            self.carry = Fraction(0)
+        if kind == PLAIN or self.bar_t is None or self.fill_t >= self.bar_t or self.fill_t == 0:
+            self.carry_t = 0
         else:
-            self.carry = self.fill
-        self.fill = self.carry
+            self.carry_t = self.fill_t
+        self.fill_t = self.carry_t
         self.overflowed = False
 
     # -- notes -----------------------------------------------------------------------------------------
-    def _note_length(self, text: str) -> Fraction:
-        unit = self.unit or Fraction(1, 8)
-        match = re.match(r"(\d*)(.*)", text)
-        length = Fraction(int(match.group(1))) if match.group(1) else Fraction(1)
-        for slash in re.findall(r"/(\d*)", match.group(2)):
-            length /= int(slash) if slash and int(slash) > 0 else 2
-        return length * unit
+    def _note_length(self, text: str):
+        """Ticks of a note whose length is written `text` ('', '2', '/', '//', '3/2'), as abc2midi reads it;
+        None for a length it cannot read (a stray '/', a denominator not a power of 2)."""
+        key = (text, self.unit_t)
+        if key in _LENGTHS:
+            return _LENGTHS[key]
+        match = _NOTE_LENGTH.fullmatch(text)
+        ticks = None
+        if match is not None:
+            denominator = int(match.group(2)) if match.group(2) else 2 ** len(match.group(3) or "")
+            if denominator > 0 and not denominator & (denominator - 1):  # a power of 2 has one bit set
+                numerator = int(match.group(1) or 0) or 1  # abc2midi reads '0' as 1
+                ticks = _ticks(Fraction(numerator, denominator) * _whole(self.unit_t or TICKS // 8))
+        if len(_LENGTHS) > 10_000:
+            _LENGTHS.clear()
+        _LENGTHS[key] = ticks
+        return ticks
+
+    def _length_of(self, text: str):
+        """_note_length, flagging a length abc2midi cannot read (counted as one unit)."""
+        ticks = self._note_length(text)
+        if ticks is None:
+            self._malformed(text)
+            return self.unit_t or TICKS // 8
+        return ticks
 
     def _end_note(self) -> None:
-        text, in_chord = self.note
+        text, in_chord, _ = self.note
         self.note = None
-        length = self._note_length(text)
+        length = self._length_of(text)
         if in_chord:
             if self.chord_first is None:
                 self.chord_first = length
@@ -436,41 +613,49 @@ class RhythmState:
         first, self.chord_first = self.chord_first, None
         if first is None:
             return
-        self._add(first * self._note_length(suffix) / (self.unit or Fraction(1, 8)))
+        unit = self.unit_t or TICKS // 8
+        suffix_ticks = self._length_of(suffix)
+        self._add(_scale(first, suffix_ticks, unit) if isinstance(unit, int)
+                  else _ticks(_whole(first) * _whole(suffix_ticks) / _whole(unit)))
 
-    def _add(self, length: Fraction) -> None:
-        length *= self.broken_next
-        self.broken_next = Fraction(1)
+    def _add(self, length) -> None:
         if self.tuplet is not None:
-            length *= self.tuplet[0]
-            self.tuplet[1] -= 1
-            if self.tuplet[1] <= 0:
+            length = _scale(length, self.tuplet[0], self.tuplet[1])
+            self.tuplet[2] -= 1
+            if self.tuplet[2] <= 0:
                 self.tuplet = None
+        if self.broken_next is not None:
+            if length != self.broken_first:
+                self._malformed(">")  # abc2midi: "Cannot apply broken rhythm. Notes not equal durations"
+            length = _scale(length, *self.broken_next)
+            self.broken_next = None
         self.last_length = length
-        self.fill += length
+        self.fill_t += length
         self.items.append((DUR, length))
-        self._check_overflow()
+        if self.bar_t is not None and self.fill_t > self.bar_t and not self.overflowed:
+            self._overflow()
 
-    def _check_overflow(self) -> None:
-        if self.bar_length is not None and self.fill > self.bar_length and not self.overflowed:
-            self.overflowed = True
-            self.violations.append(f"bar {self.bars_written}: a note overflows the bar ({self.fill} of a "
-                                   f"whole note, the meter has {self.bar_length})")
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self.note_violations.append(f"bar {self.bars_written}: a note overflows the bar ({_whole(self.fill_t)} of "
+                                    f"a whole note, the meter has {self.bar_length})")
 
     def _apply_broken(self, text: str) -> None:
         """A>B: A gets 3/2 of its length and B 1/2 (>> 7/4 and 1/4; < the other way round)."""
         self._end_token(keep_tuplet=True)
         if self.last_length == 0 or not self.items or self.items[-1][0] != DUR:
+            self._malformed(text)  # no note right before it
             return
-        depth = len(text)
-        short = Fraction(1, 2 ** depth)
-        first, second = (2 - short, short) if text[0] == ">" else (short, 2 - short)
-        extra = self.last_length * (first - 1)
-        self.fill += extra
+        self.broken_first = self.last_length
+        whole = 2 ** len(text)  # '>': the first note 2 - 1/2 of its length, the second 1/2 (>>: 7/4, 1/4; <: swapped)
+        first, second = ((2 * whole - 1, whole), (1, whole)) if text[0] == ">" else ((1, whole), (2 * whole - 1, whole))
+        extra = _scale(self.last_length, first[0] - first[1], first[1])
+        self.fill_t += extra
         self.items[-1] = (DUR, self.items[-1][1] + extra)
-        self.last_length = Fraction(0)
+        self.last_length = 0
         self.broken_next = second
-        self._check_overflow()
+        if self.bar_t is not None and self.fill_t > self.bar_t and not self.overflowed:
+            self._overflow()
 
     def _start_tuplet(self, text: str) -> None:
         if not text or not text[0].isdigit():
@@ -480,7 +665,7 @@ class RhythmState:
         q = int(parts[1]) if parts[1].isdigit() else _tuplet_q(p, self.bar_length, self.meter_text)
         r = int(parts[2]) if parts[2].isdigit() else p
         if p > 0 and r > 0:
-            self.tuplet = [Fraction(q, p), r]
+            self.tuplet = [q, p, r]
 
     def _end_token(self, keep_tuplet: bool = False) -> None:
         if self.note is not None:
@@ -489,83 +674,244 @@ class RhythmState:
             self._end_chord()
 
 
-def apply_repeat_fixes(text: str, fixes: List[int]) -> str:
-    """Write each ':|' at the given positions of `text` as '::' (see RhythmState._ending)."""
-    chars = list(text)
-    for pos in fixes:
-        if text[pos:pos + 2] == ":|":
-            chars[pos + 1] = ":"
-    return "".join(chars)
-
-
 def describe(warning: Tuple[int, Fraction, Fraction, int]) -> str:
-    """One line for a wrong bar found by `simulate`."""
+    """One line for a wrong bar found by the playback."""
     bar, length, expected, pass_ = warning
     return (f"bar {bar} has {length} of a whole note, the meter {expected}"
             + (" (when the repeat plays it)" if pass_ == 2 else ""))
 
 
-class Playback:
-    """abc2midi's playback of the written items (repeats, endings), resumable as items are appended.
+START_POINT = -1  # the '||' abc2midi puts before the music: the first place a repeat can start
+_CLOSES_ENDING = (END, START, SOFT)  # bar kinds where a skipped ending stops (and an ending)
 
-    `run(items)` plays from where it stopped to the end of `items` and returns the wrong bars
-    it found there: (bar number, its length, the meter's length, pass 1 or 2), in the order
-    abc2midi reports them. abc2midi numbers bars as it checks them and goes back to the
-    repeat's number when it repeats. Text not yet ended by a bar line is not checked.
+
+class Playback:
+    """abc2midi's reading of the written items (4.84: store.c, then genmidi.c), resumable as items arrive.
+
+    1. Repeat fix-ups (store.c's `fixreps`, once over each item as it is appended). A tune whose
+       first repeat sign is ':|' or '::' gets a '|:' before its music. A ':|' with no open repeat
+       gets its '|:' at the last '||', '|]' or ':|' (written there as '|:' or '::'; a warning, or an
+       error when a first ending or a '::' needs it); a '|:' inside an open repeat becomes '::' (an
+       error). `patches` holds each bar abc2midi plays as another kind, `fix_errors` the errors, each
+       with whether writing the patches out into the text (`RhythmState.repeat_fixes`) avoids it.
+    2. The playback (genmidi.c's `writetrack`): note lengths add up; '|' checks its bar, the other
+       bar lines only a full bar or the first; a ':|' goes back to the saved point once (or, after
+       endings, twice); an ending not meant for this pass is skipped to the next ':|', '|:', '||',
+       '|]' or ending (which is skipped too). `warnings`: (bar number, length, meter, pass), as
+       abc2midi numbers them; `errors`: (item, message) abc2midi reports as errors.
+    Text not yet ended by a bar line is not checked; a patch to a bar already played plays the
+    items again from the start.
     """
 
-    def __init__(self):
-        self.pos, self.track, self.bar_num, self.bar_length = 0, Fraction(0), 0, None
-        self.target, self.target_bar, self.pass_ = 0, 0, 1
+    def __init__(self, insert_start: bool = True):
+        self.insert_start = insert_start  # assumed until the first repeat sign says
+        self.fixed = 0  # items the fix-ups have read
+        self.first_sign = None
+        self.f_expect, self.rep_point, self.nplays, self.endings_before_sign = insert_start, START_POINT, 0, 0
+        self.patches: Dict[int, str] = {}
+        self.fix_errors: List[Tuple[int, str, bool]] = []
+        self.matched: Dict[int, bool] = {}  # ':|' item -> it has a start once the patches are written out
+        self.stale = False
+        self._start_playing()
+
+    def _start_playing(self) -> None:
+        self.pos, self.track, self.bar_num, self.bar_length = 0, 0, 0, None  # track, bar_length: ticks
+        self.pass_, self.maxpass, self.in_varend = 1, 2, False
+        self.expect = self.insert_start or START_POINT in self.patches
+        self.saved = (0, 0)  # (item to go back to, bar number there)
+        self.opener = START_POINT if self.expect else None  # where the open repeat began
+        self.read_to = 0
+        self.warnings: List[Tuple[int, Fraction, Fraction, int]] = []
+        self.errors: List[Tuple[int, str]] = []
 
     def copy(self) -> Playback:
         new = Playback.__new__(Playback)
         new.__dict__.update(self.__dict__)
+        new.patches, new.matched = dict(self.patches), dict(self.matched)
+        new.fix_errors, new.warnings, new.errors = list(self.fix_errors), list(self.warnings), list(self.errors)
         return new
 
-    def run(self, items: List[Tuple]) -> List[Tuple[int, Fraction, Fraction, int]]:
-        found = []
+    # -- 1. the fix-ups ---------------------------------------------------------------------------
+    def _fix(self, items: List[Tuple]) -> None:
+        while self.fixed < len(items):
+            i = self.fixed
+            kind, value = items[i]
+            self.fixed += 1
+            if kind == ENDING:
+                if self.first_sign is None:
+                    self.endings_before_sign += 1
+                if self.nplays == 0 and not self.f_expect:
+                    self._place_start(i, items, "found [1 or like before |:")
+                self.nplays += 1
+                continue
+            if kind != BAR:
+                continue
+            if self.first_sign is None and value in (START, END, BOTH):
+                self.first_sign = value
+                if (value != START) != self.insert_start:  # the assumption was wrong
+                    if self.endings_before_sign:
+                        self.__init__(insert_start=value != START)
+                        self.first_sign = value
+                        self._fix(items)
+                        return
+                    self.insert_start = self.f_expect = self.expect = value != START
+                    self.opener = START_POINT if self.expect else None
+            if value == SOFT:
+                self.rep_point = i
+            elif value == START:
+                if self.f_expect:  # abc2midi plays it as '::'
+                    self.patches[i] = BOTH
+                    self.fix_errors.append((i, "found another |: after a |:", True))
+                self.f_expect = True
+            elif value == END:
+                self.matched[i] = self.f_expect
+                if not self.f_expect and self.nplays < 1:
+                    self.matched[i] = self._place_start(i, items, None)
+                self.f_expect, self.rep_point = False, i
+            elif value == BOTH:
+                if not self.f_expect:
+                    self._place_start(i, items, "found :: before |:")
+                self.f_expect = True
+
+    def _place_start(self, at: int, items: List[Tuple], error: Optional[str]) -> bool:
+        """A '|:' at the last repeat point (store.c's placestartrep); True when writing it out works."""
+        point = self.rep_point
+        kind = self.patches.get(point, SOFT if point == START_POINT else items[point][1] if point >= 0 else SOFT)
+        if kind in (SOFT, PLAIN):
+            self.patches[point], fixable = START, True
+        elif kind == END:
+            self.patches[point], fixable = BOTH, self.matched.get(point, False)
+        else:
+            self.fix_errors.append((at, "Too many end repeats", False))
+            return False
+        if error:
+            self.fix_errors.append((at, error, fixable))
+        if point < self.read_to or (point == START_POINT and self.read_to > 0):
+            self.stale = True
+        return fixable
+
+    # -- 2. the playback ----------------------------------------------------------------------------
+    def run(self, items: List[Tuple], finished: bool = False) -> None:
+        """Read the items appended since the last call (all of them, when a patch made that necessary)."""
+        self._fix(items)
+        if self.stale:
+            self.stale = False
+            self._start_playing()
         pos, end, track, bar_num, bar_length = self.pos, len(items), self.track, self.bar_num, self.bar_length
-        target, target_bar, pass_ = self.target, self.target_bar, self.pass_
+        pass_, maxpass, expect, in_varend, saved = self.pass_, self.maxpass, self.expect, self.in_varend, self.saved
+        patches, warnings, opener = self.patches, self.warnings, self.opener
         while pos < end:
             kind, value = items[pos]
             if kind == DUR:
                 track += value
+            elif kind == BAR:
+                value = patches.get(pos, value)
+                if value != PLAIN:
+                    in_varend = False
+                if value == PLAIN or (bar_length is not None and (track >= bar_length or bar_num <= 0)):
+                    if bar_length is not None and track != bar_length and track != 0 and (pass_ == 2 or bar_num != 0):
+                        warnings.append((bar_num, track, bar_length, pass_))
+                    if track > 0:
+                        bar_num += 1
+                    track = 0
+                if value == START:
+                    if pass_ == 1 and expect:
+                        self._error(pos, "Expected end repeat not found at |:")
+                    saved, expect, pass_, maxpass, opener = (pos + 1, bar_num), True, 1, 2, pos
+                elif value == END:
+                    if pass_ == 1 and not expect:
+                        self._error(pos, "Found unexpected :|")
+                    elif pass_ == 1 or pass_ < maxpass:
+                        expect, pass_ = False, pass_ + 1
+                        self.read_to = max(self.read_to, pos + 1)
+                        pos, bar_num = saved
+                        continue
+                elif value == BOTH:
+                    if pass_ > 1:  # played once already: now it starts the next repeat
+                        saved, expect, pass_, maxpass, opener = (pos + 1, bar_num), True, 1, 2, pos
+                    elif not expect:
+                        self._error(pos, "Found unexpected ::")
+                        saved, expect, pass_, opener = (pos + 1, bar_num), True, 1, pos
+                    else:
+                        pass_ += 1
+                        self.read_to = max(self.read_to, pos + 1)
+                        pos, bar_num = saved
+                        continue
             elif kind == METER:
                 bar_length = value
             elif kind == ENDING:
-                if pass_ == 2 and value == 1:  # the second time through, skip the first ending
-                    nxt = next((i for i in range(pos + 1, end)
-                                if items[i][0] == BAR and items[i][1] in (END, BOTH)), None)
+                if in_varend:
+                    self._error(pos, "Need || |: :| or :: to mark end of variant ending")
+                passnum = pass_
+                if not (expect or pass_ > 1):
+                    self._error(pos, "multiple endings do not follow |: or ::")
+                    passnum = 1
+                if value != passnum:  # not this pass's ending: skip it
+                    nxt = next((i for i in range(pos + 1, end) if items[i][0] == ENDING
+                                or (items[i][0] == BAR and patches.get(i, items[i][1]) in _CLOSES_ENDING)), None)
                     if nxt is None:
+                        if finished:
+                            self._error(pos, "Cannot find :| || [| or |] to close variant ending")
+                            pos = end
                         break  # its end is not written yet: wait here
                     bar_num += 1
-                    pos, pass_, target, target_bar = nxt + 1, 1, nxt + 1, bar_num
+                    self.read_to = max(self.read_to, nxt + 1)
+                    pos = nxt + 1
                     continue
-            elif kind == BAR:
-                if bar_length is None:
-                    track = Fraction(0)
-                elif track > 0 and (value == PLAIN or track >= bar_length):
-                    if track != bar_length and not (bar_num == 0 and pass_ == 1):
-                        found.append((bar_num, track, bar_length, pass_))
-                    bar_num += 1
-                    track = Fraction(0)
-                if value == START:
-                    target, target_bar, pass_ = pos + 1, bar_num, 1
-                elif value in (END, BOTH):
-                    if pass_ == 1:
-                        pos, bar_num, pass_ = target, target_bar, 2
-                        continue
-                    target, target_bar, pass_ = pos + 1, bar_num, 1
+                in_varend = True
+                if maxpass < 4:
+                    maxpass = pass_ + 1
             pos += 1
+        self.read_to = max(self.read_to, pos)
         self.pos, self.track, self.bar_num, self.bar_length = pos, track, bar_num, bar_length
-        self.target, self.target_bar, self.pass_ = target, target_bar, pass_
-        return found
+        self.pass_, self.maxpass, self.expect, self.in_varend, self.saved = pass_, maxpass, expect, in_varend, saved
+        self.opener = opener
+
+    def _error(self, at: int, message: str) -> None:
+        if (at, message) not in self.errors:
+            self.errors.append((at, message))
+
+    def finish(self, items: List[Tuple]) -> List[str]:
+        """Read the tune's end; return the errors abc2midi reports only there. (Run with -silent, as
+        labutils runs it, abc2midi does not report a repeat left open at the end.)"""
+        self.run(items, finished=True)
+        if self.first_sign is None and self.endings_before_sign and START_POINT not in self.patches:
+            # No repeat sign at all: the first ending's error, mended by a '|:' before the music
+            # (which is what this playback assumed while it waited for a sign).
+            first = next(i for i, item in enumerate(items) if item[0] == ENDING)
+            self.patches[START_POINT] = START
+            self.fix_errors.append((first, "found [1 or like before |:", True))
+        return [message for at, message in self.errors if message.startswith("Cannot find")]
+
+    @property
+    def sampling_errors(self) -> List[str]:
+        """Errors a sampler must refuse: the playback's, and the fix-ups' that writing them out does not mend."""
+        return [message for _, message in self.errors] + [m for _, m, fixable in self.fix_errors if not fixable]
+
+    @property
+    def ok(self) -> bool:
+        return not self.warnings and not self.errors and all(fixable for _, _, fixable in self.fix_errors)
 
 
 def simulate(items: List[Tuple]) -> List[Tuple[int, Fraction, Fraction, int]]:
     """Play written items as abc2midi does (see Playback); return its wrong bars."""
-    return Playback().run(items)
+    playback = Playback()
+    playback.finish(items)
+    return [(bar, _whole(length), _whole(meter), pass_) for bar, length, meter, pass_ in playback.warnings]
+
+
+def apply_repeat_fixes(text: str, edits: List[Tuple[int, int, str]]) -> str:
+    """Apply RhythmState.repeat_fixes() edits to the text that state read."""
+    for pos, length, new in sorted(edits, reverse=True):
+        text = text[:pos] + new + text[pos + length:]
+    return text
+
+
+def repeat_errors(tune: str) -> List[str]:
+    """The repeat-sign errors abc2midi would report for a whole tune (this module's reading of them)."""
+    state = RhythmState().feed(tune.rstrip("\n") + "\n").finish()
+    return ([m for _, m in state.playback.errors] + [m for _, m, _ in state.playback.fix_errors]
+            + state.end_errors)
 
 
 def tune_warnings(tune: str) -> List[Tuple[int, Fraction, Fraction, int]]:
