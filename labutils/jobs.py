@@ -16,7 +16,7 @@ from labutils.data import load_extra_tunes, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
-from labutils.runs import new_run_dir, save_loss_plot, write_history_csv, write_json
+from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_history_csv, write_json
 from labutils.sampling import generate_tunes
 from labutils.text import prepare_corpus
 from labutils.trainer import TrainingDiverged
@@ -242,7 +242,8 @@ def run_job(args, generate: bool = True) -> int:
             _write_history_so_far(run_dir, params)
             raise
         write_history_csv(result.history, run_dir / "history.csv")
-        save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})")
+        save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})",
+                       phases=training_phases(params, config["extra_tunes"]))
         tracker.log_image(run_dir / "loss.png", name="loss.png")
         summary = {"run_dir": str(run_dir), "steps": result.steps, "final_loss": result.history[-1]["loss"],
                    "val_bpc": result.final_val_bpc, "best_val_bpc": result.best_val_bpc,
@@ -271,7 +272,8 @@ def _write_history_so_far(run_dir: Path, params: Dict) -> None:
     history = load_checkpoint(checkpoint_path).get("history") or []
     if history:
         write_history_csv(history, run_dir / "history.csv")
-        save_loss_plot(history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')}, stopped)")
+        save_loss_plot(history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')}, stopped)",
+                       phases=training_phases(params, len(params.get("extra_tunes") or [])))
         print(f"Wrote {run_dir / 'history.csv'} and {run_dir / 'loss.png'} (up to step {history[-1]['step']}).")
 
 

@@ -176,3 +176,19 @@ def test_extra_share_out_of_range_is_refused(tmp_path, capsys):
                  "--runs-dir", str(tmp_path), "--comet", "disabled", "--quiet"]) == 2
     assert not list(tmp_path.iterdir())  # no run folder left behind
     assert "--extra-share must be a share of the batch in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_the_loss_plot_marks_where_the_training_text_changes(tmp_path):
+    from labutils.params import CPU_PARAMS, with_defaults
+    from labutils.runs import loss_figure, save_loss_plot, training_phases
+
+    params = with_defaults(CPU_PARAMS)
+    assert training_phases(params, extra_tunes=1873) == [(300, "+ transposed copies, + extra tunes"),
+                                                         (1100, "extra tunes end")]
+    assert training_phases(params, extra_tunes=0) == [(300, "+ transposed copies")]
+    assert training_phases({**params, "transpose": [], "extra_share": 0.0}, extra_tunes=1873) == []
+    history = [{"step": s, "loss": 2.0 - s / 2000, "val_bpc": None if s % 100 else 1.5} for s in range(1, 2201)]
+    fig = loss_figure(history, phases=training_phases(params, 1873))
+    labels = [text.get_text() for text in fig.axes[0].texts]
+    assert labels == ["+ transposed copies, + extra tunes", "extra tunes end"]
+    assert save_loss_plot(history, tmp_path / "loss.png", phases=training_phases(params, 1873)).stat().st_size > 10_000
