@@ -51,6 +51,15 @@ def load_corpus():
     return prepare_corpus(lab_data.load_training_data(), 0.1, seed=0)
 
 
+def with_extra_tunes(corpus, names):
+    """The corpus with music21's collections `names` as its extra tunes (labutils.extra_tunes)."""
+    from labutils.extra_tunes import load_extra_tunes
+
+    extra = load_extra_tunes(names, lab_songs=corpus["songs"])
+    print(extra.summary(), flush=True)
+    return prepare_corpus(corpus["songs"], 0.1, seed=0, extra_train_songs=extra.tunes)
+
+
 def notes_model(vocab_size, seed=0):
     """The notes' LSTMModel at the notes' sizes, seeded."""
     torch.manual_seed(seed)
@@ -103,6 +112,8 @@ def our_trainer(corpus, params, seed=0):
     clock), and evaluations keep the better of weights and average, as in trainer.train.
     """
     params = lab_params.with_defaults(params)
+    if params["extra_tunes"] and corpus.get("extra") is None:
+        corpus = with_extra_tunes(corpus, params["extra_tunes"])
     if params["transpose"]:
         corpus = with_transposed_copies(corpus, params["transpose"])
     model = our_model(len(corpus["vocab"]), params, seed)

@@ -38,13 +38,6 @@ def main(argv=None):
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     corpus = measure.load_corpus()
-    if args.overrides.get("extra_tunes"):
-        from labutils.extra_tunes import load_extra_tunes
-        from labutils.text import prepare_corpus
-
-        extra = load_extra_tunes(args.overrides["extra_tunes"], lab_songs=corpus["songs"])
-        print(extra.summary())
-        corpus = prepare_corpus(corpus["songs"], 0.1, seed=0, extra_train_songs=extra.tunes)
     params = {**lab_params.with_defaults(lab_params.CPU_PARAMS), **args.overrides,
               "num_training_iterations": args.steps}
     ours, step, _ = measure.our_trainer(corpus, params, seed=params["seed"])

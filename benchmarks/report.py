@@ -53,8 +53,9 @@ def table_rows(results):
     rows.append(("2b", f"Held-out bits/char at the end (≤ {minutes:g} min of training)",
                  f"{q['notes_final_bpc']:.3f} ({q['notes_train_s']:.0f} s, {q['notes_steps']} steps)",
                  f"{q['ours_final_bpc']:.3f} ({q['ours_train_s']:.0f} s, {q['ours_steps']} steps)",
-                 _ratio(q["ours_final_bpc"], q["notes_final_bpc"]), "ours ≤ 1.40 in ≤ 10 min",
-                 _met(q["ours_final_bpc"] <= 1.40 and q["ours_train_s"] <= 600)))
+                 _ratio(q["ours_final_bpc"], q["notes_final_bpc"]), f"ours ≤ 1.35 in ≤ {minutes:g} min",
+                 # the loop stops at the budget: its last step may end a moment after it
+                 _met(q["ours_final_bpc"] <= 1.35 and q["ours_train_s"] <= minutes * 60 * 1.01)))
     gen = results["generation_throughput"]
     notes_gen = gen["notes"]["chars_per_s"]
     rows.append(("3a", "Generation, one sample, notes' model size (chars/s)", f"{notes_gen:,.0f}",

@@ -66,11 +66,13 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
                              "(--transpose alone: none)")
     parser.add_argument("--extra-tunes", type=_collection_names, metavar="NAMES",
                         help="also train on music21's collections, comma-separated: "
-                             f"{', '.join(EXTRA_COLLECTIONS)} (the held-out tunes stay the lab's)")
+                             f"{', '.join(EXTRA_COLLECTIONS)}, or none (the held-out tunes stay the lab's)")
     parser.add_argument("--extra-share", type=float, metavar="SHARE",
                         help="share of each batch read from the extra tunes (default 0.25)")
+    parser.add_argument("--extra-from", type=int, metavar="STEP",
+                        help="read the extra tunes from this step on")
     parser.add_argument("--extra-until", type=int, metavar="STEP",
-                        help="read the extra tunes only before this step (default: the whole run)")
+                        help="read the extra tunes only before this step (none: to the end)")
     parser.add_argument("--threads", type=int, help="CPU threads for training (default: chosen by timing "
                                                     "steps at 1 and 2 threads, again during the run)")
     parser.add_argument("--data", help="an ABC file or folder instead of the lab's tune collection")

@@ -76,10 +76,13 @@ def corpus_folder() -> Path:
 
 
 def parse_names(names) -> List[str]:
-    """A list of collection names from "oneills,ryans" or a sequence; an unknown one raises."""
+    """A list of collection names from "oneills,ryans" or a sequence ("none": no extra tunes);
+    an unknown one raises."""
     if isinstance(names, str):
         names = [n for n in names.split(",")]
     names = [n.strip().lower() for n in names if n and n.strip()]
+    if names == ["none"]:
+        return []
     unknown = [n for n in names if n not in COLLECTIONS]
     if unknown:
         known = "; ".join(f"{k} ({v[1]})" for k, v in COLLECTIONS.items())

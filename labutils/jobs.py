@@ -16,7 +16,7 @@ from labutils.data import load_extra_tunes, load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
-from labutils.runs import new_run_dir, save_loss_plot, write_history_csv, write_json
+from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_history_csv, write_json
 from labutils.sampling import generate_tunes
 from labutils.text import prepare_corpus
 from labutils.trainer import TrainingDiverged
@@ -27,7 +27,7 @@ FLAG_TO_PARAM = {
     "num_layers": "num_layers", "dropout": "dropout", "cell": "cell", "grad_clip": "grad_clip",
     "eval_every": "eval_every", "checkpoint_every": "checkpoint_every", "seed": "seed",
     "transpose": "transpose", "extra_tunes": "extra_tunes", "threads": "threads",
-    "extra_share": "extra_share", "extra_until": "extra_until",
+    "extra_share": "extra_share", "extra_from": "extra_from", "extra_until": "extra_until",
 }
 
 
@@ -60,7 +60,7 @@ def _start_tracker(args, params: Dict, run_dir: Path):
 
 
 # Flags a resume cannot change: they fix the model's shape or the text it trains on.
-RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_until")
+RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_from", "extra_until")
 
 
 def _flag(key: str) -> str:
@@ -84,9 +84,10 @@ def check_params(params: Dict) -> None:
     share = params.get("extra_share", 0.0)
     if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0):
         raise ValueError(f"--extra-share must be a share of the batch in [0, 1], got {share!r}")
-    until = params.get("extra_until")
-    if until is not None and (not isinstance(until, int) or until < 0):
-        raise ValueError(f"--extra-until must be a step number of 0 or more, got {until!r}")
+    for key in ("extra_from", "extra_until"):
+        step = params.get(key)
+        if step is not None and (not isinstance(step, int) or step < 0):
+            raise ValueError(f"{_flag(key)} must be a step number of 0 or more, got {step!r}")
     clip = params.get("grad_clip")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise ValueError(f"--grad-clip must be a finite number above 0, got {clip}")
@@ -215,8 +216,9 @@ def run_job(args, generate: bool = True) -> int:
     moved = f" + {config['transposed_tunes']} transposed copies" if config["transposed_tunes"] else ""
     if config["extra_tunes"]:
         until = params.get("extra_until")
+        start = params.get("extra_from") or 0
         moved += (f" + {config['extra_tunes']} extra tunes as {params['extra_share']:.0%} of each batch"
-                  + (f" until step {until}" if until is not None else ""))
+                  + (f" from step {start}" if start else "") + (f" until step {until}" if until is not None else ""))
     print(f"Run folder: {run_dir}  ({len(train_songs)} training tunes{moved}, {len(val_songs)} held out, "
           f"{len(vocab)} characters, {config['parameters']:,} parameters, preset {params.get('preset')})")
     if ckpt is not None:
@@ -240,7 +242,8 @@ def run_job(args, generate: bool = True) -> int:
             _write_history_so_far(run_dir, params)
             raise
         write_history_csv(result.history, run_dir / "history.csv")
-        save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})")
+        save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})",
+                       phases=training_phases(params, config["extra_tunes"]))
         tracker.log_image(run_dir / "loss.png", name="loss.png")
         summary = {"run_dir": str(run_dir), "steps": result.steps, "final_loss": result.history[-1]["loss"],
                    "val_bpc": result.final_val_bpc, "best_val_bpc": result.best_val_bpc,
@@ -269,7 +272,8 @@ def _write_history_so_far(run_dir: Path, params: Dict) -> None:
     history = load_checkpoint(checkpoint_path).get("history") or []
     if history:
         write_history_csv(history, run_dir / "history.csv")
-        save_loss_plot(history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')}, stopped)")
+        save_loss_plot(history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')}, stopped)",
+                       phases=training_phases(params, len(params.get("extra_tunes") or [])))
         print(f"Wrote {run_dir / 'history.csv'} and {run_dir / 'loss.png'} (up to step {history[-1]['step']}).")
 
 

@@ -19,7 +19,8 @@ NOTES_PARAMS: Dict = {
 # What `make run` uses on a CPU: the best held-out loss we found for ten minutes of training on
 # 2 cores (how it was chosen: benchmarks/tuning/README.md): a wider LSTM reading longer windows,
 # regularised against memorising the ~720 training tunes (dropout, recurrent weight dropout,
-# transposed copies), with a cosine learning-rate schedule.
+# transposed copies, and for part of the run half of each batch from music21's Irish
+# collections), with a cosine learning-rate schedule.
 CPU_PARAMS: Dict = {
     "num_training_iterations": 2200,
     "batch_size": 16,
@@ -36,6 +37,10 @@ CPU_PARAMS: Dict = {
     "transpose_from": 300,
     "init_output_bias": True,
     "cpu_bf16": True,
+    "extra_tunes": ["oneills", "ryans"],
+    "extra_share": 0.5,
+    "extra_from": 300,
+    "extra_until": 1100,
 }
 
 # Settings of the training loop that the notes do not name; any params dict may override them.
@@ -61,7 +66,8 @@ TRAINING_DEFAULTS: Dict = {
     "threads": None,  # CPU threads; None: measured at 1 and 2 during the run (labutils.threads)
     "extra_tunes": [],  # music21 collections added to the training half (labutils.extra_tunes)
     "extra_share": 0.25,  # ... read as this share of each batch's windows
-    "extra_until": None,  # ... until this step (None: the whole run)
+    "extra_from": 0,  # ... from this step
+    "extra_until": None,  # ... until this step (None: to the end)
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.

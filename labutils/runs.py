@@ -6,7 +6,7 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from labutils.checkpoints import atomic_write_bytes, atomic_write_text
 
@@ -55,8 +55,25 @@ def read_history_csv(path: PathLike) -> List[Dict]:
     return rows
 
 
-def loss_figure(history: Sequence[Dict], title: str = "Training loss"):
-    """A matplotlib Figure: training loss (bits/char, smoothed) and held-out bits/char per step."""
+def training_phases(params: Dict, extra_tunes: int = 0) -> List[Tuple[int, str]]:
+    """(step, what the training text gains or loses there) of a run, for the loss plot: where
+    transposed copies (params["transpose_from"]) and extra tunes (extra_from, extra_until) start
+    and stop. A batch of harder text raises the training loss there, not the held-out loss."""
+    marks: Dict[int, List[str]] = {}
+    if params.get("transpose") and params.get("transpose_from"):
+        marks.setdefault(params["transpose_from"], []).append("+ transposed copies")
+    if extra_tunes and params.get("extra_share"):
+        if params.get("extra_from"):
+            marks.setdefault(params["extra_from"], []).append("+ extra tunes")
+        if params.get("extra_until") is not None:
+            marks.setdefault(params["extra_until"], []).append("extra tunes end")
+    total = params.get("num_training_iterations", 0)
+    return [(step, ", ".join(names)) for step, names in sorted(marks.items()) if 0 < step < total]
+
+
+def loss_figure(history: Sequence[Dict], title: str = "Training loss", phases: Sequence[Tuple[int, str]] = ()):
+    """A matplotlib Figure: training loss (bits/char, smoothed) and held-out bits/char per step,
+    with a dotted line at each of `phases` ((step, label), e.g. from `training_phases`)."""
     import math
 
     import matplotlib
@@ -77,6 +94,10 @@ def loss_figure(history: Sequence[Dict], title: str = "Training loss"):
     val = [(r["step"], r["val_bpc"]) for r in history if r.get("val_bpc") is not None]
     if val:
         ax.plot(*zip(*val), "o-", color="tab:orange", label="held-out tunes")
+    for step, label in phases:
+        ax.axvline(step, color="gray", linestyle=":", linewidth=1)
+        ax.annotate(label, (step, 1), xycoords=("data", "axes fraction"), xytext=(3, -4),
+                    textcoords="offset points", rotation=90, va="top", fontsize=8, color="dimgray")
     ax.set_xlabel("training step")
     ax.set_ylabel("bits per character")
     ax.set_title(title)
@@ -87,11 +108,12 @@ def loss_figure(history: Sequence[Dict], title: str = "Training loss"):
     return fig
 
 
-def save_loss_plot(history: Sequence[Dict], path: PathLike, title: str = "Training loss") -> Path:
+def save_loss_plot(history: Sequence[Dict], path: PathLike, title: str = "Training loss",
+                   phases: Sequence[Tuple[int, str]] = ()) -> Path:
     """Save the loss figure as a PNG, atomically."""
     import matplotlib.pyplot as plt
 
-    fig = loss_figure(history, title)
+    fig = loss_figure(history, title, phases)
     try:
         return atomic_write_bytes(path, lambda handle: fig.savefig(handle, format="png", dpi=100))
     finally:

@@ -105,11 +105,12 @@ def training_text_at(step_index: int, train_data: np.ndarray, train_as_written: 
 
 def extra_windows_at(step_index: int, extra_data: Optional[np.ndarray], params: Dict) -> int:
     """How many of the batch's windows step `step_index` (0-based) reads from the extra tunes:
-    params["extra_share"] of the batch, until params["extra_until"] (a step; None: the whole run)."""
+    params["extra_share"] of the batch, from step params["extra_from"] until params["extra_until"]
+    (None: to the end of the run)."""
     if extra_data is None or not len(extra_data):
         return 0
     until = params.get("extra_until")
-    if until is not None and step_index >= until:
+    if step_index < params.get("extra_from", 0) or (until is not None and step_index >= until):
         return 0
     return int(round(params["batch_size"] * params.get("extra_share", 0.0)))
 
@@ -219,8 +220,8 @@ def train(
     When `train_data` also holds transposed copies of the tunes (params["transpose"]),
     `train_as_written` (the tunes as written) is read instead for the steps before
     params["transpose_from"]: the model learns the common keys first. `extra_data` (more tunes,
-    labutils.extra_tunes) gives params["extra_share"] of each batch's windows, until step
-    params["extra_until"] (`training_batch`).
+    labutils.extra_tunes) gives params["extra_share"] of each batch's windows, from step
+    params["extra_from"] until step params["extra_until"] (`training_batch`).
 
     With params["init_output_bias"], a fresh start (not a resume) first sets the output
     layer's bias to the log frequency of each character in the tunes as written

@@ -121,6 +121,7 @@ def test_cli_flag_parses_names_and_rejects_unknown_ones(capsys):
 
     args = build_parser().parse_args(["train", "--extra-tunes", "oneills,ryans", "--threads", "1"])
     assert args.extra_tunes == ["oneills", "ryans"] and args.threads == 1
+    assert build_parser().parse_args(["train", "--extra-tunes", "none"]).extra_tunes == []
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--extra-tunes", "oneils"])
     assert exit_info.value.code == 2
@@ -149,13 +150,15 @@ def test_batches_mix_the_extra_tunes_at_their_share_until_their_step():
     from labutils.trainer import training_batch
 
     lab, extra = np.zeros(1000, dtype=np.int64), np.ones(1000, dtype=np.int64)
-    params = {"batch_size": 8, "seq_length": 16, "extra_share": 0.25, "extra_until": 100}
+    params = {"batch_size": 8, "seq_length": 16, "extra_share": 0.25, "extra_from": 10, "extra_until": 100}
     rng = np.random.default_rng(0)
-    x, y = training_batch(0, lab, None, extra, params, rng)
+    x, _ = training_batch(9, lab, None, extra, params, rng)  # before extra_from: the lab's tunes only
+    assert int(x.sum()) == 0
+    x, y = training_batch(10, lab, None, extra, params, rng)
     assert x.shape == (8, 16) and x.sum(dim=1).tolist() == [0] * 6 + [16] * 2
     x, _ = training_batch(100, lab, None, extra, params, rng)  # from extra_until on: the lab's tunes only
     assert int(x.sum()) == 0
-    x, _ = training_batch(5, lab, None, extra, {**params, "extra_share": 1.0}, rng)
+    x, _ = training_batch(50, lab, None, extra, {**params, "extra_share": 1.0}, rng)
     assert int(x.sum()) == 8 * 16
     # no extra tunes: the same windows as get_batch with the same random state
     from labutils.batches import get_batch
@@ -173,3 +176,19 @@ def test_extra_share_out_of_range_is_refused(tmp_path, capsys):
                  "--runs-dir", str(tmp_path), "--comet", "disabled", "--quiet"]) == 2
     assert not list(tmp_path.iterdir())  # no run folder left behind
     assert "--extra-share must be a share of the batch in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_the_loss_plot_marks_where_the_training_text_changes(tmp_path):
+    from labutils.params import CPU_PARAMS, with_defaults
+    from labutils.runs import loss_figure, save_loss_plot, training_phases
+
+    params = with_defaults(CPU_PARAMS)
+    assert training_phases(params, extra_tunes=1873) == [(300, "+ transposed copies, + extra tunes"),
+                                                         (1100, "extra tunes end")]
+    assert training_phases(params, extra_tunes=0) == [(300, "+ transposed copies")]
+    assert training_phases({**params, "transpose": [], "extra_share": 0.0}, extra_tunes=1873) == []
+    history = [{"step": s, "loss": 2.0 - s / 2000, "val_bpc": None if s % 100 else 1.5} for s in range(1, 2201)]
+    fig = loss_figure(history, phases=training_phases(params, 1873))
+    labels = [text.get_text() for text in fig.axes[0].texts]
+    assert labels == ["+ transposed copies, + extra tunes", "extra tunes end"]
+    assert save_loss_plot(history, tmp_path / "loss.png", phases=training_phases(params, 1873)).stat().st_size > 10_000
