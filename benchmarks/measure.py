@@ -13,10 +13,10 @@ import torch
 
 from labutils import data as lab_data
 from labutils import params as lab_params
+from labutils.corpus import prepare_corpus, with_transposed_copies
 from labutils.model import LSTMModel, init_output_bias
 from labutils.ngram import fit_ngram
 from labutils.sampling import generate_text
-from labutils.text import prepare_corpus, with_transposed_copies
 from labutils.threads import ThreadChooser, candidate_threads
 from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_batch
 from labutils.training import evaluate_bpc, make_optimizer

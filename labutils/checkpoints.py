@@ -84,7 +84,7 @@ def model_from_checkpoint(path: PathLike, device="cpu") -> Tuple[torch.nn.Module
     if "vocab" in ckpt:
         vocab = list(ckpt["vocab"])
     else:
-        from labutils.text import lab_vocab
+        from labutils.corpus import lab_vocab
 
         vocab = lab_vocab()[0]
     return model, vocab

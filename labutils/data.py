@@ -158,11 +158,3 @@ def train_val_split(
     train = [s for i, s in enumerate(songs) if i not in val_idx]
     val = [s for i, s in enumerate(songs) if i in val_idx]
     return train, val
-
-
-def load_extra_tunes(names, lab_songs: Optional[Sequence[str]] = None, vocab: Optional[Sequence[str]] = None):
-    """Tunes from music21's ABC collections (e.g. "oneills,ryans") in the lab's format, minus the
-    lab's own: an `ExtraTunes` (tunes, dropped counts by reason); see labutils.extra_tunes."""
-    from labutils.extra_tunes import load_extra_tunes as load
-
-    return load(names, lab_songs=lab_songs, vocab=vocab)

@@ -2,9 +2,9 @@
 
 music21 (a dependency) ships ABC collections of fiddle tunes as plain files. `load_extra_tunes`
 reads them as text (no music21 import, no network), keeps the tunes that have the header
-fields the lab's tunes have (X, T, M, L:1/8, K), rewrites each as the lab's 804 tunes are
+fields the lab's tunes have (X, T, M, L:1/8, K), rewrites each as the lab's tunes are
 written (X, T, Z, M, L, K in that order, "K:D Major" style keys, a "!" at the end of every
-music line) with the 83 characters of the lab's vocabulary (grace notes, decorations, bowing
+music line) with the characters of the lab's vocabulary (grace notes, decorations, bowing
 and spacing marks, slurs and chord symbols removed, no spaces around bar lines, "A/2" written "A/";
 a tune that still needs another character is dropped), and removes
 tunes that are already in the lab's collection or twice in the extra ones (same normalised
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from labutils.data import split_tunes
+from labutils.data import load_training_data, split_tunes
+from labutils.text import build_vocab
 
 # name -> (folder in music21/corpus, what it is)
 COLLECTIONS: Dict[str, Tuple[str, str]] = {
@@ -199,11 +200,8 @@ def normalise_tune(tune: str, ident: str, alphabet) -> Tuple[Optional[str], Opti
 def load_extra_tunes(names, lab_songs: Optional[Sequence[str]] = None,
                      vocab: Optional[Sequence[str]] = None, examples: int = 5) -> ExtraTunes:
     """The tunes of music21's collections `names` ("oneills,ryans" or a list; see COLLECTIONS),
-    in the lab's format and 83-character vocabulary, minus those already in `lab_songs`
-    (default: the lab's 804) by normalised title or first notes, and minus repeats."""
-    from labutils.data import load_training_data
-    from labutils.text import build_vocab
-
+    in the lab's format and vocabulary, minus those already in `lab_songs` (default: the lab's
+    tunes) by normalised title or first notes, and minus repeats."""
     names = parse_names(names)
     if not names:
         raise ValueError(f"No extra tune collection named; known: {', '.join(COLLECTIONS)}.")

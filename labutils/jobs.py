@@ -12,13 +12,13 @@ import torch
 
 from labutils import params as lab_params
 from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
-from labutils.data import load_extra_tunes, load_training_data
+from labutils.corpus import training_corpus
+from labutils.data import load_training_data
 from labutils.device import get_device
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_history_csv, write_json
 from labutils.sampling import generate_tunes
-from labutils.text import prepare_corpus
 from labutils.trainer import TrainingDiverged
 
 FLAG_TO_PARAM = {
@@ -194,12 +194,7 @@ def run_job(args, generate: bool = True) -> int:
         if run_dir.exists():
             new_run_dir(root, run_dir.name)  # raises its "already exists" error
     check_params(lab_params.with_defaults(params))
-    songs = load_training_data(data_path)
-    extra = load_extra_tunes(params["extra_tunes"], lab_songs=songs) if params.get("extra_tunes") else None
-    if extra is not None:
-        print(extra.summary())
-    corpus = prepare_corpus(songs, 0.1, seed=0, transpose=params.get("transpose", ()),
-                            extra_train_songs=extra.tunes if extra is not None else ())
+    corpus = training_corpus(params, data_path)
     vocab, train_data, val_data = corpus["vocab"], corpus["train"], corpus["val"]
     train_songs, val_songs = corpus["train_songs"], corpus["val_songs"]
     torch.manual_seed(params["seed"])

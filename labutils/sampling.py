@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 from tqdm.auto import tqdm
 
-from labutils.text import lab_vocab
+from labutils.corpus import lab_vocab
 
 # At most this many characters are generated per sample, and a start string may be this long:
 # 100,000 characters take minutes on a CPU (a tune is ~300); more is a typo, not a wish.

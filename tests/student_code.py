@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labutils.text import lab_vocab
+from labutils.corpus import lab_vocab
 
 vocab, char2idx, idx2char = lab_vocab()
 device = torch.device("cpu")

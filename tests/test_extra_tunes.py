@@ -1,9 +1,17 @@
 """labutils.extra_tunes: music21's collections in the lab's format, minus the lab's own tunes."""
 import pytest
 
-from labutils.data import load_extra_tunes, load_training_data
-from labutils.extra_tunes import COLLECTIONS, body_key, normalise_key, normalise_tune, parse_names, title_key
-from labutils.text import lab_vocab, prepare_corpus
+from labutils.corpus import lab_vocab, prepare_corpus
+from labutils.data import load_training_data
+from labutils.extra_tunes import (
+    COLLECTIONS,
+    body_key,
+    load_extra_tunes,
+    normalise_key,
+    normalise_tune,
+    parse_names,
+    title_key,
+)
 
 VOCAB = set(lab_vocab()[0])
 COLLECTION_TUNE = """X: 12

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 import labutils
-from labutils.text import lab_vocab
+from labutils.corpus import lab_vocab
 vocab, char2idx, idx2char = lab_vocab()
 device = torch.device("cpu")
 """

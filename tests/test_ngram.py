@@ -37,8 +37,8 @@ def test_estimated_discount_is_ney_formula():
 
 @pytest.fixture(scope="module")
 def lab_model():
+    from labutils.corpus import prepare_corpus
     from labutils.data import join_songs, load_training_data
-    from labutils.text import prepare_corpus
 
     corpus = prepare_corpus(load_training_data())
     train, val = join_songs(corpus["train_songs"]), join_songs(corpus["val_songs"])

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from labutils.corpus import lab_vocab
 from labutils.model import LSTMModel
 from labutils.sampling import generate_text, sample_next
-from labutils.text import lab_vocab
 
 
 @pytest.fixture(scope="module")

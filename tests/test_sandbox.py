@@ -220,7 +220,7 @@ def test_call_time_tricks_would_pass_without_the_trap():
     """The tricks do compute the right answers: only the trap stops them (so the test above can fail)."""
     import importlib
 
-    from labutils.text import lab_vocab
+    from labutils.corpus import lab_vocab
 
     namespace = {"np": __import__("numpy"), "torch": __import__("torch"), "nn": __import__("torch").nn,
                  "__name__": "__main__"}

@@ -2,9 +2,9 @@ import random
 
 import pytest
 
+from labutils.corpus import lab_vocab
 from labutils.data import load_training_data
 from labutils.music.transpose import TransposeError, transpose_tune, transposed_copies
-from labutils.text import lab_vocab
 
 TUNE = """X:1
 T:Test

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
+from labutils.corpus import lab_vocab
 from labutils.grading.probe import EXERCISES, CountingModel, TinyCharModel, as_numpy
 from labutils.model import LSTMModel as ReferenceLSTMModel
 from labutils.sampling import generate_text as reference_generate_text
-from labutils.text import lab_vocab
 from labutils.training import train_step as reference_train_step
 
 

@@ -1,0 +1,75 @@
+"""The text a model trains on: the lab's tunes joined and vectorized, split by tune, with
+transposed copies and extra tunes when asked.
+
+This is the step above the leaves: it reads tunes (labutils.data), turns them into integers
+(labutils.text), moves them into other keys (labutils.music.transpose) and adds tunes from
+music21's collections (labutils.extra_tunes).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from labutils.data import join_songs, load_training_data, train_val_split
+from labutils.extra_tunes import load_extra_tunes
+from labutils.music.transpose import transposed_copies
+from labutils.text import build_vocab, vectorize_string
+
+
+@functools.lru_cache(maxsize=1)
+def _lab_vocab() -> Tuple[str, ...]:
+    return tuple(build_vocab(join_songs(load_training_data()))[0])
+
+
+def lab_vocab() -> Tuple[List[str], Dict[str, int], np.ndarray]:
+    """(vocab, char2idx, idx2char) of the whole tune collection joined with "\\n\\n"."""
+    vocab = list(_lab_vocab())
+    return vocab, {c: i for i, c in enumerate(vocab)}, np.array(vocab)
+
+
+def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 0,
+                   transpose: Sequence[int] = (), extra_train_songs: Sequence[str] = ()) -> Dict:
+    """Vocabulary of all tunes joined, the seeded split by tune, and both halves vectorized.
+
+    Returns a dict: songs, vocab, char2idx, idx2char, train_songs, val_songs, train, val
+    (the last two int64 arrays). `make run` and the benchmarks train on exactly this.
+    `transpose` (semitones, e.g. (-2, 2)) adds to `train` each training tune moved into those
+    keys (see `with_transposed_copies`); the held-out half stays as written.
+    `extra_train_songs` (e.g. `labutils.extra_tunes.load_extra_tunes(...).tunes`) are more training
+    tunes, kept apart as `extra_songs` and `extra` (vectorized): training reads them as a share
+    of each batch (params["extra_share"], labutils.schedule.training_batch), so the lab's own
+    tunes keep their weight. The vocabulary and the held-out tunes stay those of `songs`.
+    """
+    vocab, char2idx, idx2char = build_vocab(join_songs(songs))
+    train_songs, val_songs = train_val_split(songs, val_fraction, seed=seed)
+    extra_songs = list(extra_train_songs)
+    corpus = {"songs": list(songs), "vocab": vocab, "char2idx": char2idx, "idx2char": idx2char,
+              "train_songs": train_songs, "val_songs": val_songs, "extra_tunes": len(extra_songs),
+              "extra_songs": extra_songs,
+              "extra": vectorize_string(join_songs(extra_songs), char2idx) if extra_songs else None,
+              "train": vectorize_string(join_songs(train_songs), char2idx),
+              "val": vectorize_string(join_songs(val_songs), char2idx)}
+    return with_transposed_copies(corpus, transpose) if transpose else corpus
+
+
+def with_transposed_copies(corpus: Dict, transpose: Sequence[int]) -> Dict:
+    """A prepared corpus whose `train` also holds each training tune moved by each of `transpose`
+    semitones (labutils.music.transpose; copies needing a character outside the vocabulary are left out),
+    and `train_as_written` the tunes alone."""
+    copies = transposed_copies(corpus["train_songs"], transpose, alphabet=set(corpus["vocab"]))
+    train = vectorize_string(join_songs(list(corpus["train_songs"]) + copies), corpus["char2idx"])
+    return {**corpus, "train": train, "train_as_written": corpus["train"], "transposed_tunes": len(copies)}
+
+
+def training_corpus(params: Dict, path: Optional[str] = None) -> Dict:
+    """The corpus a run with these settings trains on: the tunes at `path` (default: the lab's),
+    split 90/10 with seed 0, with params["transpose"] copies and params["extra_tunes"] (whose
+    summary it prints)."""
+    songs = load_training_data(path)
+    extra = load_extra_tunes(params["extra_tunes"], lab_songs=songs) if params.get("extra_tunes") else None
+    if extra is not None:
+        print(extra.summary())
+    return prepare_corpus(songs, 0.1, seed=0, transpose=params.get("transpose", ()),
+                          extra_train_songs=extra.tunes if extra is not None else ())
