@@ -17,9 +17,10 @@ from labutils.corpus import prepare_corpus, with_transposed_copies
 from labutils.model import LSTMModel, init_output_bias
 from labutils.ngram import fit_ngram
 from labutils.sampling import generate_text
+from labutils.schedule import scheduled_step, training_batch
 from labutils.threads import ThreadChooser, candidate_threads
-from labutils.trainer import WeightAverage, evaluate_kept, scheduled_step, training_batch
 from labutils.training import evaluate_bpc, make_optimizer
+from labutils.training_loop import WeightAverage, evaluate_kept
 
 from . import notes_recipe
 
@@ -88,7 +89,7 @@ def notes_trainer(corpus, seed=0):
 
 class KeptModel:
     """Our side of a time-to-quality run: the trained weights and, with `ema_decay`, their
-    moving average; `evaluate` keeps the better of the two, as `labutils.trainer.train` does."""
+    moving average; `evaluate` keeps the better of the two, as `labutils.training_loop.train` does."""
 
     def __init__(self, model, average=None):
         self.weights, self.average, self.model = model, average, model
@@ -109,7 +110,7 @@ def our_trainer(corpus, params, seed=0):
     """(KeptModel, step function, chars per step) of labutils' loop body for a params dict.
 
     With params["ema_decay"] the step also updates the moving average of the weights (on the
-    clock), and evaluations keep the better of weights and average, as in trainer.train.
+    clock), and evaluations keep the better of weights and average, as in training_loop.train.
     """
     params = lab_params.with_defaults(params)
     if params["extra_tunes"] and corpus.get("extra") is None:

@@ -19,7 +19,7 @@ from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_history_csv, write_json
 from labutils.sampling import generate_tunes
-from labutils.trainer import TrainingDiverged
+from labutils.training_loop import TrainingDiverged
 
 FLAG_TO_PARAM = {
     "iterations": "num_training_iterations", "batch_size": "batch_size", "seq_length": "seq_length",
@@ -177,7 +177,7 @@ def run_job(args, generate: bool = True) -> int:
     Everything is checked (flags, folder, data, the checkpoint of a resume) before the first
     file is written, so a refused command leaves no run folder and changes no config.json.
     """
-    from labutils.trainer import train
+    from labutils.training_loop import train
 
     if generate:
         check_generation_flags(args)

@@ -76,7 +76,7 @@ def _quick_model(device):
     from labutils.model import LSTMModel
     from labutils.params import QUICK_PARAMS, maybe_small
     from labutils.text import build_vocab, vectorize_string
-    from labutils.trainer import train
+    from labutils.training_loop import train
 
     params = maybe_small(QUICK_PARAMS)
     songs_joined = join_songs(load_training_data())

@@ -1,7 +1,7 @@
 """The lab's training pieces: the loss, one optimisation step, held-out evaluation, the optimizer.
 
-The loop that puts them together (schedule, weight average, checkpoints, Ctrl-C) is in
-labutils.trainer; `labutils.training.train` is the same function."""
+These are the names of the lab notes and of the exercises (compute_loss, train_step). The loop that
+puts them together (schedule, weight average, checkpoints, Ctrl-C) is labutils.training_loop.train."""
 from __future__ import annotations
 
 import math
@@ -84,12 +84,3 @@ def make_optimizer(model, params: Dict) -> torch.optim.Optimizer:
     return torch.optim.Adam(
         parameters, lr=params["learning_rate"], weight_decay=params.get("weight_decay", 0.0),
         fused=fused or None)
-
-
-def __getattr__(name: str):
-    """`labutils.training.train` and `TrainResult` live in labutils.trainer (imported on first use)."""
-    if name in ("train", "TrainResult"):
-        from labutils import trainer
-
-        return getattr(trainer, name)
-    raise AttributeError(f"module 'labutils.training' has no attribute {name!r}")

@@ -155,7 +155,7 @@ def test_resume_keeps_the_extra_tunes(tmp_path, capsys):
 def test_batches_mix_the_extra_tunes_at_their_share_until_their_step():
     import numpy as np
 
-    from labutils.trainer import training_batch
+    from labutils.schedule import training_batch
 
     lab, extra = np.zeros(1000, dtype=np.int64), np.ones(1000, dtype=np.int64)
     params = {"batch_size": 8, "seq_length": 16, "extra_share": 0.25, "extra_from": 10, "extra_until": 100}

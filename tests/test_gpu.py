@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from labutils import device as lab_device
-from labutils import trainer, training
+from labutils import training, training_loop
 from labutils.model import LSTMModel
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (make test-gpu)")
@@ -38,7 +38,7 @@ def test_make_optimizer_is_the_notes_adam_fused_on_the_gpu():
 def test_weight_average_trains_and_evaluates_without_cudnn_warnings(weight_dropout):
     # A plain copy of a CUDA LSTM makes cuDNN copy its weights at every call and warn about it.
     model = cuda_model(weight_dropout=weight_dropout)
-    average = trainer.WeightAverage(model, 0.9)
+    average = training_loop.WeightAverage(model, 0.9)
     optimizer = training.make_optimizer(model, {"learning_rate": 1e-2})
     x = torch.randint(0, 83, (4, 20)).cuda()
     with warnings.catch_warnings(record=True) as caught:

@@ -236,9 +236,9 @@ def test_a_relative_data_path_resumes_from_another_folder(tmp_path, monkeypatch)
 
 
 def test_an_interrupted_run_writes_its_history_and_plot(tmp_path, monkeypatch):
-    from labutils import trainer
+    from labutils import training_loop
 
-    real_step, calls = trainer.scheduled_step, []
+    real_step, calls = training_loop.scheduled_step, []
 
     def step_then_ctrl_c(*args, **kwargs):
         calls.append(1)
@@ -246,7 +246,7 @@ def test_an_interrupted_run_writes_its_history_and_plot(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "scheduled_step", step_then_ctrl_c)
+    monkeypatch.setattr(training_loop, "scheduled_step", step_then_ctrl_c)
     assert cli.main(["train", *QUICK, "--runs-dir", str(tmp_path), "--name", "i"]) == 130
     rows = (tmp_path / "i" / "history.csv").read_text().splitlines()
     assert len(rows) == 1 + 2  # header + the two steps of the last checkpoint

@@ -80,7 +80,7 @@ def test_training_uses_the_fixed_count(capsys):
     import numpy as np
 
     from labutils.model import LSTMModel
-    from labutils.training import train
+    from labutils.training_loop import train
 
     before = torch.get_num_threads()
     try:
