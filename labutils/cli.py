@@ -4,12 +4,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import shlex
 import sys
-from pathlib import Path
 from typing import List, Optional
 
 from labutils.extra_tunes import COLLECTIONS as EXTRA_COLLECTIONS
+from labutils.extra_tunes import parse_names
 
 # Commands that live in their own module, each with a main(argv) -> int.
 DELEGATED = {
@@ -23,58 +22,54 @@ DELEGATED = {
 
 def _collection_names(value: str) -> List[str]:
     """--extra-tunes "oneills,ryans" -> ["oneills", "ryans"]; an unknown name is a usage error."""
-    from labutils.extra_tunes import parse_names
-
     try:
         return parse_names(value)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def command_line(*args: str) -> str:
-    """A shell command that runs `python -m labutils ARGS` with this very Python, as a user can paste it.
-
-    This Python is the lab's .venv one when the lab runs through make, which a plain `python`
-    may not be: so the command names it (relative to the current folder when inside it)."""
-    python = Path(sys.executable)
-    try:
-        python = python.relative_to(Path.cwd())
-    except ValueError:
-        pass
-    return " ".join(shlex.quote(part) for part in (str(python), "-m", "labutils", *args))
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """--preset and the flags that each override one of its settings (dest: the setting's key in params)."""
+    parser.add_argument("--preset", choices=["auto", "notes", "cpu", "small"], default="auto",
+                        help="hyperparameters: the lab notes' (notes), the CPU default (cpu), tiny (small); "
+                             "auto = notes on a GPU, cpu on a CPU, small when LABUTILS_SMALL=1")
+    settings = parser.add_argument_group("settings", "each flag overrides one setting of the preset")
+    flags = [
+        settings.add_argument("--iterations", dest="num_training_iterations", type=int, metavar="ITERATIONS",
+                              help="override num_training_iterations"),
+        settings.add_argument("--batch-size", type=int, help="override batch_size"),
+        settings.add_argument("--seq-length", type=int, help="override seq_length"),
+        settings.add_argument("--learning-rate", type=float, help="override learning_rate"),
+        settings.add_argument("--embedding-dim", type=int, help="override embedding_dim"),
+        settings.add_argument("--hidden-size", type=int, help="override hidden_size"),
+        settings.add_argument("--num-layers", type=int, help="recurrent layers (default 1)"),
+        settings.add_argument("--dropout", type=float, help="dropout before the output layer (and between layers)"),
+        settings.add_argument("--cell", choices=["lstm", "gru"], help="recurrent cell (default lstm)"),
+        settings.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value"),
+        settings.add_argument("--eval-every", type=int, help="held-out evaluation every N steps"),
+        settings.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps"),
+        settings.add_argument("--seed", type=int, help="random seed (default 0)"),
+        settings.add_argument("--transpose", type=int, nargs="*", metavar="SEMITONES",
+                              help="also train on each tune moved by these semitones, e.g. --transpose -2 2 "
+                                   "(--transpose alone: none)"),
+        settings.add_argument("--extra-tunes", type=_collection_names, metavar="NAMES",
+                              help="also train on music21's collections, comma-separated: "
+                                   f"{', '.join(EXTRA_COLLECTIONS)}, or none (the held-out tunes stay the lab's)"),
+        settings.add_argument("--extra-share", type=float, metavar="SHARE",
+                              help="share of each batch read from the extra tunes (default 0.25)"),
+        settings.add_argument("--extra-from", type=int, metavar="STEP", help="read the extra tunes from this step on"),
+        settings.add_argument("--extra-until", type=int, metavar="STEP",
+                              help="read the extra tunes only before this step (none: to the end)"),
+        settings.add_argument("--threads", type=int, help="CPU threads for training (default: chosen by timing "
+                                                          "steps at 1 and 2 threads, again during the run)"),
+    ]
+    # The jobs read the settings given (args.<setting> not None) and name them by their flags in errors.
+    parser.set_defaults(setting_flags={flag.dest: flag.option_strings[0] for flag in flags})
 
 
 def _add_training_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=["auto", "notes", "seed", "cpu", "small"], default="auto",
-                        help="hyperparameters: the lab notes' (notes; 'seed' is its old name), the CPU default "
-                             "(cpu), tiny (small); auto = notes on a GPU, cpu on a CPU, small when LABUTILS_SMALL=1")
-    parser.add_argument("--iterations", type=int, help="override num_training_iterations")
-    parser.add_argument("--batch-size", type=int, help="override batch_size")
-    parser.add_argument("--seq-length", type=int, help="override seq_length")
-    parser.add_argument("--learning-rate", type=float, help="override learning_rate")
-    parser.add_argument("--embedding-dim", type=int, help="override embedding_dim")
-    parser.add_argument("--hidden-size", type=int, help="override hidden_size")
-    parser.add_argument("--num-layers", type=int, help="recurrent layers (default 1)")
-    parser.add_argument("--dropout", type=float, help="dropout before the output layer (and between layers)")
-    parser.add_argument("--cell", choices=["lstm", "gru"], help="recurrent cell (default lstm)")
-    parser.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value")
-    parser.add_argument("--eval-every", type=int, help="held-out evaluation every N steps")
-    parser.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps")
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--transpose", type=int, nargs="*", metavar="SEMITONES",
-                        help="also train on each tune moved by these semitones, e.g. --transpose -2 2 "
-                             "(--transpose alone: none)")
-    parser.add_argument("--extra-tunes", type=_collection_names, metavar="NAMES",
-                        help="also train on music21's collections, comma-separated: "
-                             f"{', '.join(EXTRA_COLLECTIONS)}, or none (the held-out tunes stay the lab's)")
-    parser.add_argument("--extra-share", type=float, metavar="SHARE",
-                        help="share of each batch read from the extra tunes (default 0.25)")
-    parser.add_argument("--extra-from", type=int, metavar="STEP",
-                        help="read the extra tunes from this step on")
-    parser.add_argument("--extra-until", type=int, metavar="STEP",
-                        help="read the extra tunes only before this step (none: to the end)")
-    parser.add_argument("--threads", type=int, help="CPU threads for training (default: chosen by timing "
-                                                    "steps at 1 and 2 threads, again during the run)")
+    """The flags of `run` and `train`: the settings, the data, the run folder, tracking."""
+    _add_setting_flags(parser)
     parser.add_argument("--data", help="an ABC file or folder instead of the lab's tune collection")
     parser.add_argument("--runs-dir", default="runs", help="where run folders go (default: runs/)")
     parser.add_argument("--name", help="run folder name (default: a timestamp)")
@@ -88,6 +83,7 @@ def _add_training_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of `run` and `generate` that say how tunes are sampled and written."""
     parser.add_argument("--start", default="X", help="start string (default 'X', the start of a tune)")
     parser.add_argument("--num-tunes", type=int, default=32, help="complete tunes to generate (default 32)")
     parser.add_argument("--plain", action="store_true",

@@ -1,5 +1,6 @@
-"""Writing files without losing what was there: atomic writes, and the checks an output path
-passes before anything is written (never the input, never a file replaced without a flag)."""
+"""Writing files without losing what was there: atomic writes, and the checks an output path or
+folder passes before anything is written (never the input, never a file replaced without a flag,
+a folder one can write in)."""
 from __future__ import annotations
 
 import errno
@@ -85,8 +86,20 @@ def check_output(path: PathLike, overwrite: bool = False, inputs: Iterable[PathL
     if not folder.is_dir():
         raise FileNotFoundError(f"no folder {str(folder)!r} for the output {path.name!r}: create it first "
                                 "or pick another output")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise PermissionError(f"cannot write in {str(folder)!r} (read-only): pick another output")
+    check_writable_folder(folder, f"the output {str(path)!r}")
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} already exists: pass {flag} to replace it")
     return path
+
+
+def check_writable_folder(folder: PathLike, name: str) -> Path:
+    """Check, before any work, that `folder` is a folder, or can be made one, that this user may
+    write in. Raises NotADirectoryError or PermissionError with a one-line message that starts with
+    `name` (what the folder is to the user, e.g. "--runs-dir 'runs'")."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{name} is a file, not a folder: pick a folder")
+    existing = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PermissionError(f"{name}: cannot write in {str(existing)!r} (read-only); pick a folder you can write to")
+    return folder

@@ -1,109 +1,72 @@
-"""The jobs behind the CLI: train + generate into a run folder, or generate from a checkpoint."""
+"""The jobs behind the CLI: train (and generate) into a run folder, resume one, or generate from a
+checkpoint. Everything a job is given is checked before its first file is written."""
 from __future__ import annotations
 
 import json
 import math
-import os
+import shlex
+import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from labutils import params as lab_params
-from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
+from labutils.checkpoints import load_checkpoint, model_from_checkpoint
 from labutils.corpus import training_corpus
 from labutils.data import load_training_data
 from labutils.device import get_device
+from labutils.files import atomic_write_text, check_writable_folder
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_history_csv, write_json
 from labutils.sampling import generate_tunes
-from labutils.training_loop import TrainingDiverged
+from labutils.training_loop import TrainingDiverged, TrainResult, train
 
-FLAG_TO_PARAM = {
-    "iterations": "num_training_iterations", "batch_size": "batch_size", "seq_length": "seq_length",
-    "learning_rate": "learning_rate", "embedding_dim": "embedding_dim", "hidden_size": "hidden_size",
-    "num_layers": "num_layers", "dropout": "dropout", "cell": "cell", "grad_clip": "grad_clip",
-    "eval_every": "eval_every", "checkpoint_every": "checkpoint_every", "seed": "seed",
-    "transpose": "transpose", "extra_tunes": "extra_tunes", "threads": "threads",
-    "extra_share": "extra_share", "extra_from": "extra_from", "extra_until": "extra_until",
-}
+# Settings a resumed run cannot change: they fix the model's shape or the text it trains on.
+RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_from", "extra_until")
 
 
-PRESET_ALIASES = {"seed": "notes"}  # the old name of the lab notes' preset
+def command_line(*args: str) -> str:
+    """A shell command that runs `python -m labutils ARGS` with this very Python, as a user can paste it.
 
-
-def choose_params(preset: str, device: torch.device) -> Dict:
-    """The hyperparameters of a preset; "auto" = notes on a GPU, cpu on a CPU, small under LABUTILS_SMALL=1.
-
-    "seed" is the old name of "notes" and still works."""
-    preset = PRESET_ALIASES.get(preset, preset)
-    if preset == "auto":
-        if lab_params.small_settings_enabled():
-            preset = "small"
-        else:
-            preset = "notes" if device.type == "cuda" else "cpu"
-    base = {"notes": lab_params.NOTES_PARAMS, "cpu": lab_params.CPU_PARAMS,
-            "small": {**lab_params.NOTES_PARAMS, **lab_params.SMALL_PARAMS}}[preset]
-    return {**lab_params.with_defaults(base), "preset": preset}
+    This Python is the lab's .venv one when the lab runs through make, which a plain `python`
+    may not be: so the command names it (relative to the current folder when inside it)."""
+    python = Path(sys.executable)
+    try:
+        python = python.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return " ".join(shlex.quote(part) for part in (str(python), "-m", "labutils", *args))
 
 
 def _overrides(args) -> Dict:
-    return {key: getattr(args, flag) for flag, key in FLAG_TO_PARAM.items() if getattr(args, flag, None) is not None}
+    """The settings given as flags (`args.setting_flags`, from the CLI: setting -> flag)."""
+    return {key: getattr(args, key) for key in args.setting_flags if getattr(args, key, None) is not None}
 
 
 def _start_tracker(args, params: Dict, run_dir: Path):
+    """The Comet ML experiment of a run (--comet), a context manager (labutils.tracking)."""
     from labutils.tracking import start_experiment
 
     return start_experiment(params, mode=args.comet, run_dir=run_dir, name=run_dir.name)
 
 
-# Flags a resume cannot change: they fix the model's shape or the text it trains on.
-RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_from", "extra_until")
+def _new_run(args, device: torch.device) -> Tuple[Path, Dict, Optional[str]]:
+    """(run folder, settings, data path) of a new run, checked: a new folder in one this user can write in."""
+    params = {**lab_params.choose_params(args.preset, device), **_overrides(args)}
+    data_path = str(Path(args.data).resolve()) if args.data else None  # resumable from any folder
+    root = Path(args.runs_dir)
+    check_writable_folder(root, f"--runs-dir {str(root)!r}")
+    run_dir = root / (args.name or time.strftime("%Y%m%d-%H%M%S"))
+    if run_dir.exists():
+        new_run_dir(root, run_dir.name)  # raises its "already exists" error
+    return run_dir, params, data_path
 
 
-def _flag(key: str) -> str:
-    return "--" + next((flag for flag, name in FLAG_TO_PARAM.items() if name == key), key).replace("_", "-")
-
-
-def check_params(params: Dict) -> None:
-    """Refuse, in one line naming the flag, hyperparameters training cannot run with."""
-    positive = ("num_training_iterations", "batch_size", "seq_length", "embedding_dim", "hidden_size", "num_layers")
-    for key in positive:
-        if not isinstance(params.get(key), int) or params[key] < 1:
-            raise ValueError(f"{_flag(key)} must be a whole number of at least 1, got {params.get(key)!r}")
-    for key in ("eval_every", "checkpoint_every"):
-        if params.get(key) is not None and params[key] < 0:
-            raise ValueError(f"{_flag(key)} must be 0 (never) or more, got {params[key]}")
-    rate = params.get("learning_rate")
-    if not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
-        raise ValueError(f"--learning-rate must be a finite number above 0 (the lab uses 5e-3), got {rate!r}")
-    if not 0.0 <= params.get("dropout", 0.0) < 1.0:
-        raise ValueError(f"--dropout must be in [0, 1), got {params['dropout']}")
-    share = params.get("extra_share", 0.0)
-    if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0):
-        raise ValueError(f"--extra-share must be a share of the batch in [0, 1], got {share!r}")
-    for key in ("extra_from", "extra_until"):
-        step = params.get(key)
-        if step is not None and (not isinstance(step, int) or step < 0):
-            raise ValueError(f"{_flag(key)} must be a step number of 0 or more, got {step!r}")
-    clip = params.get("grad_clip")
-    if clip is not None and not (math.isfinite(clip) and clip > 0):
-        raise ValueError(f"--grad-clip must be a finite number above 0, got {clip}")
-
-
-def _check_runs_dir(root: Path) -> None:
-    if root.exists() and not root.is_dir():
-        raise NotADirectoryError(f"--runs-dir {str(root)!r} is a file, not a folder: pick a folder")
-    existing = next((p for p in [root, *root.parents] if p.exists()), Path("."))
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PermissionError(f"--runs-dir {str(root)!r}: cannot write in {str(existing)!r} (read-only); "
-                              "pick a folder you can write to")
-
-
-def _resume_settings(args):
-    """(run_dir, params, data path, checkpoint) of a resume, checked before anything is written."""
+def _resumed_run(args) -> Tuple[Path, Dict, Optional[str], Dict]:
+    """(run folder, settings, data path, checkpoint) of `--resume RUN_DIR`, checked before anything is written."""
     run_dir = Path(args.resume)
     config_path, checkpoint_path = run_dir / "config.json", run_dir / "checkpoint.pt"
     if not config_path.is_file() or not checkpoint_path.is_file():
@@ -114,7 +77,7 @@ def _resume_settings(args):
     except (ValueError, KeyError, TypeError) as error:
         raise ValueError(f"{str(config_path)!r} is not a run's config.json ({error}); start a new run") from error
     overrides = _overrides(args)
-    conflicts = [f"{_flag(k)} {overrides[k]} (the run has {lab_params.with_defaults(stored)[k]})"
+    conflicts = [f"{args.setting_flags[k]} {overrides[k]} (the run has {lab_params.with_defaults(stored)[k]})"
                  for k in RESUME_FIXED if k in overrides and overrides[k] != lab_params.with_defaults(stored)[k]]
     if conflicts:
         raise ValueError(f"--resume {run_dir}: " + ", ".join(conflicts) + " cannot change in a resumed run; "
@@ -164,11 +127,7 @@ def _check_generate_out(out_dir: Path, force: bool) -> None:
     if earlier and not force:
         raise FileExistsError(f"--out {str(out_dir)!r} already holds earlier results ({', '.join(earlier)}): "
                               "pick another --out, or pass --force to replace them")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"--out {str(out_dir)!r} is a file, not a folder")
-    existing = next((p for p in [out_dir, *out_dir.parents] if p.exists()), Path("."))
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PermissionError(f"--out {str(out_dir)!r}: cannot write in {str(existing)!r} (read-only)")
+    check_writable_folder(out_dir, f"--out {str(out_dir)!r}")
 
 
 def run_job(args, generate: bool = True) -> int:
@@ -177,86 +136,101 @@ def run_job(args, generate: bool = True) -> int:
     Everything is checked (flags, folder, data, the checkpoint of a resume) before the first
     file is written, so a refused command leaves no run folder and changes no config.json.
     """
-    from labutils.training_loop import train
-
     if generate:
         check_generation_flags(args)
     device = get_device(require_gpu=True if args.require_gpu else None)
     ckpt = None
     if args.resume:
-        run_dir, params, data_path, ckpt = _resume_settings(args)
+        run_dir, params, data_path, ckpt = _resumed_run(args)
     else:
-        params = {**choose_params(args.preset, device), **_overrides(args)}
-        data_path = str(Path(args.data).resolve()) if args.data else None  # resumable from any folder
-        root = Path(args.runs_dir)
-        _check_runs_dir(root)
-        run_dir = root / (args.name or time.strftime("%Y%m%d-%H%M%S"))
-        if run_dir.exists():
-            new_run_dir(root, run_dir.name)  # raises its "already exists" error
-    check_params(lab_params.with_defaults(params))
+        run_dir, params, data_path = _new_run(args, device)
+    lab_params.check_params(lab_params.with_defaults(params), args.setting_flags)
     corpus = training_corpus(params, data_path)
-    vocab, train_data, val_data = corpus["vocab"], corpus["train"], corpus["val"]
-    train_songs, val_songs = corpus["train_songs"], corpus["val_songs"]
     torch.manual_seed(params["seed"])
-    model = LSTMModel(len(vocab), **lab_params.model_kwargs(params)).to(device)
+    model = LSTMModel(len(corpus["vocab"]), **lab_params.model_kwargs(params)).to(device)
     if ckpt is not None:
-        _check_resume_fits(ckpt, model, vocab, run_dir)
+        _check_resume_fits(ckpt, model, corpus["vocab"], run_dir)
     else:
         run_dir = new_run_dir(run_dir.parent, run_dir.name)
-    config = {"params": params, "data": data_path, "vocab": vocab, "device": str(device),
-              "train_tunes": len(train_songs), "val_tunes": len(val_songs),
-              "transposed_tunes": corpus.get("transposed_tunes", 0), "extra_tunes": corpus["extra_tunes"],
-              "parameters": count_parameters(model)}
+    config = _run_config(params, data_path, device, corpus, model)
     write_json(run_dir / "config.json", config)
-    moved = f" + {config['transposed_tunes']} transposed copies" if config["transposed_tunes"] else ""
-    if config["extra_tunes"]:
-        until = params.get("extra_until")
-        start = params.get("extra_from") or 0
-        moved += (f" + {config['extra_tunes']} extra tunes as {params['extra_share']:.0%} of each batch"
-                  + (f" from step {start}" if start else "") + (f" until step {until}" if until is not None else ""))
-    print(f"Run folder: {run_dir}  ({len(train_songs)} training tunes{moved}, {len(val_songs)} held out, "
-          f"{len(vocab)} characters, {config['parameters']:,} parameters, preset {params.get('preset')})")
+    print(_run_line(run_dir, config))
     if ckpt is not None:
         print(f"Resuming from step {ckpt['step']} of {params['num_training_iterations']}.")
-    checkpoint_path = run_dir / "checkpoint.pt"
     with _start_tracker(args, params, run_dir) as tracker:
         started = time.perf_counter()  # after Comet started: its connection time is not training time
-        try:
-            result = train(model, train_data, params, val_data=val_data, checkpoint_path=checkpoint_path,
-                           best_checkpoint_path=run_dir / "best.pt",
-                           resume_from=checkpoint_path if args.resume else None, tracker=tracker,
-                           extra_checkpoint={"vocab": vocab}, progress=not args.quiet,
-                           train_as_written=corpus.get("train_as_written"), extra_data=corpus["extra"])
-        except KeyboardInterrupt:
-            _write_history_so_far(run_dir, params)
-            from labutils.cli import command_line
-
-            print(f"Continue with: {command_line(args.command, '--resume', str(run_dir))}")
-            raise
-        except TrainingDiverged:
-            _write_history_so_far(run_dir, params)
-            raise
-        write_history_csv(result.history, run_dir / "history.csv")
-        save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})",
-                       phases=training_phases(params, config["extra_tunes"]))
-        tracker.log_image(run_dir / "loss.png", name="loss.png")
-        summary = {"run_dir": str(run_dir), "steps": result.steps, "final_loss": result.history[-1]["loss"],
-                   "val_bpc": result.final_val_bpc, "best_val_bpc": result.best_val_bpc,
-                   "best_step": result.best_step, "train_seconds": round(time.perf_counter() - started, 1)}
+        result = _train_in(run_dir, args, model, corpus, params, tracker)
+        summary = _training_summary(run_dir, result, config, tracker, started)
         if generate:
-            model = result.kept_model or model  # the weights or, when it did better, their average
-            if result.best_step is not None and result.best_step != result.steps:
-                # Held-out loss rose after its best step (overfitting): write music with the best model.
-                model.load_state_dict(load_checkpoint(run_dir / "best.pt", device)["model_state"])
-                summary["generated_with"] = f"best.pt (step {result.best_step})"
-            else:
-                kept = result.history[-1].get("kept")
-                summary["generated_with"] = f"checkpoint.pt (step {result.steps}" + (f", {kept})" if kept else ")")
-            summary.update(write_generated(model, vocab, run_dir, args, tracker,
-                                           training_tunes=list(train_songs) + corpus["extra_songs"] + list(val_songs)))
+            summary.update(_generate_after_training(run_dir, args, model, result, corpus, tracker))
     write_json(run_dir / "summary.json", summary)
     print_summary(summary)
     return 0
+
+
+def _run_config(params: Dict, data_path: Optional[str], device: torch.device, corpus: Dict, model) -> Dict:
+    """config.json of a run: its settings, data, vocabulary, device and sizes."""
+    return {"params": params, "data": data_path, "vocab": corpus["vocab"], "device": str(device),
+            "train_tunes": len(corpus["train_songs"]), "val_tunes": len(corpus["val_songs"]),
+            "transposed_tunes": corpus.get("transposed_tunes", 0), "extra_tunes": corpus["extra_tunes"],
+            "parameters": count_parameters(model)}
+
+
+def _run_line(run_dir: Path, config: Dict) -> str:
+    """The line that opens a run: its folder, the tunes it trains on, the model's size, the preset."""
+    params = config["params"]
+    moved = f" + {config['transposed_tunes']} transposed copies" if config["transposed_tunes"] else ""
+    if config["extra_tunes"]:
+        until, start = params.get("extra_until"), params.get("extra_from") or 0
+        moved += (f" + {config['extra_tunes']} extra tunes as {params['extra_share']:.0%} of each batch"
+                  + (f" from step {start}" if start else "") + (f" until step {until}" if until is not None else ""))
+    return (f"Run folder: {run_dir}  ({config['train_tunes']} training tunes{moved}, {config['val_tunes']} held out, "
+            f"{len(config['vocab'])} characters, {config['parameters']:,} parameters, preset {params.get('preset')})")
+
+
+def _train_in(run_dir: Path, args, model, corpus: Dict, params: Dict, tracker) -> TrainResult:
+    """Train (or resume) into run_dir. A run that stops early (Ctrl-C, a blown-up loss) first writes its
+    history so far; after Ctrl-C it also prints the command that continues it."""
+    checkpoint_path = run_dir / "checkpoint.pt"
+    try:
+        return train(model, corpus["train"], params, val_data=corpus["val"], checkpoint_path=checkpoint_path,
+                     best_checkpoint_path=run_dir / "best.pt", resume_from=checkpoint_path if args.resume else None,
+                     tracker=tracker, extra_checkpoint={"vocab": corpus["vocab"]}, progress=not args.quiet,
+                     train_as_written=corpus.get("train_as_written"), extra_data=corpus["extra"])
+    except KeyboardInterrupt:
+        _write_history_so_far(run_dir, params)
+        print(f"Continue with: {command_line(args.command, '--resume', str(run_dir))}")
+        raise
+    except TrainingDiverged:
+        _write_history_so_far(run_dir, params)
+        raise
+
+
+def _training_summary(run_dir: Path, result: TrainResult, config: Dict, tracker, started: float) -> Dict:
+    """Write history.csv and loss.png (the plot to the tracker too); the summary of the training."""
+    params = config["params"]
+    write_history_csv(result.history, run_dir / "history.csv")
+    save_loss_plot(result.history, run_dir / "loss.png", title=f"{run_dir.name} ({params.get('preset')})",
+                   phases=training_phases(params, config["extra_tunes"]))
+    tracker.log_image(run_dir / "loss.png", name="loss.png")
+    return {"run_dir": str(run_dir), "steps": result.steps, "final_loss": result.history[-1]["loss"],
+            "val_bpc": result.final_val_bpc, "best_val_bpc": result.best_val_bpc,
+            "best_step": result.best_step, "train_seconds": round(time.perf_counter() - started, 1)}
+
+
+def _generate_after_training(run_dir: Path, args, model, result: TrainResult, corpus: Dict, tracker) -> Dict:
+    """Write tunes with the model training kept, or with best.pt when the held-out loss rose after its best step."""
+    model = result.kept_model or model  # the weights or, when it did better, their average
+    if result.best_step is not None and result.best_step != result.steps:
+        # Held-out loss rose after its best step (overfitting): write music with the best model.
+        model.load_state_dict(load_checkpoint(run_dir / "best.pt", next(model.parameters()).device)["model_state"])
+        summary = {"generated_with": f"best.pt (step {result.best_step})"}
+    else:
+        kept = result.history[-1].get("kept")
+        summary = {"generated_with": f"checkpoint.pt (step {result.steps}" + (f", {kept})" if kept else ")")}
+    training_tunes = list(corpus["train_songs"]) + corpus["extra_songs"] + list(corpus["val_songs"])
+    summary.update(write_generated(model, corpus["vocab"], run_dir, args, tracker, training_tunes=training_tunes))
+    return summary
 
 
 def _write_history_so_far(run_dir: Path, params: Dict) -> None:

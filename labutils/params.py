@@ -1,12 +1,14 @@
-"""Hyperparameters: the lab notes' values, our CPU default, and the small CI settings.
+"""Hyperparameters: the lab notes' values, our CPU default, the small CI settings, the presets
+that choose among them and the checks a run's settings pass before training starts.
 
 "seed" in this package means a random seed only; the lab notes' settings are NOTES_PARAMS."""
 from __future__ import annotations
 
+import math
 import os
-from typing import Dict
+from typing import Dict, Mapping, Optional
 
-# The lab notes' hyperparameters, unchanged (vocab_size comes from the data: 83).
+# The lab notes' hyperparameters, unchanged (vocab_size comes from the data).
 NOTES_PARAMS: Dict = {
     "num_training_iterations": 3000,
     "batch_size": 8,
@@ -18,7 +20,7 @@ NOTES_PARAMS: Dict = {
 
 # What `make run` uses on a CPU: the best held-out loss we found for ten minutes of training on
 # 2 cores (how it was chosen: benchmarks/tuning/README.md): a wider LSTM reading longer windows,
-# regularised against memorising the ~720 training tunes (dropout, recurrent weight dropout,
+# regularised against memorising the training tunes (dropout, recurrent weight dropout,
 # transposed copies, and for part of the run half of each batch from music21's Irish
 # collections), with a cosine learning-rate schedule.
 CPU_PARAMS: Dict = {
@@ -121,6 +123,48 @@ def model_kwargs(params: Dict) -> Dict:
     """The LSTMModel keyword arguments found in a params dict (embedding_dim, hidden_size, ...)."""
     merged = with_defaults(params)
     return {k: merged[k] for k in MODEL_KEYS}
+
+
+def choose_params(preset: str, device) -> Dict:
+    """The hyperparameters of a preset (notes, cpu, small; "preset" says which) with TRAINING_DEFAULTS
+    filled in; "auto" = notes on a GPU (`device`, a torch.device), cpu on a CPU, small under LABUTILS_SMALL=1."""
+    if preset == "auto":
+        preset = "small" if small_settings_enabled() else ("notes" if device.type == "cuda" else "cpu")
+    presets = {"notes": NOTES_PARAMS, "cpu": CPU_PARAMS, "small": {**NOTES_PARAMS, **SMALL_PARAMS}}
+    if preset not in presets:
+        raise ValueError(f"preset must be auto or one of {', '.join(presets)}, got {preset!r}")
+    return {**with_defaults(presets[preset]), "preset": preset}
+
+
+def check_params(params: Dict, names: Optional[Mapping[str, str]] = None) -> None:
+    """Refuse, in one line, settings training cannot run with (whole `params`, defaults filled in).
+
+    The message names the setting as `names` does (the CLI passes its flags, {"batch_size":
+    "--batch-size", ...}), else by its key."""
+    def name(key: str) -> str:
+        return (names or {}).get(key, key)
+
+    for key in ("num_training_iterations", "batch_size", "seq_length", "embedding_dim", "hidden_size", "num_layers"):
+        if not isinstance(params.get(key), int) or params[key] < 1:
+            raise ValueError(f"{name(key)} must be a whole number of at least 1, got {params.get(key)!r}")
+    for key in ("eval_every", "checkpoint_every"):
+        if params.get(key) is not None and params[key] < 0:
+            raise ValueError(f"{name(key)} must be 0 (never) or more, got {params[key]}")
+    rate = params.get("learning_rate")
+    if not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"{name('learning_rate')} must be a finite number above 0 (the lab uses 5e-3), got {rate!r}")
+    if not 0.0 <= params.get("dropout", 0.0) < 1.0:
+        raise ValueError(f"{name('dropout')} must be in [0, 1), got {params['dropout']}")
+    share = params.get("extra_share", 0.0)
+    if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0):
+        raise ValueError(f"{name('extra_share')} must be a share of the batch in [0, 1], got {share!r}")
+    for key in ("extra_from", "extra_until"):
+        step = params.get(key)
+        if step is not None and (not isinstance(step, int) or step < 0):
+            raise ValueError(f"{name(key)} must be a step number of 0 or more, got {step!r}")
+    clip = params.get("grad_clip")
+    if clip is not None and not (math.isfinite(clip) and clip > 0):
+        raise ValueError(f"{name('grad_clip')} must be a finite number above 0, got {clip}")
 
 # How `make run` samples tunes. The notes sample at temperature 1; slightly below 1 more
 # of the generated tunes are clean ABC (benchmarks/README.md).

@@ -116,3 +116,16 @@ def test_ctrl_c_keeps_the_checkpoint_and_resume_continues(tmp_path):
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     ckpt = load_checkpoint(run / "checkpoint.pt")
     assert ckpt["step"] == step + 3 and [r["step"] for r in ckpt["history"]] == list(range(1, step + 4))
+
+
+def test_each_setting_flag_sets_a_setting_of_the_same_name(capsys):
+    from labutils import params as lab_params
+
+    settings = set(lab_params.NOTES_PARAMS) | set(lab_params.TRAINING_DEFAULTS)
+    args = cli.build_parser().parse_args(["train", "--iterations", "7", "--extra-tunes", "ryans", "--transpose", "2"])
+    assert set(args.setting_flags) <= settings and len(args.setting_flags) == 19
+    assert args.setting_flags["num_training_iterations"] == "--iterations"
+    assert (args.num_training_iterations, args.extra_tunes, args.transpose) == (7, ["ryans"], [2])
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--preset", "seed"])  # the old alias of "notes" is gone
+    assert "invalid choice: 'seed'" in capsys.readouterr().err
