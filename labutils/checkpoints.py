@@ -7,7 +7,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
 
-from labutils.files import atomic_write_bytes, atomic_write_text  # noqa: F401 (re-exported)
+from labutils.files import atomic_write_bytes
 
 PathLike = Union[str, Path]
 

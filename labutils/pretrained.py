@@ -7,8 +7,8 @@ from typing import Tuple, Union
 
 import torch
 
-from labutils.checkpoints import atomic_write_bytes, load_checkpoint, model_from_checkpoint, usable_weights
-from labutils.files import check_output
+from labutils.checkpoints import load_checkpoint, model_from_checkpoint, usable_weights
+from labutils.files import atomic_write_bytes, check_output
 
 PathLike = Union[str, Path]
 # The small model `make run` trained, float16, inference only (`python -m labutils export-model`).

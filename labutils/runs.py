@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from labutils.checkpoints import atomic_write_bytes, atomic_write_text
+from labutils.files import atomic_write_bytes, atomic_write_text
 
 PathLike = Union[str, Path]
 
@@ -39,20 +39,6 @@ def write_history_csv(history: Sequence[Dict], path: PathLike) -> Path:
     for record in history:
         writer.writerow({k: ("" if record.get(k) is None else record[k]) for k in writer.fieldnames})
     return atomic_write_text(path, buffer.getvalue())
-
-
-def read_history_csv(path: PathLike) -> List[Dict]:
-    """Read a history CSV back into a list of dicts (numbers as float/int, blanks as None)."""
-    rows = []
-    with open(path, newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            rows.append({
-                "step": int(row["step"]),
-                "loss": float(row["loss"]),
-                "val_bpc": float(row["val_bpc"]) if row["val_bpc"] else None,
-                "elapsed_s": float(row["elapsed_s"]),
-            })
-    return rows
 
 
 def training_phases(params: Dict, extra_tunes: int = 0) -> List[Tuple[int, str]]:
