@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks import notes_recipe, probe, report
+from benchmarks import candidate, notes_recipe, report
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOTS = ["training_throughput.png", "time_to_quality.png", "generation_throughput.png",
@@ -121,9 +121,9 @@ def test_one_figure_alone_needs_the_last_run_and_figure_4_needs_2(tmp_path, caps
     assert not (tmp_path / "results.json").exists()
 
 
-def test_probe_writes_a_curve_of_both_models(tmp_path):
+def test_candidate_writes_a_curve_of_both_models(tmp_path):
     overrides = {"hidden_size": 24, "embedding_dim": 8, "batch_size": 4, "seq_length": 16, "ema_decay": 0.9}
-    assert probe.main(["tiny", json.dumps(overrides), "4", "--every", "2", "--out", str(tmp_path)]) == 0
+    assert candidate.main(["tiny", json.dumps(overrides), "4", "--every", "2", "--out", str(tmp_path)]) == 0
     record = json.loads((tmp_path / "probe_tiny.json").read_text())
     assert [point["step"] for point in record["curve"]] == [2, 4]
     assert record["params"]["hidden_size"] == 24 and record["params"]["num_training_iterations"] == 4

@@ -1,13 +1,13 @@
 """Train one CPU-default candidate for a number of steps and print its held-out curve.
 
-    python -m benchmarks.probe NAME '{"hidden_size": 768}' 1800 [--threads 1] [--out benchmarks/tuning]
+    python -m benchmarks.candidate NAME '{"hidden_size": 768}' 1800 [--threads 1] [--out benchmarks/tuning]
 
 The candidate is `labutils.params.CPU_PARAMS` with the JSON overrides; its cosine schedule
 (if any) spans the given steps. Held-out bits/char of the trained weights, and of their
 moving average when `ema_decay` is set, are measured every 100 steps with the clock stopped.
-Two probes with one thread each can run side by side on 2 cores: compare them by step, and
+Two candidates with one thread each can run side by side on 2 cores: compare them by step, and
 turn steps into time with a quiet 2-thread measurement. The curve is written to
-`--out/probe_NAME.json`.
+`--out/probe_NAME.json` (a "probe" record, as the tuning history calls them).
 """
 import argparse
 import json
@@ -20,7 +20,7 @@ import torch
 from labutils import params as lab_params
 
 if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
-    sys.exit("Run it as a module from the repository root: python -m benchmarks.probe --help")
+    sys.exit("Run it as a module from the repository root: python -m benchmarks.candidate --help")
 
 from . import measure
 
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.probe", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.candidate", description=__doc__.split("\n")[0])
     parser.add_argument("name")
     parser.add_argument("overrides", type=json.loads, help="JSON object of CPU_PARAMS overrides")
     parser.add_argument("steps", type=int)
