@@ -147,7 +147,7 @@ def fit_ngram(text: str, order: int, vocab: Optional[Sequence[str]] = None,
               discount: Optional[float] = None) -> NGramModel:
     """Count the 1..order-grams of `text` and return its Kneser-Ney `NGramModel`.
 
-    `vocab` defaults to the characters of `text`; pass the lab's 83 (`corpus["vocab"]`) to
+    `vocab` defaults to the characters of `text`; pass the lab's vocabulary (`corpus["vocab"]`) to
     score held-out text that has characters the training text lacks. `discount` fixes D at
     every order (default: Ney's estimate per order, `estimate_discount`).
     """

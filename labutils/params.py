@@ -85,7 +85,7 @@ SMALL_PARAMS: Dict = {
 }
 
 # A model for the steps after training when no trained one is at hand (labutils.pretrained):
-# small enough to train in about a minute on a CPU.
+# small enough to train quickly on a CPU.
 QUICK_PARAMS: Dict = {
     "num_training_iterations": 600,
     "batch_size": 32,

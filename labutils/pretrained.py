@@ -46,8 +46,8 @@ def trained_model(choice: str = "pretrained", device="cpu", checkpoint: PathLike
     """(model, vocab) for the steps after training, saying which model it is.
 
     choice: "pretrained" (the small model shipped with labutils), "mine" (the checkpoint
-    notebook 05 saved) or "quick" (train a small model now, about a minute on a CPU; a few
-    seconds under LABUTILS_SMALL=1). A missing pretrained model or checkpoint falls back to
+    notebook 05 saved) or "quick" (train a small model now with QUICK_PARAMS, sized for a CPU;
+    tiny under LABUTILS_SMALL=1). A missing pretrained model or checkpoint falls back to
     the next option, with a message.
     """
     if choice not in ("pretrained", "mine", "quick"):
