@@ -20,6 +20,7 @@ from labutils.text import build_vocab, vectorize_string
 
 @functools.lru_cache(maxsize=1)
 def _lab_vocab() -> Tuple[str, ...]:
+    """The lab's characters, sorted, read once per process."""
     return tuple(build_vocab(join_songs(load_training_data()))[0])
 
 

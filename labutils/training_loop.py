@@ -60,12 +60,15 @@ class WeightAverage:
         return self.averaged.module
 
     def update(self, model: torch.nn.Module) -> None:
+        """Move the average towards the model's current weights (after each optimisation step)."""
         self.averaged.update_parameters(model)
 
     def state_dict(self) -> Dict:
+        """The average's weights and update count, for a checkpoint."""
         return self.averaged.state_dict()
 
     def load_state_dict(self, state: Dict) -> None:
+        """Restore what `state_dict` returned (a resume)."""
         self.averaged.load_state_dict(state)
 
 
@@ -92,6 +95,7 @@ def divergence_limit(model) -> float:
 
 
 def _diverged(step: int, loss: float, params: Dict, last_saved: Optional[int], path) -> TrainingDiverged:
+    """The error of a loss that blew up at `step`: what is kept on disk and what to try."""
     rate = learning_rate_at(step - 1, params)
     kept = (f"the checkpoint of step {last_saved} is kept ({path})" if last_saved is not None
             else "no checkpoint was written")
@@ -175,6 +179,7 @@ class Checkpoints:
             self._write(self.best_path, state.kept, state, self.extra)
 
     def _write(self, path: PathLike, model, state: RunState, extra: Dict) -> None:
+        """One atomic checkpoint of `model` with the run's optimizer, random state and history."""
         save_checkpoint(path, model, self.optimizer, step=state.step, history=state.history, params=self.params,
                         numpy_rng_state=self.rng.bit_generator.state, torch_rng_state=torch.get_rng_state(),
                         extra=extra)
