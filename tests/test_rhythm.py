@@ -171,10 +171,10 @@ ABC2MIDI = shutil.which("abc2midi")
 
 @pytest.mark.skipif(ABC2MIDI is None, reason="abc2midi is not installed (apt install abcmidi)")
 def test_agrees_with_abc2midi_on_the_training_tunes(tmp_path):
-    """Same flagged bar numbers, and the same repeat-sign errors, as abc2midi on the 804 tunes.
+    """Same flagged bar numbers, and the same repeat-sign errors, as abc2midi on the training tunes.
 
-    Measured with abc2midi 4.84 (January 2023): all 804 agree in both (the model follows its
-    store.c fix-ups and genmidi.c playback); a little room is left for other versions.
+    With abc2midi 4.84 (January 2023) every tune agrees in both (the model follows its store.c
+    fix-ups and genmidi.c playback); the assert leaves a little room for other versions.
     """
     from labutils.data import load_training_data
     from labutils.music.abc import prepare_tune

@@ -13,7 +13,7 @@ octave marks and lengths (2, /, //, 3/2), rests z/x, broken rhythm > <, tuplets 
 decorations (~, .Tu, !trill!), the collection's "!" line ends, inline [M:..]/[L:..] and M:/L:
 lines, bar lines | || |] [| |: :| :: and endings [1 |1 :|2. A blank line ends the tune.
 
-Which bars are wrong is abc2midi's rule, reproduced here (measured on the 804 training
+Which bars are wrong is abc2midi's rule, reproduced here (compared with abc2midi on the training
 tunes in tests/test_rhythm.py): abc2midi plays the tune with its repeats and endings, adding
 up note lengths; a plain bar line `|` checks the bar, any other bar line (`||`, `|]`, `[|`,
 `|:`, `:|`, `::`) checks it only when it is full or over, else the length carries on into the
@@ -31,7 +31,6 @@ from typing import Dict, List, Optional, Tuple
 NOTE_LETTERS = set("ABCDEFGabcdefg")
 REST_LETTERS = set("zx")
 ACCIDENTALS = set("^_=")
-DECORATION_LETTERS = set("HIJKLMNOPQRSTUVWhijklmnopqrstuvw~.")
 ABC2MIDI_DECORATIONS = set(".MLRH~Tuv'OPS")  # abc2midi reads these as a note's decorations: a note must follow
 _IN_A_CHORD = NOTE_LETTERS | ACCIDENTALS | set("0123456789/',]- ")
 _FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVdwsWXZ")  # abc2midi reads "<letter>:" at a line start as a field
@@ -50,9 +49,7 @@ PLAIN, SOFT, START, END, BOTH = "|", "soft", "|:", ":|", "::"  # bar kinds
 def meter_length(value: str) -> Optional[Fraction]:
     """Bar length (whole notes) of an M: value: '6/8' -> 3/4, 'C' -> 1, 'C|' -> 1; None for 'none'."""
     value = value.strip()
-    if value.startswith("C|"):
-        return Fraction(1)
-    if value.startswith("C"):
+    if value.startswith("C"):  # common time, C| cut time: both a whole note
         return Fraction(1)
     match = _FRACTION.match(value)
     if match and int(match.group(2)) > 0:
@@ -107,7 +104,8 @@ def key_value_ok(value: str, complete: bool = True) -> bool:
     return not complete and not value.endswith(" ") and any(name.startswith(mode) for name in _MODES)
 
 
-def _tuplet_q(p: int, bar_length, meter_text: str) -> int:
+def _tuplet_q(p: int, meter_text: str) -> int:
+    """The q of a tuplet (p written, q unwritten): p notes in the time of q (ABC's defaults)."""
     if p in (2, 4, 8):
         return 3
     if p in (3, 6):
@@ -642,7 +640,7 @@ class RhythmState:
 
     def _apply_broken(self, text: str) -> None:
         """A>B: A gets 3/2 of its length and B 1/2 (>> 7/4 and 1/4; < the other way round)."""
-        self._end_token(keep_tuplet=True)
+        self._end_token()
         if self.last_length == 0 or not self.items or self.items[-1][0] != DUR:
             self._malformed(text)  # no note right before it
             return
@@ -662,12 +660,12 @@ class RhythmState:
             return  # a slur
         parts = (text.split(":") + ["", ""])[:3]
         p = int(parts[0]) if parts[0].isdigit() else 3
-        q = int(parts[1]) if parts[1].isdigit() else _tuplet_q(p, self.bar_length, self.meter_text)
+        q = int(parts[1]) if parts[1].isdigit() else _tuplet_q(p, self.meter_text)
         r = int(parts[2]) if parts[2].isdigit() else p
         if p > 0 and r > 0:
             self.tuplet = [q, p, r]
 
-    def _end_token(self, keep_tuplet: bool = False) -> None:
+    def _end_token(self) -> None:
         if self.note is not None:
             self._end_note()
         if self.chord_suffix is not None:
