@@ -24,94 +24,31 @@ is checked only when a repeat plays it again. `warnings` are what abc2midi would
 """
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from typing import Dict, List, Optional, Tuple
 
-NOTE_LETTERS = set("ABCDEFGabcdefg")
-REST_LETTERS = set("zx")
-ACCIDENTALS = set("^_=")
-ABC2MIDI_DECORATIONS = set(".MLRH~Tuv'OPS")  # abc2midi reads these as a note's decorations: a note must follow
-_IN_A_CHORD = NOTE_LETTERS | ACCIDENTALS | set("0123456789/',]- ")
-_FIELD_LETTERS = set("ABCDEFGHIKLMNOPQRSTUVdwsWXZ")  # abc2midi reads "<letter>:" at a line start as a field
-_CHORD_NAMES = set("m 7 m7 m7b5 maj7 M7 6 m6 aug + aug7 dim dim7 9 m9 maj9 M9 11 dim9 sus sus4 sus9 sus2 "
-                   "7sus2 7sus4 7sus9 5".split()) | {""}  # abc2midi's own chord names
-_NOTE_LENGTH = re.compile(r"(\d*)(?:/(\d+)|(/+))?")  # abc2midi's readlen: 2, /, //, 3/2 (not 2/2/)
-_MODES = ("major", "minor", "mixolydian", "dorian", "phrygian", "lydian", "locrian", "ionian", "aeolian")
-_KEY = re.compile(r"\s*([A-G][#b]?)\s*([A-Za-z]*)\s*$")
-_FRACTION = re.compile(r"^\s*(\d+)\s*/\s*(\d+)")
+from labutils.music.rhythm.notation import (
+    ABC2MIDI_DECORATIONS,
+    ACCIDENTALS,
+    EIGHTH,
+    FIELD_LETTERS,
+    IN_A_CHORD,
+    NOTE_LETTERS,
+    REST_LETTERS,
+    TICKS,
+    chord_symbol_ok,
+    default_unit,
+    meter_length,
+    note_ticks,
+    scale,
+    ticks,
+    tuplet_q,
+    whole_notes,
+)
 
 # Items of the written tune, in order: what the abc2midi playback reads.
 DUR, BAR, ENDING, METER = "dur", "bar", "ending", "meter"
 PLAIN, SOFT, START, END, BOTH = "|", "soft", "|:", ":|", "::"  # bar kinds
-
-
-def meter_length(value: str) -> Optional[Fraction]:
-    """Bar length (whole notes) of an M: value: '6/8' -> 3/4, 'C' -> 1, 'C|' -> 1; None for 'none'."""
-    value = value.strip()
-    if value.startswith("C"):  # common time, C| cut time: both a whole note
-        return Fraction(1)
-    match = _FRACTION.match(value)
-    if match and int(match.group(2)) > 0:
-        return Fraction(int(match.group(1)), int(match.group(2)))
-    return None  # M:none (free meter) or unreadable: bars are not checked
-
-
-def default_unit(bar_length: Optional[Fraction]) -> Fraction:
-    """The ABC standard's default L: 1/16 when the meter is below 3/4, else 1/8."""
-    return Fraction(1, 16) if bar_length is not None and bar_length < Fraction(3, 4) else Fraction(1, 8)
-
-
-# Inside, lengths are whole numbers of ticks (a Fraction of ticks only for a length no tick count holds):
-# integer sums are many times faster than Fraction ones, and just as exact.
-TICKS = 2 ** 16 * 3 ** 4 * 5 ** 2 * 7  # ticks in a whole note
-_LENGTHS: Dict[Tuple[str, object], object] = {}  # (length text, unit in ticks) -> ticks
-
-
-def _ticks(length: Optional[Fraction]):
-    """A length in whole notes -> ticks (int when exact, else a Fraction of ticks); None stays None."""
-    if length is None:
-        return None
-    value = Fraction(length) * TICKS
-    return value.numerator if value.denominator == 1 else value
-
-
-def _whole(ticks) -> Optional[Fraction]:
-    """Ticks -> a Fraction of a whole note; None stays None."""
-    return None if ticks is None else Fraction(ticks) / TICKS
-
-
-def _scale(ticks, numerator: int, denominator: int):
-    """ticks * numerator / denominator, an int whenever the result is one."""
-    value = ticks * numerator
-    if isinstance(value, int):
-        return value // denominator if value % denominator == 0 else Fraction(value, denominator)
-    value = value / denominator
-    return value.numerator if value.denominator == 1 else value
-
-
-def key_value_ok(value: str, complete: bool = True) -> bool:
-    """Is `value` (what follows "K:") a key abc2midi reads: 'G', 'F#m', 'E Minor', 'Bb mix'? With
-    complete=False: could the line still become one (more characters are coming)?"""
-    if not value.strip():
-        return not complete
-    match = _KEY.match(value)
-    if match is None:
-        return False
-    mode = match.group(2).lower()
-    if not mode or mode == "m" or (len(mode) >= 3 and any(name.startswith(mode[:3]) for name in _MODES)):
-        return True
-    return not complete and not value.endswith(" ") and any(name.startswith(mode) for name in _MODES)
-
-
-def _tuplet_q(p: int, meter_text: str) -> int:
-    """The q of a tuplet (p written, q unwritten): p notes in the time of q (ABC's defaults)."""
-    if p in (2, 4, 8):
-        return 3
-    if p in (3, 6):
-        return 2
-    compound = re.match(r"\s*(6|9|12)/8", meter_text or "") is not None
-    return 3 if compound else 2
 
 
 class RhythmState:
@@ -176,7 +113,7 @@ class RhythmState:
     @property
     def warnings(self) -> List[Tuple[int, Fraction, Fraction, int]]:
         """The wrong bars abc2midi would report: (bar number, its length, the meter's, pass), in whole notes."""
-        return [(bar, _whole(length), _whole(meter), pass_) for bar, length, meter, pass_ in self.playback.warnings]
+        return [(bar, whole_notes(length), whole_notes(meter), pass_) for bar, length, meter, pass_ in self.playback.warnings]
 
     def repeat_fixes(self) -> List[Tuple[int, int, str]]:
         """Text edits (position, characters replaced, new text) that write out abc2midi's repeat fix-ups.
@@ -202,17 +139,17 @@ class RhythmState:
     @property
     def bar_length(self) -> Optional[Fraction]:
         """The meter's bar length in whole notes (None for a free meter)."""
-        return _whole(self.bar_t)
+        return whole_notes(self.bar_t)
 
     @property
     def unit(self) -> Optional[Fraction]:
         """The unit note length (L:) in whole notes, once the header has set it."""
-        return _whole(self.unit_t)
+        return whole_notes(self.unit_t)
 
     @property
     def carry(self) -> Fraction:
         """What the last section's end carried into the current bar, in whole notes."""
-        return _whole(self.carry_t)
+        return whole_notes(self.carry_t)
 
     @property
     def in_note(self) -> bool:
@@ -222,13 +159,13 @@ class RhythmState:
     @property
     def bar_fill(self) -> Fraction:
         """Length of the current bar so far, with what a section's end carried into it."""
-        return _whole(self.fill_ticks())
+        return whole_notes(self.fill_ticks())
 
     def fill_ticks(self):
         """bar_fill in ticks."""
         if self.note is None or self.note[1]:
             return self.fill_t
-        return self.fill_t + (self._note_length(self.note[0]) or self.unit_t or TICKS // 8)
+        return self.fill_t + (note_ticks(self.note[0], self.unit_t) or self.unit_t or EIGHTH)
 
     def allows(self, text: str) -> bool:
         """Would `text`, then a space, keep every bar right? The state itself is unchanged.
@@ -262,12 +199,12 @@ class RhythmState:
     def _header_line(self, line: str) -> None:
         if line.startswith("M:"):
             self.meter_text = line[2:]
-            self.bar_t = _ticks(meter_length(line[2:]))
+            self.bar_t = ticks(meter_length(line[2:]))
         elif line.startswith("L:"):
-            self.unit_t = _ticks(meter_length(line[2:])) or self.unit_t
+            self.unit_t = ticks(meter_length(line[2:])) or self.unit_t
         elif line.startswith("K:"):
             if self.unit_t is None:
-                self.unit_t = _ticks(default_unit(self.bar_length))
+                self.unit_t = ticks(default_unit(self.bar_length))
             self.where = "body"
             self.body_start = self.text_length + 1
             self.items.append((METER, self.bar_t))
@@ -276,10 +213,10 @@ class RhythmState:
         """A field in the body (a line or [X:..]): meter and unit changes count."""
         if text.startswith("M:"):
             self.meter_text = text[2:]
-            self.bar_t = _ticks(meter_length(text[2:]))
+            self.bar_t = ticks(meter_length(text[2:]))
             self.items.append((METER, self.bar_t))
         elif text.startswith("L:"):
-            self.unit_t = _ticks(meter_length(text[2:])) or self.unit_t
+            self.unit_t = ticks(meter_length(text[2:])) or self.unit_t
 
     # -- one character ---------------------------------------------------------------------------
     def _feed_char(self, char: str) -> None:
@@ -319,7 +256,7 @@ class RhythmState:
         if mode == "maybe_field":  # a letter at a line start: a field "M:..." or music
             first = self.mode_text
             self.mode = None
-            if char == ":" and first in _FIELD_LETTERS:
+            if char == ":" and first in FIELD_LETTERS:
                 self.mode, self.mode_text = "field_colon", first
                 return
             self._music_char(first)
@@ -438,7 +375,7 @@ class RhythmState:
                 self._malformed(char)
             if self.prefix is not None:
                 return
-        if self._in_chord and char not in _IN_A_CHORD:
+        if self._in_chord and char not in IN_A_CHORD:
             self._malformed(char)
         if char in NOTE_LETTERS or char in REST_LETTERS:
             self.note = ["", self._in_chord, char]
@@ -481,10 +418,8 @@ class RhythmState:
 
     def _chord_symbol(self, text: str) -> None:
         """A chord symbol "Am" (abc2midi knows its names) or an annotation "^text"."""
-        text = text[1:] if text.startswith("(") else text
-        match = re.match(r"[A-Ga-g][#b=]{0,2}([^ /()]*)", text)
-        if match and match.group(1) not in _CHORD_NAMES:
-            self._malformed(f'"{text}"')  # abc2midi: "Unrecognized chord name"
+        if not chord_symbol_ok(text):
+            self._malformed(f'"{text[1:] if text.startswith("(") else text}"')  # abc2midi: "Unrecognized chord name"
 
     def _malformed(self, char: str) -> None:
         self.note_violations.append(f"bar {self.bars_written}: {char!r} here is no ABC abc2midi reads "
@@ -555,7 +490,7 @@ class RhythmState:
     def _bar(self, kind: str, length: int, digit_follows: bool = False) -> None:
         self._end_token()
         if self.bar_t is not None and self.fill_t > self.bar_t and kind == PLAIN and self.bars_written == 0:
-            self.note_violations.append(f"the first bar has {_whole(self.fill_t)} of a whole note, over the meter's "
+            self.note_violations.append(f"the first bar has {whole_notes(self.fill_t)} of a whole note, over the meter's "
                                         f"{self.bar_length}")
         self.bar_text[len(self.items)] = (self.bar_start, length, digit_follows)
         self.items.append((BAR, kind))
@@ -570,31 +505,13 @@ class RhythmState:
         self.overflowed = False
 
     # -- notes -----------------------------------------------------------------------------------------
-    def _note_length(self, text: str):
-        """Ticks of a note whose length is written `text` ('', '2', '/', '//', '3/2'), as abc2midi reads it;
-        None for a length it cannot read (a stray '/', a denominator not a power of 2)."""
-        key = (text, self.unit_t)
-        if key in _LENGTHS:
-            return _LENGTHS[key]
-        match = _NOTE_LENGTH.fullmatch(text)
-        ticks = None
-        if match is not None:
-            denominator = int(match.group(2)) if match.group(2) else 2 ** len(match.group(3) or "")
-            if denominator > 0 and not denominator & (denominator - 1):  # a power of 2 has one bit set
-                numerator = int(match.group(1) or 0) or 1  # abc2midi reads '0' as 1
-                ticks = _ticks(Fraction(numerator, denominator) * _whole(self.unit_t or TICKS // 8))
-        if len(_LENGTHS) > 10_000:
-            _LENGTHS.clear()
-        _LENGTHS[key] = ticks
-        return ticks
-
     def _length_of(self, text: str):
-        """_note_length, flagging a length abc2midi cannot read (counted as one unit)."""
-        ticks = self._note_length(text)
-        if ticks is None:
+        """note_ticks, flagging a length abc2midi cannot read (counted as one unit)."""
+        length = note_ticks(text, self.unit_t)
+        if length is None:
             self._malformed(text)
-            return self.unit_t or TICKS // 8
-        return ticks
+            return self.unit_t or EIGHTH
+        return length
 
     def _end_note(self) -> None:
         text, in_chord, _ = self.note
@@ -611,21 +528,21 @@ class RhythmState:
         first, self.chord_first = self.chord_first, None
         if first is None:
             return
-        unit = self.unit_t or TICKS // 8
+        unit = self.unit_t or EIGHTH
         suffix_ticks = self._length_of(suffix)
-        self._add(_scale(first, suffix_ticks, unit) if isinstance(unit, int)
-                  else _ticks(_whole(first) * _whole(suffix_ticks) / _whole(unit)))
+        self._add(scale(first, suffix_ticks, unit) if isinstance(unit, int)
+                  else ticks(whole_notes(first) * whole_notes(suffix_ticks) / whole_notes(unit)))
 
     def _add(self, length) -> None:
         if self.tuplet is not None:
-            length = _scale(length, self.tuplet[0], self.tuplet[1])
+            length = scale(length, self.tuplet[0], self.tuplet[1])
             self.tuplet[2] -= 1
             if self.tuplet[2] <= 0:
                 self.tuplet = None
         if self.broken_next is not None:
             if length != self.broken_first:
                 self._malformed(">")  # abc2midi: "Cannot apply broken rhythm. Notes not equal durations"
-            length = _scale(length, *self.broken_next)
+            length = scale(length, *self.broken_next)
             self.broken_next = None
         self.last_length = length
         self.fill_t += length
@@ -635,7 +552,7 @@ class RhythmState:
 
     def _overflow(self) -> None:
         self.overflowed = True
-        self.note_violations.append(f"bar {self.bars_written}: a note overflows the bar ({_whole(self.fill_t)} of "
+        self.note_violations.append(f"bar {self.bars_written}: a note overflows the bar ({whole_notes(self.fill_t)} of "
                                     f"a whole note, the meter has {self.bar_length})")
 
     def _apply_broken(self, text: str) -> None:
@@ -647,7 +564,7 @@ class RhythmState:
         self.broken_first = self.last_length
         whole = 2 ** len(text)  # '>': the first note 2 - 1/2 of its length, the second 1/2 (>>: 7/4, 1/4; <: swapped)
         first, second = ((2 * whole - 1, whole), (1, whole)) if text[0] == ">" else ((1, whole), (2 * whole - 1, whole))
-        extra = _scale(self.last_length, first[0] - first[1], first[1])
+        extra = scale(self.last_length, first[0] - first[1], first[1])
         self.fill_t += extra
         self.items[-1] = (DUR, self.items[-1][1] + extra)
         self.last_length = 0
@@ -660,7 +577,7 @@ class RhythmState:
             return  # a slur
         parts = (text.split(":") + ["", ""])[:3]
         p = int(parts[0]) if parts[0].isdigit() else 3
-        q = int(parts[1]) if parts[1].isdigit() else _tuplet_q(p, self.meter_text)
+        q = int(parts[1]) if parts[1].isdigit() else tuplet_q(p, self.meter_text)
         r = int(parts[2]) if parts[2].isdigit() else p
         if p > 0 and r > 0:
             self.tuplet = [q, p, r]
@@ -895,7 +812,7 @@ def simulate(items: List[Tuple]) -> List[Tuple[int, Fraction, Fraction, int]]:
     """Play written items as abc2midi does (see Playback); return its wrong bars."""
     playback = Playback()
     playback.finish(items)
-    return [(bar, _whole(length), _whole(meter), pass_) for bar, length, meter, pass_ in playback.warnings]
+    return [(bar, whole_notes(length), whole_notes(meter), pass_) for bar, length, meter, pass_ in playback.warnings]
 
 
 def apply_repeat_fixes(text: str, edits: List[Tuple[int, int, str]]) -> str:
