@@ -45,10 +45,19 @@ from labutils.music.rhythm.notation import (
     tuplet_q,
     whole_notes,
 )
-
-# Items of the written tune, in order: what the abc2midi playback reads.
-DUR, BAR, ENDING, METER = "dur", "bar", "ending", "meter"
-PLAIN, SOFT, START, END, BOTH = "|", "soft", "|:", ":|", "::"  # bar kinds
+from labutils.music.rhythm.repeats import (
+    BAR,
+    BOTH,
+    DUR,
+    END,
+    ENDING,
+    METER,
+    PLAIN,
+    SOFT,
+    START,
+    START_POINT,
+    RepeatSimulator,
+)
 
 
 class RhythmState:
@@ -77,8 +86,8 @@ class RhythmState:
         self.carry_t = 0
         self.bars_written = 0
         self.items: List[Tuple] = []
-        self.playback = Playback()
-        self.note_violations: List[str] = []  # notes that overflow their bar (the playback finds the rest)
+        self.repeats = RepeatSimulator()
+        self.note_violations: List[str] = []  # notes that overflow their bar (the repeat simulation finds the rest)
         self.end_errors: List[str] = []  # what abc2midi reports at the tune's end (set by finish)
         self.text_length = 0
         self.music_lines = 0  # lines of music read (a blank line before any ends nothing)
@@ -92,7 +101,7 @@ class RhythmState:
         new = RhythmState.__new__(RhythmState)
         new.__dict__.update(self.__dict__)
         new.items = list(self.items)
-        new.playback = self.playback.copy()
+        new.repeats = self.repeats.copy()
         new.note_violations = list(self.note_violations)
         new.bar_text = dict(self.bar_text)
         new.note = list(self.note) if self.note is not None else None
@@ -102,30 +111,30 @@ class RhythmState:
     @property
     def ok(self) -> bool:
         """True while no bar is wrong, no note overflowed and abc2midi would report no repeat error."""
-        return not self.note_violations and self.playback.ok
+        return not self.note_violations and self.repeats.ok
 
     @property
     def violations(self) -> List[str]:
         """What is wrong so far: overflowing notes, wrong bars (abc2midi's warnings), repeat errors."""
         return (self.note_violations + [describe(w) for w in self.warnings]
-                + [f"repeat signs: {m}" for m in self.playback.sampling_errors])
+                + [f"repeat signs: {m}" for m in self.repeats.sampling_errors])
 
     @property
     def warnings(self) -> List[Tuple[int, Fraction, Fraction, int]]:
         """The wrong bars abc2midi would report: (bar number, its length, the meter's, pass), in whole notes."""
-        return [(bar, whole_notes(length), whole_notes(meter), pass_) for bar, length, meter, pass_ in self.playback.warnings]
+        return [(bar, whole_notes(length), whole_notes(meter), pass_) for bar, length, meter, pass_ in self.repeats.warnings]
 
     def repeat_fixes(self) -> List[Tuple[int, int, str]]:
         """Text edits (position, characters replaced, new text) that write out abc2midi's repeat fix-ups.
 
         Empty unless abc2midi would report a fix-up as an error (a first ending or a '::' with no open
-        repeat, a second '|:'): written out, the same repeats play with no error. See Playback.
+        repeat, a second '|:'): written out, the same repeats play with no error. See RepeatSimulator.
         """
-        playback = self.playback
-        if not any(fixable for _, _, fixable in playback.fix_errors):
+        repeats = self.repeats
+        if not any(fixable for _, _, fixable in repeats.fix_errors):
             return []
         edits = []
-        for item, kind in playback.patches.items():
+        for item, kind in repeats.patches.items():
             if item == START_POINT:
                 edits.append((self.body_start, 0, "|:"))
                 continue
@@ -185,7 +194,7 @@ class RhythmState:
             if self.pending_bar:
                 self._continue_bar(" ")
             self._end_token()
-        self.end_errors = self.playback.finish(self.items)
+        self.end_errors = self.repeats.finish(self.items)
         return self
 
     def feed(self, text: str) -> RhythmState:
@@ -477,7 +486,7 @@ class RhythmState:
     def _ending(self, number: int) -> None:
         """[1 / [2: the second ending is played after the bar before the first one."""
         self.items.append((ENDING, number))
-        self.playback.run(self.items)
+        self.repeats.run(self.items)
         if number == 1:
             self.carry_before_ending = self.carry_t if self.fill_t == self.carry_t else self.fill_t
         elif self.fill_t == self.carry_t:
@@ -495,7 +504,7 @@ class RhythmState:
         self.bar_text[len(self.items)] = (self.bar_start, length, digit_follows)
         self.items.append((BAR, kind))
         self.bars_written += 1
-        self.playback.run(self.items)
+        self.repeats.run(self.items)
         # What the written bar leaves for the next one (the playback may differ after a repeat).
         if kind == PLAIN or self.bar_t is None or self.fill_t >= self.bar_t or self.fill_t == 0:
             self.carry_t = 0
@@ -596,225 +605,6 @@ def describe(warning: Tuple[int, Fraction, Fraction, int]) -> str:
             + (" (when the repeat plays it)" if pass_ == 2 else ""))
 
 
-START_POINT = -1  # the '||' abc2midi puts before the music: the first place a repeat can start
-_CLOSES_ENDING = (END, START, SOFT)  # bar kinds where a skipped ending stops (and an ending)
-
-
-class Playback:
-    """abc2midi's reading of the written items (4.84: store.c, then genmidi.c), resumable as items arrive.
-
-    1. Repeat fix-ups (store.c's `fixreps`, once over each item as it is appended). A tune whose
-       first repeat sign is ':|' or '::' gets a '|:' before its music. A ':|' with no open repeat
-       gets its '|:' at the last '||', '|]' or ':|' (written there as '|:' or '::'; a warning, or an
-       error when a first ending or a '::' needs it); a '|:' inside an open repeat becomes '::' (an
-       error). `patches` holds each bar abc2midi plays as another kind, `fix_errors` the errors, each
-       with whether writing the patches out into the text (`RhythmState.repeat_fixes`) avoids it.
-    2. The playback (genmidi.c's `writetrack`): note lengths add up; '|' checks its bar, the other
-       bar lines only a full bar or the first; a ':|' goes back to the saved point once (or, after
-       endings, twice); an ending not meant for this pass is skipped to the next ':|', '|:', '||',
-       '|]' or ending (which is skipped too). `warnings`: (bar number, length, meter, pass), as
-       abc2midi numbers them; `errors`: (item, message) abc2midi reports as errors.
-    Text not yet ended by a bar line is not checked; a patch to a bar already played plays the
-    items again from the start.
-    """
-
-    def __init__(self, insert_start: bool = True):
-        self.insert_start = insert_start  # assumed until the first repeat sign says
-        self.fixed = 0  # items the fix-ups have read
-        self.first_sign = None
-        self.f_expect, self.rep_point, self.nplays, self.endings_before_sign = insert_start, START_POINT, 0, 0
-        self.patches: Dict[int, str] = {}
-        self.fix_errors: List[Tuple[int, str, bool]] = []
-        self.matched: Dict[int, bool] = {}  # ':|' item -> it has a start once the patches are written out
-        self.stale = False
-        self._start_playing()
-
-    def _start_playing(self) -> None:
-        self.pos, self.track, self.bar_num, self.bar_length = 0, 0, 0, None  # track, bar_length: ticks
-        self.pass_, self.maxpass, self.in_varend = 1, 2, False
-        self.expect = self.insert_start or START_POINT in self.patches
-        self.saved = (0, 0)  # (item to go back to, bar number there)
-        self.opener = START_POINT if self.expect else None  # where the open repeat began
-        self.read_to = 0
-        self.warnings: List[Tuple[int, Fraction, Fraction, int]] = []
-        self.errors: List[Tuple[int, str]] = []
-
-    def copy(self) -> Playback:
-        new = Playback.__new__(Playback)
-        new.__dict__.update(self.__dict__)
-        new.patches, new.matched = dict(self.patches), dict(self.matched)
-        new.fix_errors, new.warnings, new.errors = list(self.fix_errors), list(self.warnings), list(self.errors)
-        return new
-
-    # -- 1. the fix-ups ---------------------------------------------------------------------------
-    def _fix(self, items: List[Tuple]) -> None:
-        while self.fixed < len(items):
-            i = self.fixed
-            kind, value = items[i]
-            self.fixed += 1
-            if kind == ENDING:
-                if self.first_sign is None:
-                    self.endings_before_sign += 1
-                if self.nplays == 0 and not self.f_expect:
-                    self._place_start(i, items, "found [1 or like before |:")
-                self.nplays += 1
-                continue
-            if kind != BAR:
-                continue
-            if self.first_sign is None and value in (START, END, BOTH):
-                self.first_sign = value
-                if (value != START) != self.insert_start:  # the assumption was wrong
-                    if self.endings_before_sign:
-                        self.__init__(insert_start=value != START)
-                        self.first_sign = value
-                        self._fix(items)
-                        return
-                    self.insert_start = self.f_expect = self.expect = value != START
-                    self.opener = START_POINT if self.expect else None
-            if value == SOFT:
-                self.rep_point = i
-            elif value == START:
-                if self.f_expect:  # abc2midi plays it as '::'
-                    self.patches[i] = BOTH
-                    self.fix_errors.append((i, "found another |: after a |:", True))
-                self.f_expect = True
-            elif value == END:
-                self.matched[i] = self.f_expect
-                if not self.f_expect and self.nplays < 1:
-                    self.matched[i] = self._place_start(i, items, None)
-                self.f_expect, self.rep_point = False, i
-            elif value == BOTH:
-                if not self.f_expect:
-                    self._place_start(i, items, "found :: before |:")
-                self.f_expect = True
-
-    def _place_start(self, at: int, items: List[Tuple], error: Optional[str]) -> bool:
-        """A '|:' at the last repeat point (store.c's placestartrep); True when writing it out works."""
-        point = self.rep_point
-        kind = self.patches.get(point, SOFT if point == START_POINT else items[point][1] if point >= 0 else SOFT)
-        if kind in (SOFT, PLAIN):
-            self.patches[point], fixable = START, True
-        elif kind == END:
-            self.patches[point], fixable = BOTH, self.matched.get(point, False)
-        else:
-            self.fix_errors.append((at, "Too many end repeats", False))
-            return False
-        if error:
-            self.fix_errors.append((at, error, fixable))
-        if point < self.read_to or (point == START_POINT and self.read_to > 0):
-            self.stale = True
-        return fixable
-
-    # -- 2. the playback ----------------------------------------------------------------------------
-    def run(self, items: List[Tuple], finished: bool = False) -> None:
-        """Read the items appended since the last call (all of them, when a patch made that necessary)."""
-        self._fix(items)
-        if self.stale:
-            self.stale = False
-            self._start_playing()
-        pos, end, track, bar_num, bar_length = self.pos, len(items), self.track, self.bar_num, self.bar_length
-        pass_, maxpass, expect, in_varend, saved = self.pass_, self.maxpass, self.expect, self.in_varend, self.saved
-        patches, warnings, opener = self.patches, self.warnings, self.opener
-        while pos < end:
-            kind, value = items[pos]
-            if kind == DUR:
-                track += value
-            elif kind == BAR:
-                value = patches.get(pos, value)
-                if value != PLAIN:
-                    in_varend = False
-                if value == PLAIN or (bar_length is not None and (track >= bar_length or bar_num <= 0)):
-                    if bar_length is not None and track != bar_length and track != 0 and (pass_ == 2 or bar_num != 0):
-                        warnings.append((bar_num, track, bar_length, pass_))
-                    if track > 0:
-                        bar_num += 1
-                    track = 0
-                if value == START:
-                    if pass_ == 1 and expect:
-                        self._error(pos, "Expected end repeat not found at |:")
-                    saved, expect, pass_, maxpass, opener = (pos + 1, bar_num), True, 1, 2, pos
-                elif value == END:
-                    if pass_ == 1 and not expect:
-                        self._error(pos, "Found unexpected :|")
-                    elif pass_ == 1 or pass_ < maxpass:
-                        expect, pass_ = False, pass_ + 1
-                        self.read_to = max(self.read_to, pos + 1)
-                        pos, bar_num = saved
-                        continue
-                elif value == BOTH:
-                    if pass_ > 1:  # played once already: now it starts the next repeat
-                        saved, expect, pass_, maxpass, opener = (pos + 1, bar_num), True, 1, 2, pos
-                    elif not expect:
-                        self._error(pos, "Found unexpected ::")
-                        saved, expect, pass_, opener = (pos + 1, bar_num), True, 1, pos
-                    else:
-                        pass_ += 1
-                        self.read_to = max(self.read_to, pos + 1)
-                        pos, bar_num = saved
-                        continue
-            elif kind == METER:
-                bar_length = value
-            elif kind == ENDING:
-                if in_varend:
-                    self._error(pos, "Need || |: :| or :: to mark end of variant ending")
-                passnum = pass_
-                if not (expect or pass_ > 1):
-                    self._error(pos, "multiple endings do not follow |: or ::")
-                    passnum = 1
-                if value != passnum:  # not this pass's ending: skip it
-                    nxt = next((i for i in range(pos + 1, end) if items[i][0] == ENDING
-                                or (items[i][0] == BAR and patches.get(i, items[i][1]) in _CLOSES_ENDING)), None)
-                    if nxt is None:
-                        if finished:
-                            self._error(pos, "Cannot find :| || [| or |] to close variant ending")
-                            pos = end
-                        break  # its end is not written yet: wait here
-                    bar_num += 1
-                    self.read_to = max(self.read_to, nxt + 1)
-                    pos = nxt + 1
-                    continue
-                in_varend = True
-                if maxpass < 4:
-                    maxpass = pass_ + 1
-            pos += 1
-        self.read_to = max(self.read_to, pos)
-        self.pos, self.track, self.bar_num, self.bar_length = pos, track, bar_num, bar_length
-        self.pass_, self.maxpass, self.expect, self.in_varend, self.saved = pass_, maxpass, expect, in_varend, saved
-        self.opener = opener
-
-    def _error(self, at: int, message: str) -> None:
-        if (at, message) not in self.errors:
-            self.errors.append((at, message))
-
-    def finish(self, items: List[Tuple]) -> List[str]:
-        """Read the tune's end; return the errors abc2midi reports only there. (Run with -silent, as
-        labutils runs it, abc2midi does not report a repeat left open at the end.)"""
-        self.run(items, finished=True)
-        if self.first_sign is None and self.endings_before_sign and START_POINT not in self.patches:
-            # No repeat sign at all: the first ending's error, mended by a '|:' before the music
-            # (which is what this playback assumed while it waited for a sign).
-            first = next(i for i, item in enumerate(items) if item[0] == ENDING)
-            self.patches[START_POINT] = START
-            self.fix_errors.append((first, "found [1 or like before |:", True))
-        return [message for at, message in self.errors if message.startswith("Cannot find")]
-
-    @property
-    def sampling_errors(self) -> List[str]:
-        """Errors a sampler must refuse: the playback's, and the fix-ups' that writing them out does not mend."""
-        return [message for _, message in self.errors] + [m for _, m, fixable in self.fix_errors if not fixable]
-
-    @property
-    def ok(self) -> bool:
-        return not self.warnings and not self.errors and all(fixable for _, _, fixable in self.fix_errors)
-
-
-def simulate(items: List[Tuple]) -> List[Tuple[int, Fraction, Fraction, int]]:
-    """Play written items as abc2midi does (see Playback); return its wrong bars."""
-    playback = Playback()
-    playback.finish(items)
-    return [(bar, whole_notes(length), whole_notes(meter), pass_) for bar, length, meter, pass_ in playback.warnings]
-
-
 def apply_repeat_fixes(text: str, edits: List[Tuple[int, int, str]]) -> str:
     """Apply RhythmState.repeat_fixes() edits to the text that state read."""
     for pos, length, new in sorted(edits, reverse=True):
@@ -825,12 +615,11 @@ def apply_repeat_fixes(text: str, edits: List[Tuple[int, int, str]]) -> str:
 def repeat_errors(tune: str) -> List[str]:
     """The repeat-sign errors abc2midi would report for a whole tune (this module's reading of them)."""
     state = RhythmState().feed(tune.rstrip("\n") + "\n").finish()
-    return ([m for _, m in state.playback.errors] + [m for _, m, _ in state.playback.fix_errors]
-            + state.end_errors)
+    return state.repeats.reported_errors + state.end_errors
 
 
 def tune_warnings(tune: str) -> List[Tuple[int, Fraction, Fraction, int]]:
-    """abc2midi's wrong bars of a whole tune, as `simulate` reproduces them."""
+    """abc2midi's wrong bars of a whole tune, as the RepeatSimulator plays it."""
     return RhythmState().feed(tune.rstrip("\n") + "\n").finish().warnings
 
 
