@@ -168,21 +168,18 @@ class TuneRow:
         (REJECT / UNDO / ROLL_BACK, None) with the rhythm as it was."""
         rhythm = self.rhythm
         pending = rhythm.pending_bar
-        if rhythm.mode == "field" and rhythm.mode_text.startswith("K:"):  # a key change in the music
-            value = rhythm.mode_text[2:]
-            if not (key_value_ok(value) if char == "\n" else key_value_ok(value + char, complete=False)):
-                return REJECT, None
-        if not pending and rhythm.mode is None:
+        key = rhythm.key_being_read  # a key change in the music
+        if key is not None and not (key_value_ok(key) if char == "\n" else key_value_ok(key + char, complete=False)):
+            return REJECT, None
+        if rhythm.between_symbols:
             if char == ":" and not (rhythm.allows(":|") or rhythm.allows("::")):
                 return REJECT, None  # no repeat sign fits here
             if char == "\n" and rhythm.at_line_start and not rhythm.music_lines:
                 return REJECT, None  # no blank line between the header and the music
-            if char in _STARTS_A_NOTE and not rhythm.at_line_start and not rhythm._in_chord \
-                    and rhythm.bar_t is not None and rhythm.fill_ticks() >= rhythm.bar_t:
+            if char in _STARTS_A_NOTE and not rhythm.at_line_start and not rhythm.in_chord and rhythm.bar_is_full:
                 self.refused = _STARTS_A_NOTE
                 return REJECT, None  # the bar is full: any note would overflow it
-        closes = bool(pending) or rhythm.note is not None or rhythm.chord_suffix is not None \
-            or rhythm.mode in ("broken", "tuplet")  # char ends a bar line or note: it may show the fault
+        closes = rhythm.symbol_open  # char ends a bar line or note: it may show the fault
         extends_note = rhythm.note is not None and char in _LENGTH_CHARS  # a length or octave mark
         before = rhythm.copy() if pending else None
         bars = rhythm.bars_written

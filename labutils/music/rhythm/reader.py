@@ -1,32 +1,22 @@
-"""ABC rhythm, exact and incremental: how full is the current bar, and which bars abc2midi flags.
+"""AbcReader: a tune read one character at a time, as abc2midi reads it (RhythmState's machine).
 
-    state = RhythmState()
-    state.feed("X:1\\nM:6/8\\nL:1/8\\nK:G\\nD|GED DED|")
-    state.where, state.bar_fill, state.bar_length   # 'body', Fraction(0, 1), Fraction(3, 4)
-    state.allows("|"), state.ok, state.violations   # would a bar line now break a bar? any broken?
-    copy = state.copy()                             # cheap: a sampler keeps one per row
-
-Lengths are `fractions.Fraction`s of a whole note. The state reads the header (M:, L:, the
-default L: from the meter), then the body one character at a time: notes with accidentals,
-octave marks and lengths (2, /, //, 3/2), rests z/x, broken rhythm > <, tuplets (3 and
-(p:q:r, chords [..], grace notes {..} (no time), ties, slurs, chord symbols "Am",
+The state reads the header (M:, L:, the default L: from the meter), then the music: notes with
+accidentals, octave marks and lengths (2, /, //, 3/2), rests z/x, broken rhythm > <, tuplets (3
+and (p:q:r, chords [..], grace notes {..} (no time), ties, slurs, chord symbols "Am",
 decorations (~, .Tu, !trill!), the collection's "!" line ends, inline [M:..]/[L:..] and M:/L:
 lines, bar lines | || |] [| |: :| :: and endings [1 |1 :|2. A blank line ends the tune.
 
-Which bars are wrong is abc2midi's rule, reproduced here (compared with abc2midi on the training
-tunes in tests/test_rhythm.py): abc2midi plays the tune with its repeats and endings, adding
-up note lengths; a plain bar line `|` checks the bar, any other bar line (`||`, `|]`, `[|`,
-`|:`, `:|`, `::`) checks it only when it is full or over, else the length carries on into the
-next bar. So a section's last bar joins the pickup that follows it, in both passes of a
-repeat (back to the tune's start, or the last |:, :: or :|); the tune's first bar (a pickup)
-is checked only when a repeat plays it again. `warnings` are what abc2midi would report;
-`violations` adds what a sampler must also refuse: a note that overflows its bar.
+A character either starts something or continues what is open: a span (`mode`: a field line, a
+comment, [M:..], "..", {..}, !..!, a tuplet or broken-rhythm sign, each read by its own method in
+_SPAN_READERS), a bar line (`pending_bar`: read once the character after it shows its kind), a
+note or chord whose length may still grow, or a decoration or accidental that a note must follow
+(`prefix`). What takes time goes to `bars` (bars.py), which adds it up.
 """
 from __future__ import annotations
 
-from fractions import Fraction
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional
 
+from labutils.music.rhythm.bars import Bars
 from labutils.music.rhythm.notation import (
     ABC2MIDI_DECORATIONS,
     ACCIDENTALS,
@@ -35,7 +25,6 @@ from labutils.music.rhythm.notation import (
     IN_A_CHORD,
     NOTE_LETTERS,
     REST_LETTERS,
-    TICKS,
     chord_symbol_ok,
     default_unit,
     meter_length,
@@ -45,475 +34,288 @@ from labutils.music.rhythm.notation import (
     tuplet_q,
     whole_notes,
 )
-from labutils.music.rhythm.repeats import (
-    BAR,
-    BOTH,
-    DUR,
-    END,
-    ENDING,
-    METER,
-    PLAIN,
-    SOFT,
-    START,
-    START_POINT,
-    RepeatSimulator,
-)
+from labutils.music.rhythm.repeats import BOTH, END, PLAIN, SOFT, START
+
+# A character in the music that opens a span -> the span's mode (its text starts empty, or with
+# the sign itself for broken rhythm, which repeats it: > >> >>>).
+_SPAN_OPENERS = {'"': "quote", "{": "grace", "!": "bang", "%": "comment", "(": "tuplet", "<": "broken", ">": "broken"}
 
 
-class RhythmState:
-    """Where a tune stands after the characters fed so far; see the module docstring."""
+class AbcReader:
+    """The character state machine; see the module docstring. RhythmState (state.py) adds what a
+    sampler asks of it."""
 
     def __init__(self):
         self.where = "header"  # 'header', 'body', or 'done' (the blank line after the body)
-        self.meter_text = ""
-        self.bar_t = TICKS  # the bar's length in ticks (None: free meter, bars not checked)
+        self.meter_text = ""  # the M: value, as written
         self.unit_t = None  # L:, the unit note length, in ticks
-        self.line = ""  # the current line so far (header and field lines are read whole)
+        self.line = ""  # the header line so far (header lines are read whole)
         self.at_line_start = True
-        self.mode = None  # None, 'field', 'quote', 'grace', 'bang', 'comment', 'inline', 'chord'
-        self.mode_text = ""
-        self.pending_bar = ""  # '|' or ':' or ':|' or '[' waiting for the next character
-        self.note: Optional[List] = None  # [length text, in_chord, letter] of the note being read
-        self.prefix: Optional[str] = None  # a decoration or accidental that a note letter must follow
-        self.chord_first = None  # ticks of the chord's first note
-        self.chord_suffix: Optional[str] = None
-        self.tuplet: Optional[List] = None  # [q, p, notes left]: each note takes q/p of its length
-        self.tuplet_text: Optional[str] = None
-        self.broken_next: Optional[Tuple[int, int]] = None  # (numerator, denominator) for the next note
-        self.broken_text = ""
-        self.last_length = 0  # ticks, as are fill_t and carry_t
-        self.fill_t = 0  # written length since the last bar line, carried length included
-        self.carry_t = 0
-        self.bars_written = 0
-        self.items: List[Tuple] = []
-        self.repeats = RepeatSimulator()
-        self.note_violations: List[str] = []  # notes that overflow their bar (the repeat simulation finds the rest)
-        self.end_errors: List[str] = []  # what abc2midi reports at the tune's end (set by finish)
-        self.text_length = 0
         self.music_lines = 0  # lines of music read (a blank line before any ends nothing)
+        self.mode = None  # the open span: None, 'maybe_field', 'field_colon', 'field', 'comment',
+        self.mode_text = ""  # 'bracket', 'inline', 'quote', 'grace', 'bang', 'tuplet', 'broken'; its text
+        self.pending_bar = ""  # '|' or ':' or ':|' or '[' waiting for the next character
+        self.note: Optional[List] = None  # [length text, in a chord, letter] of the note being read
+        self.prefix: Optional[str] = None  # a decoration or accidental that a note letter must follow
+        self.in_chord = False  # between '[' and ']'
+        self.chord_first = None  # ticks of the chord's first note
+        self.chord_suffix: Optional[str] = None  # the length written after ']', while it may grow
+        self.text_length = 0  # characters read
         self.bar_start = 0  # text position of the bar line being read
         self.body_start = 0  # text position of the music's first character
-        self.bar_text: Dict[int, Tuple[int, int, bool]] = {}  # bar item -> (text position, characters, a digit next)
+        self.bars = Bars()
+        self.end_errors: List[str] = []  # what abc2midi reports at the tune's end (set by finish)
 
-    # -- public helpers ---------------------------------------------------------------------
-    def copy(self) -> RhythmState:
-        """An independent copy (the item list is shared until either side appends)."""
-        new = RhythmState.__new__(RhythmState)
+    # -- reading --------------------------------------------------------------------------------
+    def copy(self):
+        """An independent copy."""
+        new = self.__class__.__new__(self.__class__)
         new.__dict__.update(self.__dict__)
-        new.items = list(self.items)
-        new.repeats = self.repeats.copy()
-        new.note_violations = list(self.note_violations)
-        new.bar_text = dict(self.bar_text)
+        new.bars = self.bars.copy()
         new.note = list(self.note) if self.note is not None else None
-        new.tuplet = list(self.tuplet) if self.tuplet is not None else None
         return new
 
-    @property
-    def ok(self) -> bool:
-        """True while no bar is wrong, no note overflowed and abc2midi would report no repeat error."""
-        return not self.note_violations and self.repeats.ok
-
-    @property
-    def violations(self) -> List[str]:
-        """What is wrong so far: overflowing notes, wrong bars (abc2midi's warnings), repeat errors."""
-        return (self.note_violations + [describe(w) for w in self.warnings]
-                + [f"repeat signs: {m}" for m in self.repeats.sampling_errors])
-
-    @property
-    def warnings(self) -> List[Tuple[int, Fraction, Fraction, int]]:
-        """The wrong bars abc2midi would report: (bar number, its length, the meter's, pass), in whole notes."""
-        return [(bar, whole_notes(length), whole_notes(meter), pass_) for bar, length, meter, pass_ in self.repeats.warnings]
-
-    def repeat_fixes(self) -> List[Tuple[int, int, str]]:
-        """Text edits (position, characters replaced, new text) that write out abc2midi's repeat fix-ups.
-
-        Empty unless abc2midi would report a fix-up as an error (a first ending or a '::' with no open
-        repeat, a second '|:'): written out, the same repeats play with no error. See RepeatSimulator.
-        """
-        repeats = self.repeats
-        if not any(fixable for _, _, fixable in repeats.fix_errors):
-            return []
-        edits = []
-        for item, kind in repeats.patches.items():
-            if item == START_POINT:
-                edits.append((self.body_start, 0, "|:"))
-                continue
-            pos, length, digit_follows = self.bar_text[item]
-            new = "::" if kind == BOTH else "|:"
-            if digit_follows:
-                new += "["  # ':|2' written out: '::[2' ('::2' is no ABC)
-            edits.append((pos, length, new))
-        return sorted(edits)
-
-    @property
-    def bar_length(self) -> Optional[Fraction]:
-        """The meter's bar length in whole notes (None for a free meter)."""
-        return whole_notes(self.bar_t)
-
-    @property
-    def unit(self) -> Optional[Fraction]:
-        """The unit note length (L:) in whole notes, once the header has set it."""
-        return whole_notes(self.unit_t)
-
-    @property
-    def carry(self) -> Fraction:
-        """What the last section's end carried into the current bar, in whole notes."""
-        return whole_notes(self.carry_t)
-
-    @property
-    def in_note(self) -> bool:
-        """True while a note's length may still grow (its letter or length digits were the last)."""
-        return self.note is not None
-
-    @property
-    def bar_fill(self) -> Fraction:
-        """Length of the current bar so far, with what a section's end carried into it."""
-        return whole_notes(self.fill_ticks())
-
-    def fill_ticks(self):
-        """bar_fill in ticks."""
-        if self.note is None or self.note[1]:
-            return self.fill_t
-        return self.fill_t + (note_ticks(self.note[0], self.unit_t) or self.unit_t or EIGHTH)
-
-    def allows(self, text: str) -> bool:
-        """Would `text`, then a space, keep every bar right? The state itself is unchanged.
-
-        The space ends an open note or bar line (a bar line is read when the character after it
-        arrives: `|` may still become `||`, `|]`, `|:` or `|1`), so `allows("|")` asks about a plain
-        bar line now.
-        """
-        trial = self.copy()
-        trial.feed(text + " ")
-        return trial.ok
-
-    def finish(self) -> RhythmState:
-        """Read the end of the text (closes a note or bar line still open, notes abc2midi's end-of-tune
-        errors in `end_errors`); returns self."""
-        if self.where == "body":
-            if self.pending_bar:
-                self._continue_bar(" ")
-            self._end_token()
-        self.end_errors = self.repeats.finish(self.items)
-        return self
-
-    def feed(self, text: str) -> RhythmState:
+    def feed(self, text: str):
         """Read more characters; returns self."""
         for char in text:
             self._feed_char(char)
             self.text_length += 1
         return self
 
-    # -- the header ------------------------------------------------------------------------------
-    def _header_line(self, line: str) -> None:
-        if line.startswith("M:"):
-            self.meter_text = line[2:]
-            self.bar_t = ticks(meter_length(line[2:]))
-        elif line.startswith("L:"):
-            self.unit_t = ticks(meter_length(line[2:])) or self.unit_t
-        elif line.startswith("K:"):
-            if self.unit_t is None:
-                self.unit_t = ticks(default_unit(self.bar_length))
-            self.where = "body"
-            self.body_start = self.text_length + 1
-            self.items.append((METER, self.bar_t))
-
-    def _field(self, text: str) -> None:
-        """A field in the body (a line or [X:..]): meter and unit changes count."""
-        if text.startswith("M:"):
-            self.meter_text = text[2:]
-            self.bar_t = ticks(meter_length(text[2:]))
-            self.items.append((METER, self.bar_t))
-        elif text.startswith("L:"):
-            self.unit_t = ticks(meter_length(text[2:])) or self.unit_t
+    def finish(self):
+        """Read the end of the text (closes a note or bar line still open, notes abc2midi's end-of-tune
+        errors in `end_errors`); returns self."""
+        if self.where == "body":
+            if self.pending_bar:
+                self._continue_bar(" ")
+            self._end_token()
+        self.end_errors = self.bars.finish()
+        return self
 
     # -- one character ---------------------------------------------------------------------------
     def _feed_char(self, char: str) -> None:
         if self.where == "done":
             return
         if self.where == "header":
-            if char == "\n":
-                self._header_line(self.line.strip())
-                self.line = ""
-            else:
-                self.line += char
+            self._header_char(char)
             return
         if self.mode is not None:
-            self._in_mode(char)
+            _SPAN_READERS[self.mode](self, char)
             return
-        if self.pending_bar:
-            if self._continue_bar(char):
-                return
+        if self.pending_bar and self._continue_bar(char):
+            return
         if char == "\n":
-            self._end_token()
-            if self.prefix is not None or self._in_chord:
-                self._malformed(char)
-            if not self.at_line_start:
-                self.music_lines += 1
-            elif self.music_lines:  # a blank line after music ends the tune (one before it is skipped)
-                self.where = "done"
-            self.at_line_start = True
+            self._end_of_line()
             return
         line_start, self.at_line_start = self.at_line_start, False
-        if line_start and self.note is None and char.isalpha() and char not in "|":
+        if line_start and self.note is None and char.isalpha():
             self.mode, self.mode_text = "maybe_field", char
             return
         self._music_char(char)
 
-    def _in_mode(self, char: str) -> None:
-        mode = self.mode
-        if mode == "maybe_field":  # a letter at a line start: a field "M:..." or music
-            first = self.mode_text
-            self.mode = None
-            if char == ":" and first in FIELD_LETTERS:
-                self.mode, self.mode_text = "field_colon", first
-                return
-            self._music_char(first)
-            self._feed_char(char)
-            return
-        if mode == "field_colon":  # "D:" then ':' or '|' is music to abc2midi ("D:|"), else a field
-            first = self.mode_text
-            self.mode = None
-            if char in ":|":
-                self._music_char(first)
-                self._feed_char(":")
-                self._feed_char(char)
-                return
-            self.mode, self.mode_text = "field", first + ":"
-            self._feed_char(char)
-            return
-        if mode in ("field", "comment"):
-            if char == "\n":
-                if mode == "field":
-                    self._field(self.mode_text.strip())
-                self.mode = None
-                self.at_line_start = True
-            else:
-                self.mode_text += char
-            return
-        if mode == "bracket":  # "[M:" starts an inline field, "[CE" a chord
-            letter, self.mode = self.mode_text, None
-            if char == ":":
-                self.mode, self.mode_text = "inline", letter + ":"
-                return
-            self._in_chord, self.chord_first = True, None
-            self._music_char(letter)
-            self._feed_char(char)
-            return
-        if mode == "inline":  # [M:6/8]
-            if char == "]":
-                self._field(self.mode_text.strip())
-                self.mode = None
-            elif char == "\n":
-                self.mode = None
-                self._feed_char(char)
-            else:
-                self.mode_text += char
-            return
-        if mode == "quote":
-            if char == '"':
-                self.mode = None
-                self._chord_symbol(self.mode_text)
-            elif char == "\n":
-                self.mode = None
-                self._malformed('"')  # abc2midi: "Guitar chord name not properly closed"
-                self._feed_char(char)
-            else:
-                self.mode_text += char
-            return
-        if mode == "grace":
-            if char == "}":
-                self.mode = None
-            return
-        if mode == "bang":  # "!" then a newline: a line break; "!word!": a decoration
-            if char == "!":
-                self.mode = None
-            elif char == "\n":
-                self.mode = None
-                self._feed_char(char)
-            return
-        if mode == "tuplet":
-            if char.isdigit() or char == ":":
-                self.tuplet_text += char
-                return
-            self.mode = None
-            self._start_tuplet(self.tuplet_text)
-            self._feed_char(char)
-            return
-        if mode == "broken":
-            if char == self.broken_text[0]:
-                self.broken_text += char
-                return
-            self.mode = None
-            self._apply_broken(self.broken_text)
-            self._feed_char(char)
-            return
+    def _end_of_line(self) -> None:
+        self._end_token()
+        if self.prefix is not None or self.in_chord:
+            self._malformed("\n")
+        if not self.at_line_start:
+            self.music_lines += 1
+        elif self.music_lines:  # a blank line after music ends the tune (one before it is skipped)
+            self.where = "done"
+        self.at_line_start = True
 
+    def _malformed(self, text: str) -> None:
+        self.bars.malformed(text)
+
+    # -- the header and fields -------------------------------------------------------------------
+    def _header_char(self, char: str) -> None:
+        if char != "\n":
+            self.line += char
+            return
+        line, self.line = self.line.strip(), ""
+        if line.startswith("K:"):  # the last header line: the music starts
+            if self.unit_t is None:
+                self.unit_t = ticks(default_unit(whole_notes(self.bars.bar_t)))
+            self.where = "body"
+            self.body_start = self.text_length + 1
+            self.bars.change_meter(self.bars.bar_t)
+        elif line.startswith("M:"):
+            self.meter_text = line[2:]
+            self.bars.bar_t = ticks(meter_length(line[2:]))
+        elif line.startswith("L:"):
+            self.unit_t = ticks(meter_length(line[2:])) or self.unit_t
+
+    def _field(self, text: str) -> None:
+        """A field in the body (a line or [X:..]): meter and unit changes count."""
+        if text.startswith("M:"):
+            self.meter_text = text[2:]
+            self.bars.change_meter(ticks(meter_length(text[2:])))
+        elif text.startswith("L:"):
+            self.unit_t = ticks(meter_length(text[2:])) or self.unit_t
+
+    # -- spans: one reader per mode ----------------------------------------------------------------
+    def _maybe_field(self, char: str) -> None:
+        """A letter at a line start: a field "M:..." or music."""
+        first, self.mode = self.mode_text, None
+        if char == ":" and first in FIELD_LETTERS:
+            self.mode, self.mode_text = "field_colon", first
+            return
+        self._music_char(first)
+        self._feed_char(char)
+
+    def _field_colon(self, char: str) -> None:
+        """"D:" then ':' or '|' is music to abc2midi ("D:|"), else a field."""
+        first, self.mode = self.mode_text, None
+        if char in ":|":
+            self._music_char(first)
+            self._feed_char(":")
+            self._feed_char(char)
+            return
+        self.mode, self.mode_text = "field", first + ":"
+        self._feed_char(char)
+
+    def _line_span(self, char: str) -> None:
+        """A field line in the music (M:, L:, K:, w: ...) or a % comment, read to the line's end."""
+        if char != "\n":
+            self.mode_text += char
+            return
+        if self.mode == "field":
+            self._field(self.mode_text.strip())
+        self.mode = None
+        self.at_line_start = True
+
+    def _bracket(self, char: str) -> None:
+        """"[M:" starts an inline field, "[CE" a chord."""
+        letter, self.mode = self.mode_text, None
+        if char == ":":
+            self.mode, self.mode_text = "inline", letter + ":"
+            return
+        self.in_chord, self.chord_first = True, None
+        self._music_char(letter)
+        self._feed_char(char)
+
+    def _closed_by(self, char: str, closer: str) -> bool:
+        """Read a character of a span that `closer` ends: True when it ends it. A newline ends the
+        span unclosed and is read as music."""
+        if char == closer:
+            self.mode = None
+            return True
+        if char == "\n":
+            self.mode = None
+            self._feed_char(char)
+        else:
+            self.mode_text += char
+        return False
+
+    def _inline_field(self, char: str) -> None:
+        """[M:6/8]"""
+        if self._closed_by(char, "]"):
+            self._field(self.mode_text.strip())
+
+    def _quote(self, char: str) -> None:
+        """A chord symbol "Am" (abc2midi knows its names) or an annotation "^text"."""
+        if char == "\n":
+            self._malformed('"')  # abc2midi: "Guitar chord name not properly closed"
+        if self._closed_by(char, '"') and not chord_symbol_ok(self.mode_text):
+            text = self.mode_text
+            self._malformed(f'"{text[1:] if text.startswith("(") else text}"')  # "Unrecognized chord name"
+
+    def _bang(self, char: str) -> None:
+        """"!" then a newline: a line break; "!word!": a decoration."""
+        self._closed_by(char, "!")
+
+    def _grace(self, char: str) -> None:
+        """Grace notes {..} take no time."""
+        if char == "}":
+            self.mode = None
+
+    def _tuplet_sign(self, char: str) -> None:
+        """'(' then digits and ':' is a tuplet (3 or (p:q:r; '(' alone a slur."""
+        if char.isdigit() or char == ":":
+            self.mode_text += char
+            return
+        self.mode = None
+        self._start_tuplet(self.mode_text)
+        self._feed_char(char)
+
+    def _broken_sign(self, char: str) -> None:
+        """> >> < <<: broken rhythm between the notes on either side."""
+        if char == self.mode_text[0]:
+            self.mode_text += char
+            return
+        self.mode = None
+        self._end_token()
+        if not self.bars.broken_rhythm(self.mode_text):
+            self._malformed(self.mode_text)  # no note right before it
+        self._feed_char(char)
+
+    # -- notes, chords, decorations --------------------------------------------------------------
     def _music_char(self, char: str) -> None:
-        note = self.note
-        if note is not None:
-            if char.isdigit() or char == "/":
-                note[0] += char
-                return
-            if char in "',":  # an octave mark: right after the letter, ',' for C-B, "'" for c-b
-                if not note[0] or char == ",":
-                    if note[0] or note[2] in REST_LETTERS or (char == "'") == note[2].isupper():
-                        self._malformed(char)
-                    return
-            self._end_note()  # (a "'" after a length is the next note's decoration)
+        """A character of the music outside any span."""
+        if self.note is not None and self._note_goes_on(char):
+            return
         if self.chord_suffix is not None:
             if char.isdigit() or char == "/":
                 self.chord_suffix += char
                 return
             self._end_chord()
-        prefix = self.prefix
-        if prefix is not None:  # abc2midi's parsenote: decorations, then a chord, rest or accidental + letter
-            self.prefix = None
-            if prefix in ("^", "_"):
-                fits = char in NOTE_LETTERS or char == prefix
-                self.prefix = prefix * 2 if char == prefix else None
-            elif prefix == "=":
-                fits = char in NOTE_LETTERS or char in "^_"
-            elif prefix in ("^^", "__"):
-                fits = char in NOTE_LETTERS
-            else:
-                fits = (char in NOTE_LETTERS or char in REST_LETTERS or char in ACCIDENTALS
-                        or char in ABC2MIDI_DECORATIONS or (char == "[" and prefix not in "~T")
-                        or (prefix == "." and char in "|("))
-            if not fits:
-                self._malformed(char)
-            if self.prefix is not None:
-                return
-        if self._in_chord and char not in IN_A_CHORD:
-            self._malformed(char)
-        if char in NOTE_LETTERS or char in REST_LETTERS:
-            self.note = ["", self._in_chord, char]
+        if self.prefix is not None and self._prefix_goes_on(char):
             return
-        if char in ACCIDENTALS:
-            self.prefix = char
-            return
-        if char in ABC2MIDI_DECORATIONS:
-            self.prefix = char
-            return
-        if char.isdigit() or char in "/,ZX":  # abc2midi: "Unrecognized character"; Z, X: bars of rest
-            self._malformed(char)  # (this model does not count those: refused, like the stray marks)
-            return
-        if char == "|":
-            self.pending_bar, self.bar_start = "|", self.text_length
-        elif char == ":":
-            self.pending_bar, self.bar_start = ":", self.text_length
-        elif char == "[":
-            self.pending_bar, self.bar_start = "[", self.text_length
-        elif char == "]":
-            if not self._in_chord:
-                self._malformed(char)  # abc2midi: "Chord already finished"
-            self._in_chord = False
-            self.chord_suffix = ""
-        elif char == '"':
-            self.mode, self.mode_text = "quote", ""
-        elif char == "{":
-            self.mode = "grace"
-        elif char == "!":
-            self.mode = "bang"
-        elif char == "%":
-            self.mode = "comment"
-        elif char == "(":
-            self.mode, self.tuplet_text = "tuplet", ""
-        elif char in "<>":
-            self.mode, self.broken_text = "broken", char
-        # ties, slurs, spaces, decorations, accidentals and anything else take no time
+        self._start_symbol(char)
 
-    _in_chord = False
-
-    def _chord_symbol(self, text: str) -> None:
-        """A chord symbol "Am" (abc2midi knows its names) or an annotation "^text"."""
-        if not chord_symbol_ok(text):
-            self._malformed(f'"{text[1:] if text.startswith("(") else text}"')  # abc2midi: "Unrecognized chord name"
-
-    def _malformed(self, char: str) -> None:
-        self.note_violations.append(f"bar {self.bars_written}: {char!r} here is no ABC abc2midi reads "
-                                    "(a decoration or accidental with no note, a stray length or octave mark, "
-                                    "or a chord left open)")
-
-    # -- bar lines and endings ------------------------------------------------------------------------
-    def _continue_bar(self, char: str) -> bool:
-        """Read the character after '|', ':' or '['; True when it was part of the bar line."""
-        pending, self.pending_bar = self.pending_bar, ""
-        if pending == "|":
-            if char == "|":
-                self._bar(SOFT, 2)
-            elif char == "]":
-                self._bar(SOFT, 2)
-            elif char == ":":
-                self._bar(START, 2)
-            elif char.isdigit():
-                self._bar(PLAIN, 1, True)
-                self._ending(int(char))
-            else:
-                self._bar(PLAIN, 1)
-                return False
+    def _note_goes_on(self, char: str) -> bool:
+        """True when char is part of the open note (its length or octave mark); else the note ends."""
+        note = self.note
+        if char.isdigit() or char == "/":
+            note[0] += char
             return True
-        if pending == ":":
-            if char == "|":
-                self.pending_bar = ":|"
+        if char in "',":  # an octave mark: right after the letter, ',' for C-B, "'" for c-b
+            if not note[0] or char == ",":
+                if note[0] or note[2] in REST_LETTERS or (char == "'") == note[2].isupper():
+                    self._malformed(char)
                 return True
-            if char == ":":
-                self._bar(BOTH, 2)
-                return True
-            return False  # a lone ':' takes no time
-        if pending == ":|":
-            if char.isdigit():
-                self._bar(END, 2, True)
-                self._ending(int(char))
-                return True
-            self._bar(END, 3 if char in "|]" else 2)
-            return char in "|]"  # ':||' and ':|]' end a repeat too
-        if pending == "[":
-            self._end_token()
-            if char.isdigit():
-                self._ending(int(char))
-                return True
-            if char == "|":
-                self._bar(SOFT, 2)
-                return True
-            if char.isalpha():
-                self.mode, self.mode_text = "bracket", char
-                return True
-            self._in_chord, self.chord_first = True, None
-            return False
+        self._end_note()  # (a "'" after a length is the next note's decoration)
         return False
 
-    def _ending(self, number: int) -> None:
-        """[1 / [2: the second ending is played after the bar before the first one."""
-        self.items.append((ENDING, number))
-        self.repeats.run(self.items)
-        if number == 1:
-            self.carry_before_ending = self.carry_t if self.fill_t == self.carry_t else self.fill_t
-        elif self.fill_t == self.carry_t:
-            self.carry_t = self.fill_t = self.carry_before_ending
-
-    carry_before_ending = 0
-    overflowed = False
-    broken_first = 0  # the length of the note before '>' (the one after must be as long)
-
-    def _bar(self, kind: str, length: int, digit_follows: bool = False) -> None:
-        self._end_token()
-        if self.bar_t is not None and self.fill_t > self.bar_t and kind == PLAIN and self.bars_written == 0:
-            self.note_violations.append(f"the first bar has {whole_notes(self.fill_t)} of a whole note, over the meter's "
-                                        f"{self.bar_length}")
-        self.bar_text[len(self.items)] = (self.bar_start, length, digit_follows)
-        self.items.append((BAR, kind))
-        self.bars_written += 1
-        self.repeats.run(self.items)
-        # What the written bar leaves for the next one (the playback may differ after a repeat).
-        if kind == PLAIN or self.bar_t is None or self.fill_t >= self.bar_t or self.fill_t == 0:
-            self.carry_t = 0
+    def _prefix_goes_on(self, char: str) -> bool:
+        """abc2midi's parsenote: decorations, then a chord, rest or accidental + letter. Flags what
+        may not follow the open decoration or accidental; True when char continues it (^^, __)."""
+        prefix, self.prefix = self.prefix, None
+        if prefix in ("^", "_"):
+            fits = char in NOTE_LETTERS or char == prefix
+            self.prefix = prefix * 2 if char == prefix else None
+        elif prefix == "=":
+            fits = char in NOTE_LETTERS or char in "^_"
+        elif prefix in ("^^", "__"):
+            fits = char in NOTE_LETTERS
         else:
-            self.carry_t = self.fill_t
-        self.fill_t = self.carry_t
-        self.overflowed = False
+            fits = (char in NOTE_LETTERS or char in REST_LETTERS or char in ACCIDENTALS
+                    or char in ABC2MIDI_DECORATIONS or (char == "[" and prefix not in "~T")
+                    or (prefix == "." and char in "|("))
+        if not fits:
+            self._malformed(char)
+        return self.prefix is not None
 
-    # -- notes -----------------------------------------------------------------------------------------
+    def _start_symbol(self, char: str) -> None:
+        """A character that starts something: a note, a prefix, a bar line, a chord's end, a span."""
+        if self.in_chord and char not in IN_A_CHORD:
+            self._malformed(char)
+        if char in NOTE_LETTERS or char in REST_LETTERS:
+            self.note = ["", self.in_chord, char]
+        elif char in ACCIDENTALS or char in ABC2MIDI_DECORATIONS:
+            self.prefix = char
+        elif char.isdigit() or char in "/,ZX":  # abc2midi: "Unrecognized character"; Z, X: bars of rest
+            self._malformed(char)  # (this model does not count those: refused, like the stray marks)
+        elif char in "|:[":
+            self.pending_bar, self.bar_start = char, self.text_length
+        elif char == "]":
+            if not self.in_chord:
+                self._malformed(char)  # abc2midi: "Chord already finished"
+            self.in_chord = False
+            self.chord_suffix = ""
+        elif char in _SPAN_OPENERS:
+            self.mode, self.mode_text = _SPAN_OPENERS[char], char if char in "<>" else ""
+        # ties, slurs, spaces and anything else take no time
+
     def _length_of(self, text: str):
         """note_ticks, flagging a length abc2midi cannot read (counted as one unit)."""
         length = note_ticks(text, self.unit_t)
@@ -530,56 +332,18 @@ class RhythmState:
             if self.chord_first is None:
                 self.chord_first = length
             return
-        self._add(length)
+        self.bars.add(length)
 
     def _end_chord(self) -> None:
+        """A chord's length: its first note's, times the length written after ']'."""
         suffix, self.chord_suffix = self.chord_suffix, None
         first, self.chord_first = self.chord_first, None
         if first is None:
             return
         unit = self.unit_t or EIGHTH
         suffix_ticks = self._length_of(suffix)
-        self._add(scale(first, suffix_ticks, unit) if isinstance(unit, int)
-                  else ticks(whole_notes(first) * whole_notes(suffix_ticks) / whole_notes(unit)))
-
-    def _add(self, length) -> None:
-        if self.tuplet is not None:
-            length = scale(length, self.tuplet[0], self.tuplet[1])
-            self.tuplet[2] -= 1
-            if self.tuplet[2] <= 0:
-                self.tuplet = None
-        if self.broken_next is not None:
-            if length != self.broken_first:
-                self._malformed(">")  # abc2midi: "Cannot apply broken rhythm. Notes not equal durations"
-            length = scale(length, *self.broken_next)
-            self.broken_next = None
-        self.last_length = length
-        self.fill_t += length
-        self.items.append((DUR, length))
-        if self.bar_t is not None and self.fill_t > self.bar_t and not self.overflowed:
-            self._overflow()
-
-    def _overflow(self) -> None:
-        self.overflowed = True
-        self.note_violations.append(f"bar {self.bars_written}: a note overflows the bar ({whole_notes(self.fill_t)} of "
-                                    f"a whole note, the meter has {self.bar_length})")
-
-    def _apply_broken(self, text: str) -> None:
-        """A>B: A gets 3/2 of its length and B 1/2 (>> 7/4 and 1/4; < the other way round)."""
-        self._end_token()
-        if self.last_length == 0 or not self.items or self.items[-1][0] != DUR:
-            self._malformed(text)  # no note right before it
-            return
-        self.broken_first = self.last_length
-        whole = 2 ** len(text)  # '>': the first note 2 - 1/2 of its length, the second 1/2 (>>: 7/4, 1/4; <: swapped)
-        first, second = ((2 * whole - 1, whole), (1, whole)) if text[0] == ">" else ((1, whole), (2 * whole - 1, whole))
-        extra = scale(self.last_length, first[0] - first[1], first[1])
-        self.fill_t += extra
-        self.items[-1] = (DUR, self.items[-1][1] + extra)
-        self.last_length = 0
-        self.broken_next = second
-        if self.bar_t is not None and self.fill_t > self.bar_t and not self.overflowed:
-            self._overflow()
+        self.bars.add(scale(first, suffix_ticks, unit) if isinstance(unit, int)
+                      else ticks(whole_notes(first) * whole_notes(suffix_ticks) / whole_notes(unit)))
 
     def _start_tuplet(self, text: str) -> None:
         if not text or not text[0].isdigit():
@@ -589,40 +353,80 @@ class RhythmState:
         q = int(parts[1]) if parts[1].isdigit() else tuplet_q(p, self.meter_text)
         r = int(parts[2]) if parts[2].isdigit() else p
         if p > 0 and r > 0:
-            self.tuplet = [q, p, r]
+            self.bars.start_tuplet(q, p, r)
 
     def _end_token(self) -> None:
+        """End the note or chord still open (what follows can no longer change its length)."""
         if self.note is not None:
             self._end_note()
         if self.chord_suffix is not None:
             self._end_chord()
 
+    # -- bar lines and endings: one reader per character waiting in pending_bar --------------------
+    def _continue_bar(self, char: str) -> bool:
+        """Read the character after '|', ':', ':|' or '['; True when it was part of the bar line."""
+        pending, self.pending_bar = self.pending_bar, ""
+        return _BAR_READERS[pending](self, char)
 
-def describe(warning: Tuple[int, Fraction, Fraction, int]) -> str:
-    """One line for a wrong bar found by the playback."""
-    bar, length, expected, pass_ = warning
-    return (f"bar {bar} has {length} of a whole note, the meter {expected}"
-            + (" (when the repeat plays it)" if pass_ == 2 else ""))
+    def _bar(self, kind: str, characters: int, digit_follows: bool = False) -> None:
+        self._end_token()
+        self.bars.bar_line(kind, self.bar_start, characters, digit_follows)
+
+    def _after_bar(self, char: str) -> bool:
+        """'|' then: '|' or ']' (a section's end), ':' (a repeat starts), a digit (an ending)."""
+        if char in "|]":
+            self._bar(SOFT, 2)
+        elif char == ":":
+            self._bar(START, 2)
+        elif char.isdigit():
+            self._bar(PLAIN, 1, True)
+            self.bars.ending(int(char))
+        else:
+            self._bar(PLAIN, 1)
+            return False
+        return True
+
+    def _after_colon(self, char: str) -> bool:
+        """':' then '|' (a repeat's end, read on) or ':' (an end and a start); a lone ':' takes no time."""
+        if char == "|":
+            self.pending_bar = ":|"
+            return True
+        if char == ":":
+            self._bar(BOTH, 2)
+            return True
+        return False
+
+    def _after_end_repeat(self, char: str) -> bool:
+        """':|' then a digit (an ending), '|' or ']' (still a repeat's end), or anything else."""
+        if char.isdigit():
+            self._bar(END, 2, True)
+            self.bars.ending(int(char))
+            return True
+        self._bar(END, 3 if char in "|]" else 2)
+        return char in "|]"  # ':||' and ':|]' end a repeat too
+
+    def _after_bracket(self, char: str) -> bool:
+        """'[' then a digit (an ending), '|' (a section's start), a letter (an inline field or a
+        chord's note: `_bracket` decides), or a chord's accidental or length."""
+        self._end_token()
+        if char.isdigit():
+            self.bars.ending(int(char))
+            return True
+        if char == "|":
+            self._bar(SOFT, 2)
+            return True
+        if char.isalpha():
+            self.mode, self.mode_text = "bracket", char
+            return True
+        self.in_chord, self.chord_first = True, None
+        return False
 
 
-def apply_repeat_fixes(text: str, edits: List[Tuple[int, int, str]]) -> str:
-    """Apply RhythmState.repeat_fixes() edits to the text that state read."""
-    for pos, length, new in sorted(edits, reverse=True):
-        text = text[:pos] + new + text[pos + length:]
-    return text
-
-
-def repeat_errors(tune: str) -> List[str]:
-    """The repeat-sign errors abc2midi would report for a whole tune (this module's reading of them)."""
-    state = RhythmState().feed(tune.rstrip("\n") + "\n").finish()
-    return state.repeats.reported_errors + state.end_errors
-
-
-def tune_warnings(tune: str) -> List[Tuple[int, Fraction, Fraction, int]]:
-    """abc2midi's wrong bars of a whole tune, as the RepeatSimulator plays it."""
-    return RhythmState().feed(tune.rstrip("\n") + "\n").finish().warnings
-
-
-def bad_bar_count(tune: str) -> int:
-    """How many bars abc2midi would report with the wrong length (each bar number once)."""
-    return len({bar for bar, _, _, _ in tune_warnings(tune)})
+_SPAN_READERS = {
+    "maybe_field": AbcReader._maybe_field, "field_colon": AbcReader._field_colon,
+    "field": AbcReader._line_span, "comment": AbcReader._line_span, "bracket": AbcReader._bracket,
+    "inline": AbcReader._inline_field, "quote": AbcReader._quote, "bang": AbcReader._bang,
+    "grace": AbcReader._grace, "tuplet": AbcReader._tuplet_sign, "broken": AbcReader._broken_sign,
+}
+_BAR_READERS = {"|": AbcReader._after_bar, ":": AbcReader._after_colon, ":|": AbcReader._after_end_repeat,
+                "[": AbcReader._after_bracket}
