@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -16,6 +17,14 @@ MAX_GENERATION_LENGTH = 100_000
 PRIME_CHUNK = 1024  # the start string primes the state this many characters at a time (bounded memory)
 
 
+def check_temperature(temperature, name: str = "temperature") -> float:
+    """`temperature` as a float; a ValueError naming `name` unless it is a finite number above 0."""
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+            or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"{name} must be a finite number above 0 (the lab uses 0.6 to 1.0), got {temperature!r}")
+    return float(temperature)
+
+
 def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int]]):
     if vocab is None and char2idx is None:
         vocab = lab_vocab()[0]
@@ -26,8 +35,7 @@ def _vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int
 
 def next_probabilities(logits: torch.Tensor, temperature: float = 1.0, top_k: Optional[int] = None) -> torch.Tensor:
     """Sampling probabilities (batch, vocab), float64, from logits (batch, vocab) with temperature and top-k."""
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number above 0 (the lab uses 0.7-1), got {temperature}.")
+    temperature = check_temperature(temperature)
     # Shift so the largest logit is 0, and divide in float64 (float32 rounds 1e-300 to 0): a tiny
     # temperature then gives 0 and -inf (the likeliest character for sure), never NaN.
     logits = (logits - logits.max(dim=-1, keepdim=True).values).double() / temperature
@@ -106,13 +114,6 @@ def generate_text(
     return texts[0] if num_samples == 1 else texts
 
 
-def _check_temperature(temperature: float) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not math.isfinite(temperature) \
-            or temperature <= 0:
-        raise ValueError(f"temperature must be a finite number > 0 (the lab uses 0.6-1.0), got {temperature!r}.")
-    return float(temperature)
-
-
 def generate_tunes(
     model,
     num_tunes: int,
@@ -146,7 +147,7 @@ def generate_tunes(
 
     if isinstance(num_tunes, bool) or not isinstance(num_tunes, int) or num_tunes < 1:
         raise ValueError(f"num_tunes must be a whole number >= 1, got {num_tunes!r}.")
-    temperature = _check_temperature(GENERATION_DEFAULTS["temperature"] if temperature is None else temperature)
+    temperature = check_temperature(GENERATION_DEFAULTS["temperature"] if temperature is None else temperature)
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1 or None, got {top_k}.")
     if max_chars < 50 or batch_size < 1:

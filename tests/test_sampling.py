@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from labutils.model import LSTMModel
-from labutils.sampling import generate_text, sample_next
+from labutils.sampling import check_temperature, generate_text, sample_next
 from labutils.text import lab_vocab
 
 
@@ -140,3 +140,24 @@ def test_a_model_that_never_ends_a_tune_stops(model):
 
     with pytest.warns(UserWarning, match="only 0 of 2"):
         assert generate_tunes(model, 2, max_chars=60, seed=0) == []
+
+
+@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), float("inf"), True, "0.7"])
+def test_one_temperature_check_for_every_sampler(model, temperature):
+    from labutils.ngram import fit_ngram
+    from labutils.sampling import generate_tunes
+
+    message = r"temperature must be a finite number above 0 \(the lab uses 0.6 to 1.0\), got "
+    ngram = fit_ngram("X:1\nK:G\nABcd|\n\n" * 3, order=3)
+    for sample in (lambda: generate_text(model, "X", 5, temperature=temperature),
+                   lambda: generate_tunes(model, 1, temperature=temperature),
+                   lambda: sample_next(torch.zeros(1, 4), temperature=temperature),
+                   lambda: ngram.sample("X", 5, temperature=temperature)):
+        with pytest.raises(ValueError, match=message):
+            sample()
+    with pytest.raises(ValueError, match="^--temperature must be a finite number above 0"):
+        check_temperature(temperature, "--temperature")
+
+
+def test_temperatures_that_work_are_kept():
+    assert check_temperature(0.7) == 0.7 and check_temperature(1) == 1.0 and check_temperature(1e-300) == 1e-300
