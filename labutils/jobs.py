@@ -14,10 +14,10 @@ from labutils import params as lab_params
 from labutils.checkpoints import atomic_write_text, load_checkpoint, model_from_checkpoint
 from labutils.data import load_extra_tunes, load_training_data
 from labutils.device import get_device
+from labutils.guided import generate_tunes
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_history_csv, write_json
-from labutils.sampling import generate_tunes
 from labutils.text import prepare_corpus
 from labutils.trainer import TrainingDiverged
 
