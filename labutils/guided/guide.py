@@ -106,6 +106,7 @@ class TuneRow:
             self._read(char)
 
     def _read(self, char: str) -> Optional[str]:
+        """Write char unchecked; how it ends the tune ('blank', 'new tune') or None."""
         self.text += char
         if self.guided:
             self.rhythm.feed(char)
@@ -141,6 +142,7 @@ class TuneRow:
         return self._written(ended)
 
     def _written(self, ended: Optional[str]) -> str:
+        """The verdict on a character written: TUNE_DONE, TUNE_RESTART (too long) or KEEP."""
         if ended is not None:
             self.ended_by = ended
             return TUNE_DONE

@@ -125,6 +125,7 @@ class Bars:
         return self.repeats.finish(self.items)
 
     def _check_overflow(self) -> None:
+        """Flag the first note that takes the bar past the meter's length."""
         if self.bar_t is not None and self.fill_t > self.bar_t and not self.overflowed:
             self.overflowed = True
             self.problems.append(f"bar {self.written}: a note overflows the bar ({whole_notes(self.fill_t)} of "

@@ -94,6 +94,7 @@ class AbcReader:
 
     # -- one character ---------------------------------------------------------------------------
     def _feed_char(self, char: str) -> None:
+        """Read one character: to the header, the open span, the waiting bar line, or the music."""
         if self.where == "done":
             return
         if self.where == "header":
@@ -114,6 +115,7 @@ class AbcReader:
         self._music_char(char)
 
     def _end_of_line(self) -> None:
+        """A newline in the music: ends what is open; a blank line after music ends the tune."""
         self._end_token()
         if self.prefix is not None or self.in_chord:
             self._malformed("\n")
@@ -124,10 +126,12 @@ class AbcReader:
         self.at_line_start = True
 
     def _malformed(self, text: str) -> None:
+        """`text` here is ABC abc2midi cannot read."""
         self.bars.malformed(text)
 
     # -- the header and fields -------------------------------------------------------------------
     def _header_char(self, char: str) -> None:
+        """A character of the header, read a line at a time: M:, L:, and K: (which starts the music)."""
         if char != "\n":
             self.line += char
             return
@@ -325,6 +329,7 @@ class AbcReader:
         return length
 
     def _end_note(self) -> None:
+        """The open note is complete: its length goes to the bar, or to its chord."""
         text, in_chord, _ = self.note
         self.note = None
         length = self._length_of(text)
@@ -346,6 +351,7 @@ class AbcReader:
                       else ticks(whole_notes(first) * whole_notes(suffix_ticks) / whole_notes(unit)))
 
     def _start_tuplet(self, text: str) -> None:
+        """'(' then `text` ('3', '3:2:3', '' for a slur): the tuplet the next notes form."""
         if not text or not text[0].isdigit():
             return  # a slur
         parts = (text.split(":") + ["", ""])[:3]
@@ -369,6 +375,7 @@ class AbcReader:
         return _BAR_READERS[pending](self, char)
 
     def _bar(self, kind: str, characters: int, digit_follows: bool = False) -> None:
+        """A bar line of `kind` written in `characters` characters from bar_start."""
         self._end_token()
         self.bars.bar_line(kind, self.bar_start, characters, digit_follows)
 

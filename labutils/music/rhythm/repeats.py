@@ -224,6 +224,7 @@ class RepeatSimulator:
         return closing + 1
 
     def _error(self, at: int, message: str) -> None:
+        """An error abc2midi reports at item `at` (once, however often the item is played)."""
         if (at, message) not in self.errors:
             self.errors.append((at, message))
 
