@@ -378,8 +378,8 @@ def sampler_quality(model, vocab, training_tunes, num_tunes=150, temperatures=(0
     ...), so a busy spell of a shared machine meets both; tunes/s is from the median time (the
     seed makes every round's tunes the same), the shares from the tunes themselves.
     """
+    from labutils.guided import generate_tunes
     from labutils.music import CopyIndex, tune_quality
-    from labutils.sampling import generate_tunes
 
     index = CopyIndex(training_tunes)
     results = {}

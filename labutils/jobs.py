@@ -18,10 +18,10 @@ from labutils.corpus import training_corpus
 from labutils.data import load_training_data
 from labutils.device import get_device
 from labutils.files import atomic_write_text, check_writable_folder
+from labutils.guided import generate_tunes
 from labutils.model import LSTMModel, count_parameters
 from labutils.pretrained import load_pretrained
 from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_history_csv, write_json
-from labutils.sampling import generate_tunes
 from labutils.training_loop import TrainingDiverged, TrainResult, train
 
 # Settings a resumed run cannot change: they fix the model's shape or the text it trains on.
@@ -106,7 +106,7 @@ def _check_resume_fits(ckpt: Dict, model, vocab: List[str], run_dir: Path) -> No
 
 def check_generation_flags(args) -> None:
     """Refuse, in one line and before any work, generation flags that cannot give text."""
-    from labutils.sampling import MAX_GENERATION_LENGTH
+    from labutils.sampling import MAX_GENERATION_LENGTH, check_temperature
 
     if not 0 <= args.length <= MAX_GENERATION_LENGTH:
         raise ValueError(f"--length must be between 0 and {MAX_GENERATION_LENGTH:,} characters (a tune is "
@@ -115,8 +115,8 @@ def check_generation_flags(args) -> None:
         raise ValueError(f"--start is {len(args.start):,} characters; the limit is {MAX_GENERATION_LENGTH:,}")
     if args.num_samples < 1:
         raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
-    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature > 0):
-        raise ValueError(f"--temperature must be a finite number above 0 (the lab uses 0.7-1), got {args.temperature}")
+    if args.temperature is not None:
+        check_temperature(args.temperature, "--temperature")
     if args.top_k is not None and args.top_k < 1:
         raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
 

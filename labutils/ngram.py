@@ -21,6 +21,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from labutils.sampling import check_temperature
+
 MAX_ORDER = 10
 
 __all__ = ["MAX_ORDER", "NGramModel", "fit_ngram", "bpc_by_order"]
@@ -128,8 +130,7 @@ class NGramModel:
             raise ValueError("start_string must not be empty (the lab uses 'X', the start of a tune).")
         if length < 0:
             raise ValueError(f"length must be 0 or more, got {length}.")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}.")
+        check_temperature(temperature)
         self._check(start_string, "start_string")
         rng = np.random.default_rng(seed)
         text = list(start_string)

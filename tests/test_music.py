@@ -1,6 +1,7 @@
 """Tests of labutils.music: playback through every backend, bad inputs, checks, sheet music, CLI."""
 import os
 import random
+import re
 import stat
 import tempfile
 
@@ -234,6 +235,16 @@ def test_music21_input_is_bounded():
 
 
 @needs_abc2midi
+def test_every_tune_of_the_collection_fits_the_limits(songs):
+    from labutils.music.quality import tune_body
+    from labutils.music.rhythm import meter_length
+
+    assert max(len(song) for song in songs) * 10 < music.MAX_CHARS
+    assert max(len(tune_body(song)) for song in songs) * 2 < music_abc.MUSIC21_MAX_BODY_CHARS
+    meters = [meter_length(value) for song in songs for value in re.findall(r"M:([^\]\n]*)", song)]
+    assert meters and max(m for m in meters if m is not None) * 4 < music_abc.MAX_BAR_WHOLE_NOTES
+
+
 def test_read_abc2midi_output():
     output = ("Warning in line-char 6-12 : Track 0 Bar 1 has 7/2 time units while the time signature has 4\n"
               "Warning in line-char 6-40 : Track 0 Bar 1 has 7/2 time units while the time signature has 4 "

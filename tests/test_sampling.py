@@ -3,7 +3,7 @@ import torch
 
 from labutils.corpus import lab_vocab
 from labutils.model import LSTMModel
-from labutils.sampling import generate_text, sample_next
+from labutils.sampling import check_temperature, generate_text, sample_next
 
 
 @pytest.fixture(scope="module")
@@ -67,76 +67,22 @@ def test_multichar_start_primes_state_then_feeds_one_char(model):
     assert calls == [((1, 10), True), ((1, 1), True), ((1, 1), True), ((1, 1), True)]
 
 
-# --- generate_tunes: whole tunes, guided so that every bar has the meter's length ----------------
+@pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), float("inf"), True, "0.7"])
+def test_one_temperature_check_for_every_sampler(model, temperature):
+    from labutils.guided import generate_tunes
+    from labutils.ngram import fit_ngram
 
-@pytest.fixture(scope="module")
-def pretrained():
-    from labutils.pretrained import load_pretrained
-
-    torch.manual_seed(0)
-    return load_pretrained(torch.device("cpu"))
-
-
-def test_guided_tunes_have_only_right_bars(pretrained):
-    from labutils.data import extract_song_snippet
-    from labutils.music.rhythm import RhythmState
-    from labutils.sampling import generate_tunes
-
-    model, vocab = pretrained
-    tunes = generate_tunes(model, 12, vocab=vocab, seed=1, batch_size=6)
-    assert len(tunes) == 12
-    for tune in tunes:
-        assert tune.startswith("X:") and "\nK:" in tune and extract_song_snippet(tune + "\n\n") == [tune]
-        rhythm = RhythmState().feed(tune + "\n\n")
-        assert rhythm.ok and rhythm.where == "done", rhythm.violations
+    message = r"temperature must be a finite number above 0 \(the lab uses 0.6 to 1.0\), got "
+    ngram = fit_ngram("X:1\nK:G\nABcd|\n\n" * 3, order=3)
+    for sample in (lambda: generate_text(model, "X", 5, temperature=temperature),
+                   lambda: generate_tunes(model, 1, temperature=temperature),
+                   lambda: sample_next(torch.zeros(1, 4), temperature=temperature),
+                   lambda: ngram.sample("X", 5, temperature=temperature)):
+        with pytest.raises(ValueError, match=message):
+            sample()
+    with pytest.raises(ValueError, match="^--temperature must be a finite number above 0"):
+        check_temperature(temperature, "--temperature")
 
 
-def test_plain_tunes_break_bars_the_guide_would_not(pretrained):
-    from labutils.music.rhythm import RhythmState
-    from labutils.sampling import generate_tunes
-
-    model, vocab = pretrained
-    tunes = generate_tunes(model, 12, vocab=vocab, seed=1, batch_size=6, guided=False)
-    assert len(tunes) == 12
-    assert sum(not RhythmState().feed(t + "\n").finish().ok for t in tunes) >= 3  # what the guide is for
-
-
-def test_seed_reproduces_tunes(pretrained):
-    from labutils.sampling import generate_tunes
-
-    model, vocab = pretrained
-    first = generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4)
-    assert generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4) == first
-    assert generate_tunes(model, 4, vocab=vocab, seed=4, batch_size=4) != first
-
-
-def test_unguided_first_tune_is_what_generate_text_writes(pretrained):
-    from labutils.data import extract_song_snippet
-    from labutils.sampling import generate_tunes
-
-    model, vocab = pretrained
-    tunes = generate_tunes(model, 3, vocab=vocab, seed=5, batch_size=3, guided=False, temperature=0.8)
-    texts = generate_text(model, "X", 1500, vocab=vocab, num_samples=3, seed=5, temperature=0.8)
-    firsts = [extract_song_snippet(text)[0] for text in texts]
-    assert sorted(tunes) == sorted(firsts)
-
-
-@pytest.mark.parametrize("kwargs, message", [
-    ({"num_tunes": 0}, "num_tunes"), ({"num_tunes": -2}, "num_tunes"), ({"num_tunes": 2.5}, "num_tunes"),
-    ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
-    ({"temperature": float("nan")}, "temperature"), ({"temperature": float("inf")}, "temperature"),
-    ({"start": "X\u00e9"}, "vocabulary"), ({"top_k": 0}, "top_k"),
-])
-def test_generate_tunes_bad_arguments(model, kwargs, message):
-    from labutils.sampling import generate_tunes
-
-    arguments = {"num_tunes": 2, **kwargs}
-    with pytest.raises(ValueError, match=message):
-        generate_tunes(model, arguments.pop("num_tunes"), **arguments)
-
-
-def test_a_model_that_never_ends_a_tune_stops(model):
-    from labutils.sampling import generate_tunes
-
-    with pytest.warns(UserWarning, match="only 0 of 2"):
-        assert generate_tunes(model, 2, max_chars=60, seed=0) == []
+def test_temperatures_that_work_are_kept():
+    assert check_temperature(0.7) == 0.7 and check_temperature(1) == 1.0 and check_temperature(1e-300) == 1e-300

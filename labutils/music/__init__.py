@@ -21,7 +21,9 @@ its own temporary folder; nothing is written unless a path is given (`save_song(
 "tune.wav")`). `clean_rate(songs)` is the share of clean tunes (no error, every bar the
 meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
 piano roll (`display.py`). `transpose.transpose_tune(tune, semitones)` moves a tune into
-another key (the training data's transposed copies). From a shell:
+another key (the training data's transposed copies). `RhythmState` (`rhythm/`) reads a tune one
+character at a time as abc2midi does: how full the bar is, which bars are wrong, what a repeat
+plays again (labutils.guided samples with it). From a shell:
 `python -m labutils play TUNE.abc --out tune.wav`.
 """
 from labutils.music.abc import MAX_CHARS, TuneReport

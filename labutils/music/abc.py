@@ -21,13 +21,13 @@ from typing import List, Optional, Tuple
 
 from labutils.music.common import TOOL_TIMEOUT_S, SongError, say_pure_python_once, tool_path
 
-MAX_CHARS = 20_000  # longer text is refused: no tune of the collection is over 700 characters
-MUSIC21_MAX_BARS = 200  # music21 slows down quadratically: 500 bars take ~5 s, 2000 bars ~2 min
-MUSIC21_MAX_BODY_CHARS = 2_000  # the longest tune of the collection has ~600
-# A bar may hold at most this many whole notes (M:n/d with n/d above it is refused). The collection's
-# longest bar is 12/8 = 1.5; music21 takes 0.3 s on a 64/1 bar, 3 s on 128/1, 11 s on 256/1 and
-# ran past 300 s on M:99999/1.
+MAX_CHARS = 20_000  # longer text is refused: many times the longest tune of the collection
+MUSIC21_MAX_BARS = 200  # music21 slows down quadratically with the number of bars
+MUSIC21_MAX_BODY_CHARS = 2_000  # well above the music of the collection's longest tune
+# A bar may hold at most this many whole notes (M:n/d with n/d above it is refused): far more than
+# any bar of the collection; music21's time grows steeply with a bar's length (M:99999/1 never ends).
 MAX_BAR_WHOLE_NOTES = 16
+# (tests/test_music.py checks that every tune of the collection fits these limits.)
 MUSIC21_TIMEOUT_S = TOOL_TIMEOUT_S  # and music21 is stopped after this long, like the programs
 _METER = re.compile(r"(?:^|\[)M:\s*(\d+)\s*/\s*(\d+)", re.M)
 

@@ -159,7 +159,7 @@ def timidity_preferred() -> bool:
     """True when timidity's own config works, the case where synth="auto" uses it.
 
     With freepats alone, timidity first reads Debian's config, which names the missing
-    FluidR3 font, and pauses 1 s after that error on every call: numpy is then 50x faster.
+    FluidR3 font, and pauses after that error on every call: numpy is then much faster.
     """
     return tool_path("timidity") is not None and timidity_config() == ""
 

@@ -1,4 +1,4 @@
-"""One row of `generate_tunes`: the tune it is writing, where the tune ends, and the bar guide.
+"""The bar guide: one row of `generate_tunes`, the tune it is writing, and where the tune ends.
 
 `TuneRow.accept(char)` reads one sampled character and tells the sampler what to do:
 
@@ -11,7 +11,8 @@
   wrong length, a note that overflows); the sampler calls `undo_last()` and draws that position
   again from the previous step's logits with the old character masked (one model call lost).
 - ROLL_BACK: masking cannot help; the sampler calls `roll_back()`, back to the bar's start (its
-  LSTM state too). After `MAX_RETRIES` roll backs in one bar the row writes a fallback bar
+  LSTM state too): its roll-back point, kept just before the last bar line's last character.
+  After `MAX_RETRIES` roll backs in one bar the row writes a fallback bar
   instead: one note that fills exactly what the bar still needs, then a bar line.
 - TUNE_DONE / TUNE_RESTART: the tune ended / ran past max_chars.
 
@@ -64,7 +65,7 @@ class TuneEnd:
 
 
 def fallback_bar(rhythm: RhythmState, text: str) -> Optional[str]:
-    """Characters that end the current bar well from a checkpoint: one note of the missing length + '|'."""
+    """Characters that end the current bar well from a roll-back point: one note of the missing length + '|'."""
     letters = re.findall(r"[A-Ga-g]", text[-200:])
     candidates = [letters[-1]] if letters else []
     candidates += ["B", "z"]
@@ -81,7 +82,7 @@ def fallback_bar(rhythm: RhythmState, text: str) -> Optional[str]:
 
 
 class TuneRow:
-    """The text one batch row is writing, with its rhythm state and last bar checkpoint."""
+    """The text one batch row is writing, with its rhythm state and the point to roll back to."""
 
     def __init__(self, guided: bool, max_chars: int, start: str = "X"):
         self.guided, self.max_chars = guided, max_chars
@@ -92,19 +93,20 @@ class TuneRow:
         self.text = ""
         self.end = TuneEnd()
         self.rhythm = RhythmState()
-        self.checkpoint = None  # (text length, rhythm copy) just before the last accepted bar line's last character
+        self.rollback_point = None  # (text length, rhythm copy) just before the last accepted bar line's last character
+        self.new_rollback_point = False  # the last accepted character set a new one (the sampler saves its state)
         self.retries = 0
         self.undos = 0
         self.redoing = False  # the last position was taken back and is being drawn again
-        self.forced: List[str] = []
-        self.fallbacks = 0
+        self.forced: List[str] = []  # characters the sampler writes next, whatever the model draws
+        self.refused = ()  # with REJECT: other characters refused for the same reason (set by accept)
         self.steps = 0  # characters offered for this tune, refused ones included
-        self.ended_by = None
-        self.new_checkpoint = False
+        self.ended_by = None  # 'blank' or 'new tune' once the tune has ended
         for char in start:
             self._read(char)
 
     def _read(self, char: str) -> Optional[str]:
+        """Write char unchecked; how it ends the tune ('blank', 'new tune') or None."""
         self.text += char
         if self.guided:
             self.rhythm.feed(char)
@@ -112,7 +114,7 @@ class TuneRow:
 
     def accept(self, char: str) -> str:
         """Read a sampled character: KEEP, REJECT, UNDO, ROLL_BACK, TUNE_DONE or TUNE_RESTART (see the module)."""
-        self.new_checkpoint = False
+        self.new_rollback_point = False
         self.refused = ()  # with REJECT: other characters refused here for the same reason
         self.steps += 1
         if not self.guided:
@@ -128,20 +130,19 @@ class TuneRow:
             return verdict
         self.text += char
         if before is not None and not self.redoing:  # a bar line ended well: the bar's start for roll backs
-            self.checkpoint = (len(self.text) - 1, before)  # (the sampler saves the model state there)
-            self.retries, self.undos, self.new_checkpoint = 0, 0, True
+            self.rollback_point = (len(self.text) - 1, before)  # (the sampler saves the model state there)
+            self.retries, self.undos, self.new_rollback_point = 0, 0, True
         self.redoing = False
         ended = self.end.feed(char)
         if ended is not None and not self.rhythm.copy().finish().ok:  # e.g. an ending never closed
             self.text = self.text[:-1]
             self._rebuild()
-            self.end = TuneEnd()
-            for old in self.text:
-                self.end.feed(old)
+            self._reread_end()
             return REJECT
         return self._written(ended)
 
     def _written(self, ended: Optional[str]) -> str:
+        """The verdict on a character written: TUNE_DONE, TUNE_RESTART (too long) or KEEP."""
         if ended is not None:
             self.ended_by = ended
             return TUNE_DONE
@@ -164,26 +165,24 @@ class TuneRow:
         return None
 
     def _check(self, char: str):
-        """(None, checkpoint or None) when char keeps the tune right (the rhythm has read it), else
-        (REJECT / UNDO / ROLL_BACK, None) with the rhythm as it was."""
+        """(None, the rhythm before char or None) when char keeps the tune right (the rhythm has read it;
+        the state before comes with a bar line that char ended well), else (REJECT / UNDO / ROLL_BACK,
+        None) with the rhythm as it was."""
         rhythm = self.rhythm
         pending = rhythm.pending_bar
-        if rhythm.mode == "field" and rhythm.mode_text.startswith("K:"):  # a key change in the music
-            value = rhythm.mode_text[2:]
-            if not (key_value_ok(value) if char == "\n" else key_value_ok(value + char, complete=False)):
-                return REJECT, None
-        if not pending and rhythm.mode is None:
+        key = rhythm.key_being_read  # a key change in the music
+        if key is not None and not (key_value_ok(key) if char == "\n" else key_value_ok(key + char, complete=False)):
+            return REJECT, None
+        if rhythm.between_symbols:
             if char == ":" and not (rhythm.allows(":|") or rhythm.allows("::")):
                 return REJECT, None  # no repeat sign fits here
             if char == "\n" and rhythm.at_line_start and not rhythm.music_lines:
                 return REJECT, None  # no blank line between the header and the music
-            if char in _STARTS_A_NOTE and not rhythm.at_line_start and not rhythm._in_chord \
-                    and rhythm.bar_t is not None and rhythm.fill_ticks() >= rhythm.bar_t:
+            if char in _STARTS_A_NOTE and not rhythm.at_line_start and not rhythm.in_chord and rhythm.bar_is_full:
                 self.refused = _STARTS_A_NOTE
                 return REJECT, None  # the bar is full: any note would overflow it
-        closes = bool(pending) or rhythm.note is not None or rhythm.chord_suffix is not None \
-            or rhythm.mode in ("broken", "tuplet")  # char ends a bar line or note: it may show the fault
-        extends_note = rhythm.note is not None and char in _LENGTH_CHARS  # a length or octave mark
+        closes = rhythm.symbol_open  # char ends a bar line or note: it may show the fault
+        extends_note = rhythm.in_note and char in _LENGTH_CHARS  # a length or octave mark
         before = rhythm.copy() if pending else None
         bars = rhythm.bars_written
         rhythm.feed(char)
@@ -202,23 +201,26 @@ class TuneRow:
             return REJECT, None
         return UNDO, None  # the bar line or note just written is wrong, not what ends it
 
-    def _rebuild(self, text: Optional[str] = None) -> None:
-        """The rhythm state after `text` (default: the text written), from the last checkpoint."""
-        text = self.text if text is None else text
-        if self.checkpoint is not None and self.checkpoint[0] <= len(text):
-            length, rhythm = self.checkpoint
-            self.rhythm = rhythm.copy().feed(text[length:])
+    def _rebuild(self) -> None:
+        """The rhythm state after the text written, read again from the roll-back point."""
+        if self.rollback_point is not None and self.rollback_point[0] <= len(self.text):
+            length, rhythm = self.rollback_point
+            self.rhythm = rhythm.copy().feed(self.text[length:])
         else:
-            self.rhythm = RhythmState().feed(text)
+            self.rhythm = RhythmState().feed(self.text)
+
+    def _reread_end(self) -> None:
+        """Where the tune ends, read again over the text written (cheap: a tune is a few hundred characters)."""
+        self.end = TuneEnd()
+        for char in self.text:
+            self.end.feed(char)
 
     def undo_last(self) -> str:
         """Take back the last character written (the sampler draws its position again); returns it."""
         last, self.text = self.text[-1], self.text[:-1]
         self._rebuild()
         if last == "\n":
-            self.end = TuneEnd()
-            for char in self.text:
-                self.end.feed(char)
+            self._reread_end()
         else:
             self.end.line = self.end.line[:-1]
         self.undos += 1
@@ -226,15 +228,13 @@ class TuneRow:
         return last
 
     def roll_back(self) -> bool:
-        """Go back to the last checkpoint; True when the sampler restores the row's model state there
-        too, False when no checkpoint exists (the row restarts its tune)."""
-        if self.checkpoint is None:
+        """Go back to the roll-back point; True when the sampler restores the row's model state there
+        too, False when there is none (the row restarts its tune)."""
+        if self.rollback_point is None:
             return False
-        length, rhythm = self.checkpoint
+        length, rhythm = self.rollback_point
         self.text, self.rhythm = self.text[:length], rhythm.copy()
-        self.end = TuneEnd()
-        for char in self.text:  # cheap: a tune is a few hundred characters
-            self.end.feed(char)
+        self._reread_end()
         self.retries += 1
         self.undos, self.redoing = 0, False
         if self.retries > MAX_RETRIES:
@@ -242,7 +242,6 @@ class TuneRow:
             if bar is None:
                 return False
             self.forced = list(bar)
-            self.fallbacks += 1
             self.retries = 0
         return True
 

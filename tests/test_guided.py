@@ -1,10 +1,11 @@
-"""The bar guide of generate_tunes (labutils.guide): what one row does with each character it is offered."""
+"""labutils.guided: the bar guide (what one row does with each character it is offered) and generate_tunes."""
 import shutil
 
 import pytest
 import torch
 
-from labutils.guide import KEEP, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
+from labutils.guided import generate_tunes
+from labutils.guided.guide import KEEP, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
 from labutils.music.rhythm import RhythmState
 
 HEAD = "X:1\nT:t\nM:2/4\nL:1/8\nK:G\n"
@@ -77,6 +78,16 @@ def test_unguided_rows_take_everything():
 
 
 @pytest.fixture(scope="module")
+def model():
+    """An untrained model over the lab's vocabulary."""
+    from labutils.model import LSTMModel
+    from labutils.corpus import lab_vocab
+
+    torch.manual_seed(0)
+    return LSTMModel(len(lab_vocab()[0]), 16, 32)
+
+
+@pytest.fixture(scope="module")
 def pretrained():
     from labutils.pretrained import load_pretrained
 
@@ -85,9 +96,8 @@ def pretrained():
 
 @pytest.mark.skipif(ABC2MIDI is None, reason="abc2midi is not installed (apt install abcmidi)")
 def test_guided_tunes_are_abc2midi_clean_even_when_hot(pretrained):
-    """At temperature 1.0 the plain sampler's tunes are clean about 1 time in 5 (benchmarks, figure 4)."""
+    """At temperature 1.0 most plain tunes are not clean (benchmarks, figure 4); every guided one is."""
     from labutils.music import check_tune
-    from labutils.sampling import generate_tunes
 
     model, vocab = pretrained
     tunes = generate_tunes(model, 24, vocab=vocab, seed=7, batch_size=12, temperature=1.0)
@@ -95,3 +105,59 @@ def test_guided_tunes_are_abc2midi_clean_even_when_hot(pretrained):
     assert len(tunes) == 24 and all(r.clean for r in reports), [(r.errors, r.bad_bars) for r in reports]
     plain = generate_tunes(model, 24, vocab=vocab, seed=7, batch_size=12, temperature=1.0, guided=False)
     assert sum(check_tune(tune, "abc2midi").clean for tune in plain) < 24  # what the guide is for
+
+
+# --- generate_tunes: whole tunes, guided so that every bar has the meter's length ----------------
+
+def test_guided_tunes_have_only_right_bars(pretrained):
+    from labutils.data import extract_song_snippet
+
+    model, vocab = pretrained
+    tunes = generate_tunes(model, 12, vocab=vocab, seed=1, batch_size=6)
+    assert len(tunes) == 12
+    for tune in tunes:
+        assert tune.startswith("X:") and "\nK:" in tune and extract_song_snippet(tune + "\n\n") == [tune]
+        rhythm = RhythmState().feed(tune + "\n\n")
+        assert rhythm.ok and rhythm.where == "done", rhythm.violations
+
+
+def test_plain_tunes_break_bars_the_guide_would_not(pretrained):
+    model, vocab = pretrained
+    tunes = generate_tunes(model, 12, vocab=vocab, seed=1, batch_size=6, guided=False)
+    assert len(tunes) == 12
+    assert sum(not RhythmState().feed(t + "\n").finish().ok for t in tunes) >= 3  # what the guide is for
+
+
+def test_seed_reproduces_tunes(pretrained):
+    model, vocab = pretrained
+    first = generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4)
+    assert generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4) == first
+    assert generate_tunes(model, 4, vocab=vocab, seed=4, batch_size=4) != first
+
+
+def test_unguided_first_tune_is_what_generate_text_writes(pretrained):
+    from labutils.data import extract_song_snippet
+    from labutils.sampling import generate_text
+
+    model, vocab = pretrained
+    tunes = generate_tunes(model, 3, vocab=vocab, seed=5, batch_size=3, guided=False, temperature=0.8)
+    texts = generate_text(model, "X", 1500, vocab=vocab, num_samples=3, seed=5, temperature=0.8)
+    firsts = [extract_song_snippet(text)[0] for text in texts]
+    assert sorted(tunes) == sorted(firsts)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_tunes": 0}, "num_tunes"), ({"num_tunes": -2}, "num_tunes"), ({"num_tunes": 2.5}, "num_tunes"),
+    ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
+    ({"temperature": float("nan")}, "temperature"), ({"temperature": float("inf")}, "temperature"),
+    ({"start": "X\u00e9"}, "vocabulary"), ({"top_k": 0}, "top_k"),
+])
+def test_generate_tunes_bad_arguments(model, kwargs, message):
+    arguments = {"num_tunes": 2, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        generate_tunes(model, arguments.pop("num_tunes"), **arguments)
+
+
+def test_a_model_that_never_ends_a_tune_stops(model):
+    with pytest.warns(UserWarning, match="only 0 of 2"):
+        assert generate_tunes(model, 2, max_chars=60, seed=0) == []

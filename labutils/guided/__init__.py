@@ -1,0 +1,17 @@
+"""Whole tunes from a trained model, many at once, with a guide that keeps every bar right.
+
+    from labutils.guided import generate_tunes
+    tunes = generate_tunes(model, 16, vocab=vocab, seed=0)   # guided=False: plain sampling
+
+The files, each using only those below it:
+    sampler.py  generate_tunes and TuneBatch: one model call per step for all rows, each row's
+                LSTM state and roll-back state, drawing again with characters masked
+    guide.py    TuneRow: one row's tune and its verdict on each character (keep, mask and draw
+                again, take back, roll back to the bar's start, a fallback bar after
+                MAX_RETRIES), and where a tune ends
+The rhythm is labutils.music.rhythm's; the sampling of one character, labutils.sampling's.
+"""
+from labutils.guided.guide import MAX_RETRIES, TuneRow
+from labutils.guided.sampler import generate_tunes
+
+__all__ = ["MAX_RETRIES", "TuneRow", "generate_tunes"]

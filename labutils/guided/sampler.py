@@ -1,0 +1,240 @@
+"""generate_tunes: whole tunes from a model, many rows at once, each row with the bar guide.
+
+The batch (`TuneBatch`) makes one model call per step for all rows and keeps each row's LSTM
+state, the state at its roll-back point, and the last step's probabilities; each row's TuneRow
+(guide.py) says what becomes of the character drawn for it, and `TuneBatch._follow` carries
+that out: keep it, draw again with characters masked, take the last one back, roll back, or
+start the next tune.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from labutils.guided.guide import KEEP, MAX_MASKED, MAX_UNDOS, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
+from labutils.params import GENERATION_DEFAULTS
+from labutils.sampling import check_temperature, next_probabilities, vocab_maps
+
+
+def generate_tunes(
+    model,
+    num_tunes: int,
+    *,
+    temperature: Optional[float] = None,
+    top_k: Optional[int] = None,
+    guided: bool = True,
+    seed: Optional[int] = None,
+    max_chars: int = 1500,
+    vocab: Optional[Sequence[str]] = None,
+    batch_size: int = 64,
+    start: str = "X",
+    progress: bool = False,
+) -> List[str]:
+    """Sample `num_tunes` complete tunes, each from "X:" to its end, many rows at once.
+
+    Each batch row writes a tune; a row whose tune ends starts the next one, so the batch
+    stays full. With `guided=True` (guide.py) no bar ends at the wrong length, no note
+    overflows its bar, and abc2midi reads every tune without error: a character that would
+    break the bar is masked and the position drawn again from the same step's logits (no
+    extra model call); a bar line or note that proves wrong only at the next character is
+    taken back and drawn again from the previous step's logits; only when masking cannot
+    help does the row go back to its bar's start (its LSTM state too), and after a few such
+    tries it writes a fallback bar. Every limit is a small constant, and a seed reproduces
+    the tunes. `guided=False` is plain sampling (each row's first tune is what generate_text
+    writes with the same seed). A tune that reaches `max_chars` without ending is dropped and
+    its row starts afresh. Temperature defaults to labutils.params.GENERATION_DEFAULTS.
+    """
+    temperature = _check_arguments(num_tunes, temperature, top_k, max_chars, batch_size)
+    vocab, char2idx = vocab_maps(vocab, None)
+    unknown = sorted(set(start + "X:\n |") - char2idx.keys())
+    if not start or unknown:
+        raise ValueError(f"start {start!r} (and the characters a tune needs, X: | and newline) must be in the "
+                         f"vocabulary; missing: {''.join(unknown)!r}. Known characters: {''.join(vocab)!r}")
+    rows = [TuneRow(guided, max_chars, start) for _ in range(min(num_tunes, batch_size))]
+    max_starts = 4 * num_tunes + 2 * len(rows)  # bound: a model that never ends a tune stops here
+    tunes: List[str] = []
+    was_training = model.training
+    model.eval()
+    bar = tqdm(total=num_tunes, disable=not progress, desc="tunes")
+    try:
+        with torch.inference_mode():
+            batch = TuneBatch(model, rows, start, vocab, char2idx, seed=seed, temperature=temperature, top_k=top_k)
+            while len(tunes) < num_tunes and batch.starts <= max_starts:
+                ended = batch.step()
+                tunes += ended
+                bar.update(len(ended))
+    finally:
+        bar.close()
+        model.train(was_training)
+    if len(tunes) < num_tunes:
+        warnings.warn(f"generate_tunes: only {len(tunes)} of {num_tunes} tunes ended within {max_chars} "
+                      f"characters after {batch.starts} starts (an untrained model?); returning those.", stacklevel=2)
+    return tunes[:num_tunes]
+
+
+def _check_arguments(num_tunes, temperature, top_k, max_chars: int, batch_size: int) -> float:
+    """Refuse arguments that cannot give tunes; returns the temperature to use."""
+    if isinstance(num_tunes, bool) or not isinstance(num_tunes, int) or num_tunes < 1:
+        raise ValueError(f"num_tunes must be a whole number >= 1, got {num_tunes!r}.")
+    temperature = check_temperature(GENERATION_DEFAULTS["temperature"] if temperature is None else temperature)
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1 or None, got {top_k}.")
+    if max_chars < 50 or batch_size < 1:
+        raise ValueError(f"max_chars must be >= 50 and batch_size >= 1, got {max_chars} and {batch_size}.")
+    return temperature
+
+
+@dataclass
+class _Moves:
+    """Rows whose model state changes other than by the step itself, after one step."""
+
+    keep: List[int] = field(default_factory=list)  # set a roll-back point: save the state before this step
+    undone: List[int] = field(default_factory=list)  # drew their last position again: the state before it
+    back: List[int] = field(default_factory=list)  # rolled back: the saved state and input
+    fresh: List[int] = field(default_factory=list)  # start a new tune from scratch: a zero state
+
+
+class TuneBatch:
+    """Rows sampled together: their TuneRows, and the model's state for each (LSTM (h, c) or GRU h)."""
+
+    def __init__(self, model, rows: List[TuneRow], start: str, vocab: List[str], char2idx: Dict[str, int], *,
+                 seed: Optional[int], temperature: float, top_k: Optional[int]):
+        self.model, self.rows, self.start, self.vocab, self.char2idx = model, rows, start, vocab, char2idx
+        self.temperature, self.top_k = temperature, top_k
+        self.device = next(model.parameters()).device
+        self.generator = None
+        if seed is not None:
+            self.generator = torch.Generator(device=self.device)
+            self.generator.manual_seed(seed)
+        prime = torch.tensor([[char2idx[c] for c in start]], dtype=torch.long, device=self.device).repeat(len(rows), 1)
+        self.state = model.init_hidden(len(rows), self.device)
+        if len(start) > 1:
+            _, self.state = model(prime[:, :-1], self.state, return_state=True)
+        self.inp = prime[:, -1:]  # (rows, 1): the last character each row has written
+        self.saved = tuple(s.clone() for s in self.state) if isinstance(self.state, tuple) else self.state.clone()
+        self.saved_inp = self.inp.clone()  # (rows, 1): the state and input at each row's roll-back point
+        self.prev_probs: Optional[torch.Tensor] = None  # (rows, vocab): the last step's probabilities
+        self.drawn = [False] * len(rows)  # the row's last character was drawn from prev_probs
+        self.starts = len(rows)  # tunes begun
+
+    def step(self) -> List[str]:
+        """One model call for all rows, one character for each; returns the tunes that ended."""
+        logits, new_state = self.model(self.inp, self.state, return_state=True)  # (rows, 1, vocab)
+        probs = next_probabilities(logits[:, -1, :], self.temperature, self.top_k)  # (rows, vocab)
+        chars = torch.multinomial(probs, num_samples=1, generator=self.generator)[:, 0].tolist()
+        moves, ended = _Moves(), []
+        for r, row in enumerate(self.rows):
+            chars[r] = self._follow(r, row, chars[r], probs, moves, ended)
+        self._next_states(new_state, chars, moves)
+        self.prev_probs = probs
+        return ended
+
+    def _follow(self, r: int, row: TuneRow, char: int, probs: torch.Tensor, moves: _Moves, ended: List[str]) -> int:
+        """Row r's verdict on the character drawn for it (an index); returns the character it wrote."""
+        forced = bool(row.forced)
+        if forced:
+            char = self.char2idx.get(row.forced.pop(0), char)
+        verdict, redone = row.accept(self.vocab[char]), False
+        if verdict in (REJECT, UNDO):
+            if forced:
+                verdict = ROLL_BACK
+            else:
+                previous = self.prev_probs[r] if self.drawn[r] else None
+                verdict, char, redone = self._draw_again(row, verdict, char, probs[r], previous)
+                if redone:
+                    moves.undone.append(r)
+        self.drawn[r] = verdict == KEEP and not forced and not redone
+        if verdict == KEEP:
+            if row.guided:
+                char = self.char2idx[row.text[-1]]  # (the guide writes "X:" for "X" + anything)
+            if row.new_rollback_point:
+                moves.keep.append(r)  # the state before the bar line's last character
+        elif verdict == ROLL_BACK:
+            (moves.back if row.roll_back() else moves.fresh).append(r)
+        elif verdict == TUNE_DONE:
+            ended.append(row.tune())
+            self.starts += 1
+            row.restart("X:" if row.ended_by == "new tune" else "")
+            row.forced = list(self.start)  # also after "new tune", whose text starts "X:" already (as it was)
+        else:  # the tune ran past max_chars: start afresh
+            moves.fresh.append(r)
+        return char
+
+    def _draw_again(self, row: TuneRow, verdict: str, char: int, probs: torch.Tensor,
+                    previous: Optional[torch.Tensor]):
+        """Follow a guided row's REJECT / UNDO: draw again from this step's probabilities (vocab,) with
+        the refused characters masked, or take back the row's last character and draw its position
+        again from the previous step's (`previous`, None when that character was not drawn there).
+        Returns (verdict, character, whether the row's last position was drawn again); ROLL_BACK
+        when masking cannot help."""
+        masked, tries = [char], 0
+        while verdict == REJECT and tries < MAX_MASKED:
+            masked += [self.char2idx[c] for c in row.refused if c in self.char2idx]
+            char = _draw_masked(probs, masked, self.generator)
+            if char is None:
+                return ROLL_BACK, masked[0], False
+            verdict = row.accept(self.vocab[char])
+            masked.append(char)
+            tries += 1
+        if verdict == REJECT or (verdict == UNDO and (previous is None or row.undos >= MAX_UNDOS)):
+            return ROLL_BACK, char, False
+        if verdict != UNDO:
+            return verdict, char, False
+        masked = [self.char2idx[row.undo_last()]]
+        for _ in range(MAX_MASKED):
+            char = _draw_masked(previous, masked, self.generator)
+            if char is None:
+                break
+            verdict = row.accept(self.vocab[char])
+            if verdict not in (REJECT, UNDO):
+                return verdict, char, True
+            masked += [char] + [self.char2idx[c] for c in row.refused if c in self.char2idx]
+        return ROLL_BACK, masked[0], False
+
+    def _next_states(self, new_state, chars: List[int], moves: _Moves) -> None:
+        """Each row's state and input for the next step: the step's own, unless `moves` says otherwise."""
+        nxt = torch.tensor(chars, dtype=torch.long, device=self.device).unsqueeze(1)  # (rows, 1)
+        _copy_rows(self.saved, self.state, moves.keep)
+        self.saved_inp[moves.keep] = self.inp[moves.keep]
+        _copy_rows(new_state, self.state, moves.undone)  # these rows wrote their last position again
+        self.state = new_state
+        _copy_rows(self.state, self.saved, moves.back)
+        nxt[moves.back] = self.saved_inp[moves.back]
+        for r in moves.fresh:
+            self.starts += 1
+            row = self.rows[r]
+            row.restart("")
+            row.forced = list(self.start[1:])
+            row.accept(self.start[0])
+            nxt[r] = self.char2idx[self.start[0]]
+            self.drawn[r] = False
+        _zero_rows(self.state, moves.fresh)
+        self.inp = nxt
+
+
+def _draw_masked(probs: torch.Tensor, masked: List[int], generator) -> Optional[int]:
+    """One index from a row's probabilities (vocab,) with the masked indices left out; None when nothing is left."""
+    probs = probs.clone()
+    probs[masked] = 0
+    if not probs.sum() > 0:
+        return None
+    return int(torch.multinomial(probs, num_samples=1, generator=generator))
+
+
+def _copy_rows(target, source, rows: List[int]) -> None:
+    """target[:, rows] = source[:, rows] for an LSTM (h, c) or GRU h state."""
+    if not rows:
+        return
+    for t, s in zip(*((target, source) if isinstance(target, tuple) else ((target,), (source,)))):
+        t[:, rows] = s[:, rows]
+
+
+def _zero_rows(state, rows: List[int]) -> None:
+    """state[:, rows] = 0 for an LSTM (h, c) or GRU h state."""
+    if rows:
+        for s in state if isinstance(state, tuple) else (state,):
+            s[:, rows] = 0
