@@ -263,12 +263,29 @@ def _sha(text: str) -> str:
 
 
 def _read_manifest(out_dir: Path) -> Dict[str, str]:
-    """{file name: sha256 of the text the build wrote} from out_dir's manifest ({} when there is none)."""
+    """{file name: sha256 of the text the build wrote} from out_dir's manifest ({} when there is none).
+
+    Raises BuildError for a name that points outside out_dir: the build replaces and removes
+    the files its manifest names, so such an entry could make it delete someone else's file."""
     try:
         files = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))["files"]
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+    if not isinstance(files, dict):
+        return {}
+    for name in files:
+        if not _inside(out_dir, str(name)):
+            raise BuildError(f"{out_dir / MANIFEST_NAME}: entry {str(name)!r} is outside {str(out_dir)!r}; the build "
+                             "only writes there. Delete that entry and build again.")
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def _inside(out_dir: Path, name: str) -> bool:
+    """True when the manifest name `name` is a relative path that stays inside out_dir (links resolved)."""
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        return False
+    return (out_dir / relative).resolve().is_relative_to(out_dir.resolve())
 
 
 def _render_manifest(files: Dict[str, str]) -> str:

@@ -331,3 +331,26 @@ def test_build_keeps_a_students_edits_and_own_copies(tree, capsys):
     (solutions / "04_model.ipynb").unlink()  # a notebook the build wrote, unchanged, whose solution went
     run_main("--solutions", solutions, "--out", out, "--force")
     assert not (out / "04_model.ipynb").exists() and copy.read_bytes() == mine[copy.name]
+
+
+@pytest.mark.parametrize("outside, flags", [("../victim.txt", []), ("../victim.txt", ["--force"]),
+                                            ("ABSOLUTE", ["--force"])])
+def test_a_manifest_entry_outside_the_output_folder_is_refused(tree, capsys, outside, flags):
+    """A hostile manifest entry made the build delete a file outside notebooks/ (its sha256 matched)."""
+    import hashlib
+    import json
+
+    solutions, out = tree
+    victim = out.parent / "victim.txt"
+    victim.write_text("someone's file\n", encoding="utf-8")
+    name = str(victim) if outside == "ABSOLUTE" else outside
+    manifest = out / ".build-manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"][name] = hashlib.sha256(victim.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    assert run_main("--solutions", solutions, "--out", out, *flags) == 2
+    said = capsys.readouterr().out
+    assert victim.read_text(encoding="utf-8") == "someone's file\n"
+    assert said.startswith("error: ") and said.count("\n") == 1 and repr(name) in said and "outside" in said
+    assert run_main("--check", "--solutions", solutions, "--out", out) == 2
+    assert victim.is_file() and repr(name) in capsys.readouterr().out
