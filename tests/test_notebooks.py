@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from labutils import notebooks
-from labutils.authoring import build, sources, transforms
+from labutils.authoring import build, sources, transforms, translation
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -246,6 +246,16 @@ def test_strip_drops_nbval_markers_and_quotes_safely():
         exec(stripped, {})
 
 
+@pytest.mark.parametrize("marker", ["# NBVAL_SKIP", "#NBVAL_SKIP", "  #  NBVAL_IGNORE_OUTPUT"])
+def test_nbval_markers_leave_the_student_notebook_and_stay_untranslated(marker):
+    """nbval reads '# NBVAL_...' with or without the space: the build drops both, the translation leaves both."""
+    source = f"{marker}\n# a comment\nx = 1"
+    assert transforms.strip_solutions(source) == ("# a comment\nx = 1", 0)
+    asked = []
+    translation.translate_code(source, lambda unit: asked.append(unit.en))
+    assert asked == ["a comment"]
+
+
 @pytest.mark.parametrize("source, message", [
     ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "TODO"),
     ("# TODO: x\n### BEGIN SOLUTION\nx = 1", "no matching"),
@@ -355,3 +365,17 @@ def test_a_manifest_entry_outside_the_output_folder_is_refused(tree, capsys, out
     assert said.startswith("error: ") and said.count("\n") == 1 and repr(name) in said and "outside" in said
     assert run_main("--check", "--solutions", solutions, "--out", out) == 2
     assert victim.is_file() and repr(name) in capsys.readouterr().out
+
+
+def test_the_commands_run_from_the_repository_as_a_maintainer_runs_them():
+    """`python -m labutils build-notebooks --check` (make test, the hooks) and `translations check`."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's labutils
+    for command, said in ((["build-notebooks", "--check"], "notebooks/ is up to date with solutions/."),
+                          (["translations", "check"], "Every catalog is complete.")):
+        result = subprocess.run([sys.executable, "-m", "labutils", *command], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0 and said in result.stdout, result.stdout + result.stderr
