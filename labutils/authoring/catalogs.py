@@ -115,7 +115,7 @@ class Catalog:
         import yaml
 
         class Dumper(yaml.SafeDumper):
-            pass
+            """PyYAML's safe dumper with multi-line texts as blocks (this catalog's own subclass)."""
 
         def text(dumper, value):
             style = "|" if "\n" in value else None

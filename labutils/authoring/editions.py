@@ -70,6 +70,7 @@ def edition_notebooks(solution_nb, name: str, language: str, catalog: Catalog) -
 
 
 def _translations_dir(solutions_dir: Path, translations_dir: Optional[PathLike]) -> Path:
+    """The catalogs' folder: `translations_dir` when given, else translations/ beside the solutions."""
     return Path(translations_dir) if translations_dir else default_translations_dir(solutions_dir)
 
 

@@ -64,6 +64,7 @@ def paragraphs(source: str) -> List[str]:
 
 
 def _translatable_paragraph(paragraph: str) -> bool:
+    """True for prose: not fenced code, not the Colab badge, and with at least one word."""
     if _FENCE.match(paragraph) or not _WORD.search(paragraph):
         return False
     return not BADGE_PATTERN.fullmatch(paragraph.strip())
@@ -92,6 +93,7 @@ def _comments(source: str) -> Optional[Dict[int, Tuple[int, str]]]:
 
 
 def _comment_text(comment: str) -> str:
+    """A comment's text without its '#' and surrounding blanks."""
     return comment[1:].strip()
 
 
