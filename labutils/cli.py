@@ -13,10 +13,10 @@ from labutils.extra_tunes import parse_names
 # Commands that live in their own module, each with a main(argv) -> int.
 DELEGATED = {
     "play": ("labutils.music.play", "Play or convert an ABC tune to WAV."),
-    "build-notebooks": ("labutils.notebooks", "Write notebooks/ from solutions/ (or --check)."),
+    "build-notebooks": ("labutils.authoring.build", "Write notebooks/ from solutions/ (or --check)."),
     "grade": ("labutils.grading.cli", "Grade student notebooks against the solutions."),
     "autograder": ("labutils.grading.gradescope", "Write a Gradescope autograder zip (setup.sh, run_autograder)."),
-    "translations": ("labutils.editions", "Update or check the translation catalogs (translations/<lang>/)."),
+    "translations": ("labutils.authoring.editions", "Update or check the translation catalogs (translations/<lang>/)."),
 }
 
 

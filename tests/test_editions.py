@@ -11,7 +11,8 @@ import pytest
 import yaml
 from student_code import MISTAKES, char2idx, untouched
 
-from labutils import checks, editions, messages, notebooks
+from labutils import checks, messages, notebooks
+from labutils.authoring import build, editions, translation
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -61,7 +62,7 @@ def test_every_notebook_has_a_chinese_edition_and_a_catalog():
 
 def test_the_catalogs_are_complete_and_the_editions_up_to_date():
     assert editions.catalog_problems(SOLUTIONS) == []
-    assert [line for line in notebooks.check_notebooks(SOLUTIONS, STUDENT) if "/zh/" in line] == []
+    assert [line for line in build.check_notebooks(SOLUTIONS, STUDENT) if "/zh/" in line] == []
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -113,7 +114,7 @@ def test_markdown_keeps_code_and_structure():
         for en, zh in zip(english, chinese):
             assert [line.split(" ")[0] for line in en.split("\n") if line.startswith("#")] == \
                    [line.split(" ")[0] for line in zh.split("\n") if line.startswith("#")], f"{name}: headings\n{zh}"
-            assert len(editions._paragraphs(en)) == len(editions._paragraphs(zh)), f"{name}: paragraphs\n{zh}"
+            assert len(translation.paragraphs(en)) == len(translation.paragraphs(zh)), f"{name}: paragraphs\n{zh}"
 
 
 # --- drift: the English changes, the check says which entry -------------------------------------------
@@ -127,9 +128,9 @@ def test_changing_one_english_sentence_fails_the_check_and_names_the_entry(tree,
     cell.source = cell.source.replace(old, new)
     nbformat.write(nb, solution)
     out = tree / "notebooks"
-    assert notebooks.main(["--solutions", str(tree / "solutions"), "--out", str(out)]) == 0  # the build still works
+    assert build.main(["--solutions", str(tree / "solutions"), "--out", str(out)]) == 0  # the build still works
     capsys.readouterr()
-    assert notebooks.main(["--check", "--solutions", str(tree / "solutions"), "--out", str(out)]) == 1
+    assert build.main(["--check", "--solutions", str(tree / "solutions"), "--out", str(out)]) == 1
     report = capsys.readouterr().out
     entry = next(line for line in report.splitlines() if "02_vectorization.yaml" in line and "has no entry" in line)
     assert "'Because the vocabulary is sorted" in entry and "English changed" in entry
@@ -150,7 +151,7 @@ def test_update_marks_the_changed_entry_fuzzy_and_a_translation_makes_the_check_
     entry = next(e for e in yaml.safe_load(catalog_path.read_text(encoding="utf-8"))["entries"]
                  if e["en"] == "## A look at one batch")
     assert entry["fuzzy"] is True and entry["en_before"] == "## Look at a batch" and entry["zh"]
-    assert entry["fp"] == editions.fingerprint("## A look at one batch")
+    assert entry["fp"] == translation.fingerprint("## A look at one batch")
     problems = editions.catalog_problems(tree / "solutions")
     assert len(problems) == 1 and "fuzzy" in problems[0]
     capsys.readouterr()
@@ -166,7 +167,7 @@ def test_a_new_todo_hint_without_translation_stays_english_in_the_student_editio
     assert hint in text
     solution.write_text(text.replace(hint, "return the char2idx index of every character as np.int64"),
                         encoding="utf-8")
-    notebooks.build_notebooks(tree / "solutions", tree / "notebooks")
+    build.build_notebooks(tree / "solutions", tree / "notebooks")
     student = (tree / "notebooks" / "zh" / "02_vectorization.ipynb").read_text(encoding="utf-8")
     assert "TODO: return the char2idx index of every character as np.int64" in student
     assert any("has no entry" in line and "todo" in line for line in editions.catalog_problems(tree / "solutions"))
@@ -181,16 +182,16 @@ def test_a_hand_edited_english_text_in_a_catalog_is_reported(tree):
 
 def test_a_broken_catalog_is_a_clear_error(tree, capsys):
     (tree / "translations" / "zh" / "04_model.yaml").write_text("entries: [unclosed", encoding="utf-8")
-    assert notebooks.main(["--check", "--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")]) == 2
+    assert build.main(["--check", "--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")]) == 2
     assert "04_model.yaml: not valid YAML" in capsys.readouterr().out
 
 
 def test_removed_edition_notebooks_are_reported_and_removed(tree, capsys):
     (tree / "solutions" / "08_experiments.ipynb").unlink()
     (tree / "translations" / "zh" / "08_experiments.yaml").unlink()
-    problems = notebooks.check_notebooks(tree / "solutions", tree / "notebooks")
+    problems = build.check_notebooks(tree / "solutions", tree / "notebooks")
     assert any("zh/08_experiments.ipynb: generated from a solution that no longer exists" in p for p in problems)
-    notebooks.build_notebooks(tree / "solutions", tree / "notebooks")
+    build.build_notebooks(tree / "solutions", tree / "notebooks")
     assert not (tree / "notebooks" / "zh" / "08_experiments.ipynb").exists()
     assert not (tree / "solutions" / "zh" / "08_experiments.ipynb").exists()
 
@@ -200,10 +201,10 @@ def test_translate_code_changes_only_comments():
               "    # a block of\n    # two lines\n"
               "# TODO: a hint\n### BEGIN SOLUTION\ny = 1\n### END SOLUTION\n# NBVAL_CHECK_OUTPUT")
     table = {"a trailing comment": "行尾注释", "a block of\ntwo lines": "两行的\n注释块", "a hint": "提示"}
-    out = editions.translate_code(source, lambda unit: table.get(unit.en))
+    out = translation.translate_code(source, lambda unit: table.get(unit.en))
     assert out == ('x = "# not a comment"  # 行尾注释\n    # 两行的\n    # 注释块\n# TODO: 提示\n'
                    "### BEGIN SOLUTION\ny = 1\n### END SOLUTION\n# NBVAL_CHECK_OUTPUT")
-    assert editions.translate_code(source, lambda unit: None) == source
+    assert translation.translate_code(source, lambda unit: None) == source
 
 
 # --- the glossary ---------------------------------------------------------------------------------
@@ -389,7 +390,7 @@ def test_a_students_edited_chinese_notebook_is_kept_like_an_english_one(tree, ca
     nb.cells.append(nbformat.v4.new_markdown_cell("我的笔记"))
     nbformat.write(nb, edited)
     mine = edited.read_bytes()
-    assert notebooks.main(["--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")]) == 0
+    assert build.main(["--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")]) == 0
     assert edited.read_bytes() == mine and f"kept {edited}" in capsys.readouterr().out
-    notebooks.main(["--force", "--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")])
+    build.main(["--force", "--solutions", str(tree / "solutions"), "--out", str(tree / "notebooks")])
     assert edited.read_bytes() == (STUDENT / "zh" / "03_batches.ipynb").read_bytes()

@@ -8,6 +8,7 @@ import nbformat
 import pytest
 
 from labutils import notebooks
+from labutils.authoring import build, sources, transforms, translation
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -26,7 +27,7 @@ def code_cells(nb):
 
 
 def exercise_cells(nb):
-    return [cell for cell in code_cells(nb) if notebooks.BEGIN_SOLUTION in cell.source]
+    return [cell for cell in code_cells(nb) if transforms.BEGIN_SOLUTION in cell.source]
 
 
 def test_one_solution_and_one_student_notebook_per_step():
@@ -35,21 +36,21 @@ def test_one_solution_and_one_student_notebook_per_step():
 
 
 def test_committed_notebooks_are_what_the_build_makes(capsys):
-    assert notebooks.check_notebooks(SOLUTIONS, STUDENT) == []
-    assert notebooks.main(["--check", "--solutions", str(SOLUTIONS), "--out", str(STUDENT)]) == 0
+    assert build.check_notebooks(SOLUTIONS, STUDENT) == []
+    assert build.main(["--check", "--solutions", str(SOLUTIONS), "--out", str(STUDENT)]) == 0
 
 
 def test_build_is_deterministic(tmp_path):
     solutions = shutil.copytree(SOLUTIONS, tmp_path / "solutions")
     shutil.copytree(ROOT / "translations", tmp_path / "translations")  # the editions (notebooks/zh/) too
-    first = notebooks.build_notebooks(solutions, tmp_path / "a")  # solutions are up to date: only a/ is written
-    notebooks.build_notebooks(solutions, tmp_path / "b")
+    first = build.build_notebooks(solutions, tmp_path / "a")  # solutions are up to date: only a/ is written
+    build.build_notebooks(solutions, tmp_path / "b")
     editions = [f"zh/{name}" for name in EXPECTED_NAMES]
     assert sorted(p.relative_to(tmp_path / "a").as_posix() for p in first) == sorted(EXPECTED_NAMES + editions)
     for name in EXPECTED_NAMES + editions:
         built = (tmp_path / "a" / name).read_bytes()
         assert built == (tmp_path / "b" / name).read_bytes() == (STUDENT / name).read_bytes()
-    assert notebooks.build_notebooks(solutions, tmp_path / "a") == []  # nothing left to change
+    assert build.build_notebooks(solutions, tmp_path / "a") == []  # nothing left to change
 
 
 def test_build_refreshes_a_stale_badge_in_a_solution(tree):
@@ -57,8 +58,8 @@ def test_build_refreshes_a_stale_badge_in_a_solution(tree):
     path = solutions / "01_data.ipynb"
     path.write_text(path.read_text(encoding="utf-8").replace(notebooks.repo_slug(), "someone/old-fork"),
                     encoding="utf-8")
-    assert any("Colab badge" in line for line in notebooks.check_notebooks(solutions, out))
-    assert path in notebooks.build_notebooks(solutions, out)
+    assert any("Colab badge" in line for line in build.check_notebooks(solutions, out))
+    assert path in build.build_notebooks(solutions, out)
     assert path.read_bytes() == (SOLUTIONS / "01_data.ipynb").read_bytes()
 
 
@@ -72,7 +73,7 @@ def tree(tmp_path):
 
 
 def run_main(*args):
-    return notebooks.main([str(a) for a in args])
+    return build.main([str(a) for a in args])
 
 
 def test_check_fails_and_names_a_hand_edited_notebook(tree, capsys):
@@ -133,7 +134,7 @@ def test_each_exercise_becomes_a_todo_that_raises(name):
     solution, student = read(SOLUTIONS / name), read(STUDENT / name)
     assert len(solution.cells) == len(student.cells)
     for sol_cell, stu_cell in zip(solution.cells, student.cells):
-        regions = sol_cell.source.count(notebooks.BEGIN_SOLUTION) if sol_cell.cell_type == "code" else 0
+        regions = sol_cell.source.count(transforms.BEGIN_SOLUTION) if sol_cell.cell_type == "code" else 0
         raises = re.findall(r'raise NotImplementedError\("TODO: ([^"]+)"\)', stu_cell.source)
         assert len(raises) == regions
         for hint in raises:  # the hint comment stays in both versions
@@ -150,7 +151,7 @@ def test_each_exercise_becomes_a_todo_that_raises(name):
 
 def test_the_exercises_of_the_lab():
     def exercises(name):
-        return sum(cell.source.count(notebooks.BEGIN_SOLUTION) for cell in exercise_cells(read(SOLUTIONS / name)))
+        return sum(cell.source.count(transforms.BEGIN_SOLUTION) for cell in exercise_cells(read(SOLUTIONS / name)))
 
     assert {name: exercises(name) for name in EXPECTED_NAMES} == {
         "01_data.ipynb": 0, "02_vectorization.ipynb": 1, "03_batches.ipynb": 2, "04_model.ipynb": 3,
@@ -166,7 +167,7 @@ CHECKED = {"vectorize_string": "check_vectorize_string", "get_batch": "check_get
 def test_every_exercise_is_followed_by_its_check(name):
     cells = code_cells(read(SOLUTIONS / name))
     for index, cell in enumerate(cells):
-        if notebooks.BEGIN_SOLUTION not in cell.source:
+        if transforms.BEGIN_SOLUTION not in cell.source:
             continue
         defined = [node.name for node in ast.parse(cell.source).body
                    if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
@@ -207,12 +208,12 @@ def test_setup_cell_does_nothing_outside_colab():
 def test_badge_is_added_and_replaced_and_setup_cell_inserted():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title\n\nText."),
                                          nbformat.v4.new_code_cell("x = 1")])
-    fixed = notebooks.with_header(nb, "notebooks/09_new.ipynb")
+    fixed = transforms.with_header(nb, "notebooks/09_new.ipynb")
     assert fixed.cells[0].source == f"# Title\n\n{notebooks.badge_markdown('notebooks/09_new.ipynb')}\n\nText."
     assert fixed.cells[1].source == notebooks.setup_cell_source() and fixed.cells[2].source == "x = 1"
     old = nb.cells[0].source.replace("Text.", "[![Open In Colab](https://x/badge.svg)](https://old/url)")
     nb.cells[0].source = old
-    assert notebooks.with_header(nb, "solutions/09_new.ipynb").cells[0].source.count("colab.research.google.com/github") == 1
+    assert transforms.with_header(nb, "solutions/09_new.ipynb").cells[0].source.count("colab.research.google.com/github") == 1
 
 
 # --- strip_solutions --------------------------------------------------------------------------
@@ -230,7 +231,7 @@ METHOD = '''class Model:
 
 
 def test_strip_keeps_the_indentation_of_the_marker():
-    stripped, regions = notebooks.strip_solutions(METHOD)
+    stripped, regions = transforms.strip_solutions(METHOD)
     assert regions == 1
     assert stripped == ('class Model:\n    def forward(self, x):\n        # TODO: apply the layers\n'
                         '        raise NotImplementedError("TODO: apply the layers")\n        return x\n')
@@ -239,10 +240,20 @@ def test_strip_keeps_the_indentation_of_the_marker():
 
 def test_strip_drops_nbval_markers_and_quotes_safely():
     source = '# NBVAL_CHECK_OUTPUT\n# TODO: say "hi"\n### BEGIN SOLUTION\nprint("hi")\n### END SOLUTION'
-    stripped, _ = notebooks.strip_solutions(source)
+    stripped, _ = transforms.strip_solutions(source)
     assert stripped == '# TODO: say "hi"\nraise NotImplementedError(\'TODO: say "hi"\')'
     with pytest.raises(NotImplementedError, match='say "hi"'):
         exec(stripped, {})
+
+
+@pytest.mark.parametrize("marker", ["# NBVAL_SKIP", "#NBVAL_SKIP", "  #  NBVAL_IGNORE_OUTPUT"])
+def test_nbval_markers_leave_the_student_notebook_and_stay_untranslated(marker):
+    """nbval reads '# NBVAL_...' with or without the space: the build drops both, the translation leaves both."""
+    source = f"{marker}\n# a comment\nx = 1"
+    assert transforms.strip_solutions(source) == ("# a comment\nx = 1", 0)
+    asked = []
+    translation.translate_code(source, lambda unit: asked.append(unit.en))
+    assert asked == ["a comment"]
 
 
 @pytest.mark.parametrize("source, message", [
@@ -252,8 +263,8 @@ def test_strip_drops_nbval_markers_and_quotes_safely():
     ("# TODO: x\n### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION", "no matching"),
 ])
 def test_strip_rejects_malformed_regions(source, message):
-    with pytest.raises(notebooks.BuildError, match=message):
-        notebooks.strip_solutions(source, "here")
+    with pytest.raises(sources.BuildError, match=message):
+        transforms.strip_solutions(source, "here")
 
 
 def test_build_rejects_a_region_that_leaves_invalid_python(tmp_path, capsys):
@@ -331,3 +342,40 @@ def test_build_keeps_a_students_edits_and_own_copies(tree, capsys):
     (solutions / "04_model.ipynb").unlink()  # a notebook the build wrote, unchanged, whose solution went
     run_main("--solutions", solutions, "--out", out, "--force")
     assert not (out / "04_model.ipynb").exists() and copy.read_bytes() == mine[copy.name]
+
+
+@pytest.mark.parametrize("outside, flags", [("../victim.txt", []), ("../victim.txt", ["--force"]),
+                                            ("ABSOLUTE", ["--force"])])
+def test_a_manifest_entry_outside_the_output_folder_is_refused(tree, capsys, outside, flags):
+    """A hostile manifest entry made the build delete a file outside notebooks/ (its sha256 matched)."""
+    import hashlib
+    import json
+
+    solutions, out = tree
+    victim = out.parent / "victim.txt"
+    victim.write_text("someone's file\n", encoding="utf-8")
+    name = str(victim) if outside == "ABSOLUTE" else outside
+    manifest = out / ".build-manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["files"][name] = hashlib.sha256(victim.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    assert run_main("--solutions", solutions, "--out", out, *flags) == 2
+    said = capsys.readouterr().out
+    assert victim.read_text(encoding="utf-8") == "someone's file\n"
+    assert said.startswith("error: ") and said.count("\n") == 1 and repr(name) in said and "outside" in said
+    assert run_main("--check", "--solutions", solutions, "--out", out) == 2
+    assert victim.is_file() and repr(name) in capsys.readouterr().out
+
+
+def test_the_commands_run_from_the_repository_as_a_maintainer_runs_them():
+    """`python -m labutils build-notebooks --check` (make test, the hooks) and `translations check`."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's labutils
+    for command, said in ((["build-notebooks", "--check"], "notebooks/ is up to date with solutions/."),
+                          (["translations", "check"], "Every catalog is complete.")):
+        result = subprocess.run([sys.executable, "-m", "labutils", *command], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=300)
+        assert result.returncode == 0 and said in result.stdout, result.stdout + result.stderr
