@@ -93,11 +93,11 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
 
     import torch
 
-    from labutils.grading import sandbox
     from labutils.grading.judges import Verdict, judge, make_inputs
+    from labutils.grading.sandbox import Limits, run_worker
     from labutils.messages import notebook_language
 
-    limits = limits or sandbox.Limits()
+    limits = limits or Limits()
     report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}, "sources": {}}
     nb, problem = _read_notebook(path)
     if nb is None:
@@ -118,7 +118,7 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
 
     request = {"notebook": nbformat.writes(nb), "cell_timeout": cell_timeout, "timeout": timeout,
                "seconds_each": seconds_each, "probe_budget": probe_budget}
-    answer, reason = sandbox.run_worker(request, buffer.getvalue(), limits, timeout + 20, threads)
+    answer, reason = run_worker(request, buffer.getvalue(), limits, timeout + 20, threads)
     record = None
     if answer:
         try:
