@@ -1,6 +1,6 @@
 """The check messages in the student's language: "[PASS] <what>" and "[FAIL] <what> — hint: <hint>".
 
-The judges (labutils.grading.judges) write English. `localize(message)` translates at the
+The judges (labutils.exercises.judges) write English. `localize(message)` translates at the
 boundary: the frame words, the hint (looked up by its exact English text) and the what-part
 (exact, or matched against a template such as "{0} returned a {1}, expected a string", whose
 numbered slots carry the dynamic parts over as they are). What has no translation stays English.
@@ -160,7 +160,7 @@ def _render(parts: List[Tuple[str, str]]) -> str:
 
 def judge_strings(path: Optional[Path] = None) -> Dict[str, List[str]]:
     """{"whats": [...], "hints": [...]}: the English templates of the judges' messages, read from judges.py."""
-    path = path or Path(__file__).resolve().parent / "grading" / "judges.py"
+    path = path or Path(__file__).resolve().parent / "exercises" / "judges.py"
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: Dict[str, List[str]] = {"whats": [], "hints": []}
 

@@ -305,7 +305,7 @@ def test_every_judge_text_has_a_chinese_entry():
     {"error": "exception", "type": "NameError", "stage": "calling it", "message": "x", "computed_in": 3},
 ], ids=lambda r: "-".join(str(v) for v in r.values())[:40])
 def test_what_the_judge_says_itself_is_in_chinese(result):
-    from labutils.grading.judges import judge
+    from labutils.exercises.judges import judge
 
     message = messages.localize(judge("vectorize_string", {}, result).message, "zh")
     what, _, hint = message.partition(" —— 提示：")

@@ -241,7 +241,7 @@ def launch_prefix(limits: Limits, uid: int) -> List[str]:
             str(limits.file_size), str(limits.processes)]
 
 
-def _descendants(pid: int) -> List[int]:
+def descendants(pid: int) -> List[int]:
     """PIDs whose ancestry leads to `pid` (Linux /proc), deepest last."""
     parents: Dict[int, int] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
@@ -261,7 +261,7 @@ def _descendants(pid: int) -> List[int]:
 
 def kill_tree(process: subprocess.Popen) -> None:
     """Kill the worker's process group, every descendant and its session (what a submission started)."""
-    pids = [process.pid] + _descendants(process.pid)
+    pids = [process.pid] + descendants(process.pid)
     try:
         session = os.getsid(process.pid)
     except OSError:
@@ -284,7 +284,7 @@ def kill_tree(process: subprocess.Popen) -> None:
                             os.kill(int(entry.name), signal.SIGKILL)
                     except OSError:
                         pass
-        pids = _descendants(process.pid)
+        pids = descendants(process.pid)
         if not pids:
             break
     try:
@@ -309,7 +309,7 @@ def run_worker(request: Dict, payload: bytes, limits: Limits, timeout: float, th
         os.chmod(tmp_root, 0o711)
         home = tmp_root
         prefix = unshare_prefix() if isolation.mode == "unshare" else []
-    request = {**request, "home": home, "root": isolation.root, "limits": asdict(limits), "threads": threads,
+    request = {**request, "home": home, "limits": asdict(limits), "threads": threads,
                "uid": fresh_uid() if isolation.root else -1}
     message = json.dumps(request).encode()
     data = len(message).to_bytes(8, "big") + message + len(payload).to_bytes(8, "big") + payload

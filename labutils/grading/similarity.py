@@ -10,9 +10,7 @@ import inspect
 import textwrap
 from typing import Dict, List, Optional
 
-REFERENCES = {"vectorize_string": ("labutils.text", "vectorize_string"), "get_batch": ("labutils.batches", "get_batch"),
-              "LSTMModel": ("labutils.model", "LSTMModel"), "compute_loss": ("labutils.training", "compute_loss"),
-              "train_step": ("labutils.training", "train_step"), "generate_text": ("labutils.sampling", "generate_text")}
+from labutils.exercises import EXERCISES, REFERENCES
 
 
 class _Strip(ast.NodeTransformer):
@@ -51,8 +49,6 @@ def digest(text: str) -> str:
 def exercise_sources(nb) -> Dict[str, str]:
     """{exercise: digest of its normalised code} for the exercises the notebook defines at top level."""
     from IPython.core.inputtransformer2 import TransformerManager
-
-    from labutils.grading.probe import EXERCISES
 
     transform = TransformerManager().transform_cell
     found: Dict[str, str] = {}

@@ -93,7 +93,8 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
 
     import torch
 
-    from labutils.grading.judges import Verdict, judge, make_inputs
+    from labutils.exercises.inputs import make_inputs
+    from labutils.exercises.judges import Verdict, judge
     from labutils.grading.sandbox import Limits, run_worker
     from labutils.messages import notebook_language
 
