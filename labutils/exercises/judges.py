@@ -1,8 +1,9 @@
 """Judges of the exercises: compare what a probe returned with labutils' reference, as a Verdict with a
-[PASS]/[FAIL] message (used by labutils.checks in a notebook and by the grader in its own process)."""
+[PASS]/[FAIL] message (used by labutils.checks in a notebook and by the grader in its own process).
+Every message comes from the keyed tables of texts.py."""
 from __future__ import annotations
 
-from typing import Callable, Dict, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 import numpy as np
 import torch
@@ -10,6 +11,7 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 from labutils.exercises.probes import CountingModel, TinyCharModel, as_numpy
+from labutils.exercises.texts import failed, passed
 from labutils.model import LSTMModel as ReferenceLSTMModel
 from labutils.sampling import generate_text as reference_generate_text
 from labutils.training import train_step as reference_train_step
@@ -27,64 +29,42 @@ class Verdict(NamedTuple):
 
 
 class _Fail(Exception):
-    def __init__(self, what: str, hint: str):
-        super().__init__(f"[FAIL] {what} — hint: {hint}")
+    """A failed requirement: the [FAIL] message of the keys `what` and `hint` (texts.py) with their slots."""
+
+    def __init__(self, what: str, hint: str, **slots):
+        super().__init__(failed(what, hint, **slots))
 
 
-def _require(condition, what: str, hint: str) -> None:
+def _require(condition, what: str, hint: str, **slots) -> None:
     if not condition:
-        raise _Fail(what, hint)
+        raise _Fail(what, hint, **slots)
 
 
 def _no_error(name: str, described: Dict) -> None:
     if described.get("kind") == "error":
-        raise _Fail(f"{name} raised {described['type']} while {described['while']}: {described['message']}",
-                    EXCEPTION_HINTS[name])
+        raise _Fail("raised", f"{name}.recipe", name=name, error=described["type"], stage=described["while"],
+                    message=described["message"])
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and torch.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-5)
 
 
-PASSES = {
-    "vectorize_string": "vectorize_string maps each character to its char2idx index (int64 numpy array)",
-    "get_batch": "get_batch returns random (x, y) LongTensor windows of shape (batch, seq), y shifted one ahead",
-    "LSTMModel": "LSTMModel = embedding -> LSTM -> linear; logits (batch, seq, vocab); state passed and returned",
-    "compute_loss": "compute_loss gives the mean cross-entropy over all characters, with gradients",
-    "train_step": "train_step zeroes the gradients, steps the optimizer and returns the batch loss",
-    "generate_text": "generate_text carries the state, feeds each sample back and samples from softmax(logits)",
-}
-EXCEPTION_HINTS = {
-    "vectorize_string": "look each character up in the notebook's char2idx: np.array([char2idx[c] for c in string])",
-    "get_batch": "starts must leave room for y: i + seq_length + 1 <= len(vectorized_songs); "
-                 "x = text[i:i+seq_length], y = text[i+1:i+seq_length+1]",
-    "LSTMModel": "__init__ builds nn.Embedding, nn.LSTM(batch_first=True), nn.Linear; forward(x, state=None, "
-                 "return_state=False) runs them in order",
-    "compute_loss": "flatten logits to (batch*seq, vocab) and labels to (batch*seq,), then F.cross_entropy(logits, labels)",
-    "train_step": "optimizer.zero_grad(); logits = model(x_batch); loss = compute_loss(y_batch, logits); "
-                  "loss.backward(); optimizer.step(); return loss",
-    "generate_text": "input_idx (1, seq) LongTensor; state = model.init_hidden(1, device); loop: "
-                     "predictions, state = model(input_idx, state, return_state=True)",
-}
-
-
 def _judge_vectorize_string(inputs: Dict, data: Dict) -> None:
     char2idx = inputs["char2idx"]
     for string, out in zip(inputs["strings"], data["outputs"]):
         expected = [char2idx[c] for c in string]
-        _require(out["kind"] in ("array", "tensor"), f"vectorize_string returned a {out['type']}, expected a numpy array",
-                 "return np.array([char2idx[c] for c in string])")
-        _require(out["type"] == "ndarray", f"vectorize_string returned a {out['type']}, expected a numpy array",
-                 "wrap the indices in np.array(...)")
-        _require(out["dtype"] == "int64", f"vectorize_string returned dtype {out['dtype']}, expected int64",
-                 "indices are integers: np.array(indices, dtype=np.int64)")
-        _require(out["shape"] == [len(string)], f"vectorize_string returned shape {tuple(out['shape'])} for a string "
-                 f"of {len(string)} characters, expected ({len(string)},)", "one index per character, in order")
+        _require(out["kind"] in ("array", "tensor"), "vectorize_string.not_array", "vectorize_string.return_array",
+                 type=out["type"])
+        _require(out["type"] == "ndarray", "vectorize_string.not_array", "vectorize_string.wrap", type=out["type"])
+        _require(out["dtype"] == "int64", "vectorize_string.dtype", "vectorize_string.int64", dtype=out["dtype"])
+        _require(out["shape"] == [len(string)], "vectorize_string.shape", "vectorize_string.one_each",
+                 shape=tuple(out["shape"]), length=len(string))
         got = out["values"].tolist()
         bad = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), None)
-        _require(bad is None, f"character {string[bad]!r} at position {bad} became {got[bad]}, but "
-                 f"char2idx[{string[bad]!r}] is {expected[bad]}" if bad is not None else "",
-                 "look each character up in the notebook's char2idx")
+        if bad is not None:
+            raise _Fail("vectorize_string.index", "vectorize_string.look_up", char=repr(string[bad]), position=bad,
+                        got=got[bad], expected=expected[bad])
 
 
 def _window_starts(text: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -104,54 +84,57 @@ def _shift(text: np.ndarray, starts: np.ndarray, y_row: np.ndarray) -> Optional[
     return None
 
 
+def _require_batch_shapes(out: Dict, seq: int, batch: int) -> None:
+    """x_batch and y_batch are LongTensors of shape (batch, seq); a wrong length says by how much."""
+    for label, item in zip(("x_batch", "y_batch"), out["items"]):
+        _require(item["kind"] == "tensor", "get_batch.not_tensor", "get_batch.tensor", label=label, type=item["type"])
+        _require(item["dtype"] == "torch.int64", "get_batch.dtype", "get_batch.long", label=label, dtype=item["dtype"])
+        off = item["shape"][1] - seq if len(item["shape"]) == 2 and item["shape"][0] == batch else None
+        slots = {"label": label, "shape": tuple(item["shape"]), "batch": batch, "seq": seq}
+        if not off:
+            _require(item["shape"] == [batch, seq], "get_batch.shape", "get_batch.one_row_each", **slots)
+        else:
+            raise _Fail("get_batch.rows_short" if off < 0 else "get_batch.rows_long",
+                        "get_batch.y_slice" if label == "y_batch" else "get_batch.x_slice", count=abs(off),
+                        characters="character" if abs(off) == 1 else "characters", **slots)
+
+
+def _batch_starts(text: np.ndarray, x: np.ndarray, y: np.ndarray) -> List[int]:
+    """Where each row of x starts in the text, once each row is a window and y is x shifted by one."""
+    starts = []
+    for row in range(len(x)):
+        found = _window_starts(text, x[row])
+        _require(len(found), "get_batch.not_window", "get_batch.x_row", row=row)
+        shift = _shift(text, found, y[row])
+        _require(shift != 0, "get_batch.y_is_x", "get_batch.next_character")
+        _require(shift != -1, "get_batch.swapped", "get_batch.y_ahead")
+        if shift != 1:
+            raise _Fail("get_batch.shifted" if shift is not None else "get_batch.not_shifted", "get_batch.off_by_one",
+                        row=row, shift=shift)
+        starts.append(int(found[0]))
+    return starts
+
+
 def _judge_get_batch(inputs: Dict, data: Dict) -> None:
     texts = {"data": as_numpy(inputs["data"]), "songs": as_numpy(inputs["songs"])}
     starts_seen = []
     for call, out in zip(inputs["calls"], data["outputs"]):
         seq, batch = call["seq_length"], call["batch_size"]
         text = texts["data"][: call["length"]] if call["source"] == "data" else texts["songs"]
-        where = f"get_batch(text, seq_length={seq}, batch_size={batch})"
         _no_error("get_batch", out)
-        _require(out["kind"] == "tuple" and out.get("length") == 2, f"{where} returned a {out['type']}, expected "
-                 "a pair (x_batch, y_batch)", "return x_batch, y_batch")
-        for label, item in zip(("x_batch", "y_batch"), out["items"]):
-            _require(item["kind"] == "tensor", f"{label} is a {item['type']}, expected a torch tensor",
-                     "build it with torch.tensor(..., dtype=torch.long)")
-            _require(item["dtype"] == "torch.int64", f"{label} has dtype {item['dtype']}, expected torch.long (int64)",
-                     "character indices must be integers for nn.Embedding and cross_entropy: dtype=torch.long")
-            off = item["shape"][1] - seq if len(item["shape"]) == 2 and item["shape"][0] == batch else None
-            _require(item["shape"] == [batch, seq], f"{label} has shape {tuple(item['shape'])}, expected "
-                     f"(batch_size, seq_length) = ({batch}, {seq})" + (
-                         f": its rows are {abs(off)} character{'s' * (abs(off) != 1)} "
-                         f"{'short' if off < 0 else 'long'}" if off else ""),
-                     "one row per window: (batch_size, seq_length)" if not off else
-                     ("y = vectorized_songs[start+1:start+seq_length+1]: the slice ends one past start+seq_length"
-                      if label == "y_batch" else "x = vectorized_songs[start:start+seq_length]"))
-        x, y = (item["values"].numpy() for item in out["items"])
-        starts = []
-        for row in range(batch):
-            found = _window_starts(text, x[row])
-            _require(len(found), f"row {row} of x_batch is not a run of consecutive characters of the text",
-                     "x_batch[i] = vectorized_songs[start:start+seq_length]")
-            shift = _shift(text, found, y[row])
-            _require(shift != 0, "y_batch equals x_batch", "the target is the next character: "
-                     "y = vectorized_songs[start+1:start+seq_length+1]")
-            _require(shift != -1, "x_batch and y_batch are swapped (y is one character behind x)",
-                     "return (x_batch, y_batch) with y one character ahead of x")
-            _require(shift == 1, f"row {row} of y_batch is " + (f"shifted by {shift} characters from x_batch"
-                     if shift is not None else "not x_batch shifted by one character") + ", expected exactly 1",
-                     "y = vectorized_songs[start+1:start+seq_length+1] (an off-by-one?)")
-            starts.append(int(found[0]))
+        _require(out["kind"] == "tuple" and out.get("length") == 2, "get_batch.not_pair", "get_batch.return_pair",
+                 call=f"get_batch(text, seq_length={seq}, batch_size={batch})", type=out["type"])
+        _require_batch_shapes(out, seq, batch)
+        starts = _batch_starts(text, *(item["values"].numpy() for item in out["items"]))
         if call["source"] == "data" and call["length"] == 1000 and seq == inputs["calls"][0]["seq_length"]:
             starts_seen.append(starts)
     first, second = starts_seen[0], starts_seen[1]
-    _require(len(set(first)) >= len(first) // 2, f"get_batch used only {len(set(first))} different start positions "
-             f"in a batch of {len(first)}", "draw batch_size random starts, one per row")
-    _require(first != second, "get_batch returned the same batch twice", "draw new random starts on every call "
-             "(np.random.choice / np.random.randint)")
+    _require(len(set(first)) >= len(first) // 2, "get_batch.few_starts", "get_batch.start_each_row",
+             distinct=len(set(first)), batch=len(first))
+    _require(first != second, "get_batch.same_batch", "get_batch.new_starts")
     top = max(first + second)
-    _require(top >= (1000 - inputs["calls"][0]["seq_length"]) // 2, f"all start positions were below {top + 1} in a "
-             "text of 1000 characters", "draw starts from the whole text: 0 .. len(vectorized_songs) - seq_length - 1")
+    _require(top >= (1000 - inputs["calls"][0]["seq_length"]) // 2, "get_batch.low_starts", "get_batch.whole_text",
+             top=top + 1)
 
 
 def _reference_model(inputs: Dict, data: Dict) -> ReferenceLSTMModel:
@@ -162,81 +145,88 @@ def _reference_model(inputs: Dict, data: Dict) -> ReferenceLSTMModel:
     return model.eval()
 
 
-def _judge_lstm_model(inputs: Dict, data: Dict) -> None:
+def _only(layers, kinds, what: str, hint: str, **slots) -> Dict:
+    """The one layer of `kinds` the model has (more or none fails)."""
+    found = [layer for layer in layers if layer["type"] in kinds]
+    _require(len(found) == 1, what, hint, count=len(found), **slots)
+    return found[0]
+
+
+def _require_layers(inputs: Dict, data: Dict) -> None:
+    """One nn.Embedding, one batch-first nn.LSTM and one nn.Linear, of the sizes asked for."""
     vocab, emb, hidden = inputs["vocab_size"], inputs["embedding_dim"], inputs["hidden_size"]
-    batch, seq = inputs["x"].shape
-    _require("not_module" not in data, f"LSTMModel(...) built a {data.get('not_module')}, not an nn.Module",
-             "class LSTMModel(nn.Module) with super().__init__() first in __init__")
+    _require("not_module" not in data, "LSTMModel.not_module", "LSTMModel.module", type=data.get("not_module"))
     layers = data["layers"]
-
-    def only(kinds, what, hint):
-        found = [layer for layer in layers if layer["type"] in kinds]
-        _require(len(found) == 1, f"the model has {len(found)} {what} layers, expected exactly one", hint)
-        return found[0]
-
-    embedding = only(("Embedding",), "nn.Embedding", "self.embedding = nn.Embedding(vocab_size, embedding_dim)")
-    _require((embedding["num_embeddings"], embedding["embedding_dim"]) == (vocab, emb), f"the embedding is "
-             f"nn.Embedding({embedding['num_embeddings']}, {embedding['embedding_dim']}), expected "
-             f"nn.Embedding({vocab}, {emb})", "nn.Embedding(vocab_size, embedding_dim)")
-    rnn = only(("LSTM", "GRU", "RNN"), "recurrent (nn.LSTM)", "self.lstm = nn.LSTM(embedding_dim, hidden_size, batch_first=True)")
-    _require(rnn["type"] == "LSTM", f"the recurrent layer is nn.{rnn['type']}, expected nn.LSTM", "use nn.LSTM")
-    _require(rnn["batch_first"], "nn.LSTM is not batch_first", "our tensors are (batch, seq, ...): nn.LSTM(..., batch_first=True)")
+    embedding = _only(layers, ("Embedding",), "LSTMModel.layer_count", "LSTMModel.one_embedding", layer="nn.Embedding")
+    _require((embedding["num_embeddings"], embedding["embedding_dim"]) == (vocab, emb), "LSTMModel.embedding",
+             "LSTMModel.embedding", got_vocab=embedding["num_embeddings"], got_dim=embedding["embedding_dim"],
+             vocab=vocab, dim=emb)
+    rnn = _only(layers, ("LSTM", "GRU", "RNN"), "LSTMModel.recurrent_count", "LSTMModel.one_lstm")
+    _require(rnn["type"] == "LSTM", "LSTMModel.not_lstm", "LSTMModel.use_lstm", type=rnn["type"])
+    _require(rnn["batch_first"], "LSTMModel.not_batch_first", "LSTMModel.batch_first")
     config = (rnn["input_size"], rnn["hidden_size"], rnn["num_layers"], rnn["bidirectional"])
-    _require(config == (emb, hidden, 1, False), f"nn.LSTM has input_size={config[0]}, hidden_size={config[1]}, "
-             f"num_layers={config[2]}, bidirectional={config[3]}; expected {emb}, {hidden}, 1, False",
-             "nn.LSTM(input_size=embedding_dim, hidden_size=hidden_size, batch_first=True)")
-    linear = only(("Linear",), "nn.Linear", "self.fc = nn.Linear(hidden_size, vocab_size)")
-    _require((linear["in_features"], linear["out_features"]) == (hidden, vocab), f"the output layer is nn.Linear("
-             f"{linear['in_features']}, {linear['out_features']}), expected nn.Linear({hidden}, {vocab})",
-             "nn.Linear(hidden_size, vocab_size): from LSTM outputs to one logit per character")
-    reference = _reference_model(inputs, data)
-    expected_count = sum(p.numel() for p in reference.parameters())
-    _require(data["num_parameters"] == expected_count, f"the model has {data['num_parameters']} parameters, expected "
-             f"{expected_count}", "only the embedding, the LSTM and the linear layer")
+    _require(config == (emb, hidden, 1, False), "LSTMModel.lstm", "LSTMModel.lstm", input_size=config[0],
+             hidden_size=config[1], num_layers=config[2], bidirectional=config[3], dim=emb, hidden=hidden)
+    linear = _only(layers, ("Linear",), "LSTMModel.layer_count", "LSTMModel.one_linear", layer="nn.Linear")
+    _require((linear["in_features"], linear["out_features"]) == (hidden, vocab), "LSTMModel.linear", "LSTMModel.linear",
+             got_in=linear["in_features"], got_out=linear["out_features"], hidden=hidden, vocab=vocab)
+
+
+def _require_init_hidden(inputs: Dict, data: Dict) -> None:
+    """init_hidden(batch, device) gives zeros (h, c) of shape (1, batch, hidden) on that device."""
+    batch, hidden = inputs["x"].shape[0], inputs["hidden_size"]
     for key, device in (("init_hidden", "cpu"), ("init_hidden_meta", "meta")):
         state = data[key]
         _no_error("LSTMModel", state)
         _require(state["kind"] == "tuple" and state["length"] == 2 and all(i["kind"] == "tensor" for i in state["items"]),
-                 f"init_hidden returned a {state['type']}, expected a pair (h, c) of tensors",
-                 "return (torch.zeros(1, batch_size, hidden_size, device=device), the same for c)")
+                 "LSTMModel.init_hidden_type", "LSTMModel.zeros_pair", type=state["type"])
         for item in state["items"]:
-            _require(item["shape"] == [1, batch, hidden], f"init_hidden({batch}, device) gave a tensor of shape "
-                     f"{tuple(item['shape'])}, expected (1, {batch}, {hidden})", "(num_layers, batch_size, hidden_size)")
-            _require(item["device"] == device, f"init_hidden(batch, torch.device({device!r})) made tensors on "
-                     f"{item['device']}", "create the zeros on the given device: torch.zeros(..., device=device)")
-            _require(device == "meta" or not item["values"].any(), "init_hidden returned non-zero tensors",
-                     "the initial state is all zeros")
+            _require(item["shape"] == [1, batch, hidden], "LSTMModel.init_hidden_shape", "LSTMModel.state_shape",
+                     batch=batch, shape=tuple(item["shape"]), hidden=hidden)
+            _require(item["device"] == device, "LSTMModel.init_hidden_device", "LSTMModel.on_device",
+                     device=repr(device), got=item["device"])
+            _require(device == "meta" or not item["values"].any(), "LSTMModel.init_hidden_nonzero", "LSTMModel.zeros")
+
+
+def _require_forward(inputs: Dict, data: Dict, reference: ReferenceLSTMModel) -> None:
+    """model(x), model(x, state) and model(x, state, return_state=True) give the reference's logits and state."""
     x, state = inputs["x"], (inputs["h0"], inputs["c0"])
+    (batch, seq), vocab = x.shape, inputs["vocab_size"]
     with torch.no_grad():
         expected_default = reference(x)
         expected_state, (h, c) = reference(x, state, return_state=True)
     default = data["default"]
     _no_error("LSTMModel", default)
-    _require(default["kind"] == "tensor", f"model(x) returned a {default['type']}, expected the logits tensor",
-             "with return_state=False, return only the logits")
-    _require(default["shape"] == [batch, seq, vocab], f"model(x) gave logits of shape {tuple(default['shape'])}, "
-             f"expected (batch, seq, vocab_size) = ({batch}, {seq}, {vocab})", "embedding -> lstm -> fc, batch first")
-    _require(_close(default["values"], expected_default), "model(x) logits differ from embedding -> LSTM -> linear "
-             "with the same weights", "x = self.embedding(x); out, state = self.lstm(x, state); return self.fc(out)")
+    _require(default["kind"] == "tensor", "LSTMModel.logits_type", "LSTMModel.logits_only", type=default["type"])
+    _require(default["shape"] == [batch, seq, vocab], "LSTMModel.logits_shape", "LSTMModel.layer_order",
+             shape=tuple(default["shape"]), batch=batch, seq=seq, vocab=vocab)
+    _require(_close(default["values"], expected_default), "LSTMModel.logits_values", "LSTMModel.forward")
     given = data["with_state"]
     _no_error("LSTMModel", given)
-    _require(given["kind"] == "tensor" and given["shape"] == [batch, seq, vocab],
-             f"model(x, state) returned a {given['type']} of shape {tuple(given.get('shape', ()))}",
-             "with return_state=False, return only the logits")
-    _require(not _close(given["values"], expected_default), "forward ignores its `state` argument",
-             "use init_hidden only when state is None, and pass state to self.lstm(x, state)")
-    _require(_close(given["values"], expected_state), "model(x, state) logits differ from the reference",
-             "pass state to self.lstm(x, state)")
+    _require(given["kind"] == "tensor" and given["shape"] == [batch, seq, vocab], "LSTMModel.state_type",
+             "LSTMModel.logits_only", type=given["type"], shape=tuple(given.get("shape", ())))
+    _require(not _close(given["values"], expected_default), "LSTMModel.state_ignored", "LSTMModel.state_if_none")
+    _require(_close(given["values"], expected_state), "LSTMModel.state_values", "LSTMModel.pass_state")
     both = data["return_state"]
     _no_error("LSTMModel", both)
-    _require(both["kind"] == "tuple" and both["length"] == 2, f"model(x, state, return_state=True) returned a "
-             f"{both['type']}, expected (logits, state)", "return out if not return_state else (out, state)")
+    _require(both["kind"] == "tuple" and both["length"] == 2, "LSTMModel.return_state_type", "LSTMModel.return_state",
+             type=both["type"])
     logits, new_state = both["items"]
-    _require(logits["kind"] == "tensor" and _close(logits["values"], expected_state),
-             "with return_state=True the first item is not the logits", "return (logits, state)")
+    _require(logits["kind"] == "tensor" and _close(logits["values"], expected_state), "LSTMModel.return_state_logits",
+             "LSTMModel.logits_first")
     _require(new_state["kind"] == "tuple" and new_state.get("length") == 2 and all(
         i["kind"] == "tensor" and _close(i["values"], e) for i, e in zip(new_state["items"], (h, c))),
-        "with return_state=True the returned state is not the LSTM's new (h, c)", "out, state = self.lstm(x, state)")
+        "LSTMModel.return_state_state", "LSTMModel.new_state")
+
+
+def _judge_lstm_model(inputs: Dict, data: Dict) -> None:
+    _require_layers(inputs, data)
+    reference = _reference_model(inputs, data)
+    expected_count = sum(p.numel() for p in reference.parameters())
+    _require(data["num_parameters"] == expected_count, "LSTMModel.parameters", "LSTMModel.three_layers",
+             count=data["num_parameters"], expected=expected_count)
+    _require_init_hidden(inputs, data)
+    _require_forward(inputs, data, reference)
 
 
 def _judge_compute_loss(inputs: Dict, data: Dict) -> None:
@@ -247,22 +237,17 @@ def _judge_compute_loss(inputs: Dict, data: Dict) -> None:
         expected.backward()
         loss = out["loss"]
         _no_error("compute_loss", loss)
-        _require(loss["kind"] != "number", "compute_loss returned a Python number, expected the loss tensor",
-                 "return the tensor from F.cross_entropy (no .item()): loss.backward() needs it")
-        _require(loss["kind"] == "tensor", f"compute_loss returned a {loss['type']}, expected a tensor",
-                 "return F.cross_entropy(...)")
-        _require(loss["shape"] in ([], [1]), f"compute_loss returned shape {tuple(loss['shape'])} for logits {shape}, "
-                 "expected a single number", "average over all batch*seq characters (reduction='mean', the default)")
+        _require(loss["kind"] != "number", "compute_loss.number", "compute_loss.keep_tensor")
+        _require(loss["kind"] == "tensor", "compute_loss.not_tensor", "compute_loss.return_tensor", type=loss["type"])
+        _require(loss["shape"] in ([], [1]), "compute_loss.shape", "compute_loss.mean_all", shape=tuple(loss["shape"]),
+                 logits=shape)
         value = float(loss["values"].reshape(()))
-        _require(abs(value - expected.item() * labels.numel()) > 1e-3 * labels.numel(), "compute_loss sums the "
-                 "loss over characters instead of averaging", "use the mean (reduction='mean', the default)")
-        _require(abs(value - expected.item()) <= 1e-4 * max(1.0, abs(expected.item())), f"compute_loss gave "
-                 f"{value:.4f} for logits of shape {shape}, the reference {expected.item():.4f}",
-                 "flatten logits to (batch*seq, vocab) and labels to (batch*seq,), then F.cross_entropy(logits, labels)")
-        _require(out.get("grad") is not None, "no gradient flows from the loss back to the logits",
-                 "compute the loss with torch operations on logits: no .detach(), .numpy() or .item()")
-        _require(_close(out["grad"], logits.grad), "the loss's gradient on the logits differs from the reference",
-                 "F.cross_entropy on the flattened logits and labels")
+        _require(abs(value - expected.item() * labels.numel()) > 1e-3 * labels.numel(), "compute_loss.sum",
+                 "compute_loss.mean")
+        _require(abs(value - expected.item()) <= 1e-4 * max(1.0, abs(expected.item())), "compute_loss.value",
+                 "compute_loss.recipe", value=f"{value:.4f}", logits=shape, expected=f"{expected.item():.4f}")
+        _require(out.get("grad") is not None, "compute_loss.no_gradient", "compute_loss.torch_only")
+        _require(_close(out["grad"], logits.grad), "compute_loss.gradient", "compute_loss.flattened")
 
 
 def _number(described) -> Optional[float]:
@@ -292,66 +277,66 @@ def _judge_train_step(inputs: Dict, data: Dict) -> None:
         labels_x_loss = _loss_of(model, x, x)  # the usual slip: the inputs taken as the labels
         expected_loss = reference_train_step(model, optimizer, x, y)
         loss = _number(out["loss"])
-        _require(loss is not None, f"train_step returned a {out['loss']['type']}, expected the loss (a number)",
-                 "return loss (or loss.item())")
+        _require(loss is not None, "train_step.not_number", "train_step.return_loss", type=out["loss"]["type"])
         if not _same_loss(loss, expected_loss):
             if _same_loss(loss, labels_x_loss):
-                hint = "the labels are y_batch (the next characters), not x_batch: compute_loss(y_batch, model(x_batch))"
+                hint = "train_step.labels"
             elif _same_loss(loss, _loss_of(model, x, y)):
-                hint = "return the loss computed before optimizer.step() (yours is the loss after the update)"
+                hint = "train_step.loss_before"
             else:
-                hint = "loss = compute_loss(y_batch, model(x_batch)), computed before optimizer.step()"
-            _require(False, f"train_step returned loss {loss:.4f} at step {step}, but the batch's loss before the "
-                     f"update is {expected_loss:.4f}", hint)
+                hint = "train_step.loss"
+            raise _Fail("train_step.loss", hint, loss=f"{loss:.4f}", step=step, expected=f"{expected_loss:.4f}")
         params = out["params"]
         if step == 1:
-            _require(any(not torch.equal(params[k], v) for k, v in initial.items()), "the model's parameters did "
-                     "not change after train_step", "call loss.backward() and then optimizer.step()")
+            _require(any(not torch.equal(params[k], v) for k, v in initial.items()), "train_step.unchanged",
+                     "train_step.backward_step")
         matches = all(_close(params[k], v.detach()) for k, v in model.named_parameters())
-        _require(matches, "the parameters after one train_step differ from one optimizer step on the batch loss"
-                 if step == 1 else "the second train_step differs from the reference although the first matched: "
-                 "gradients accumulate across steps", "call optimizer.zero_grad() before loss.backward()"
-                 if step > 1 else "optimizer.zero_grad(); loss.backward(); optimizer.step()")
+        if step == 1:
+            _require(matches, "train_step.first_step", "train_step.order")
+        else:
+            _require(matches, "train_step.second_step", "train_step.zero_grad")
+
+
+def _require_text_shapes(inputs: Dict, data: Dict) -> None:
+    """Both calls returned start_string followed by exactly generation_length characters."""
+    for key, first, count in (("counting", inputs["start"], inputs["length"]), ("sampling", "X", inputs["sample_length"])):
+        out = data[key]
+        _require(out["kind"] == "str", "generate_text.not_str", "generate_text.return_text", type=out["type"])
+        text = out["value"]
+        _require(text.startswith(first), "generate_text.start", "generate_text.return_text", start=repr(first))
+        _require(len(text) == len(first) + count, "generate_text.length", "generate_text.length", start=repr(first),
+                 count=count, got=len(text), expected=len(first) + count)
+
+
+def _require_sampling(inputs: Dict, data: Dict) -> None:
+    """Text from the fixed-distribution model has each likely character about as often as the model says."""
+    vocab = inputs["vocab"]
+    likely = torch.topk(torch.tensor(inputs["logits"]), 3).indices.tolist()  # characters with 60%, 30%, 10%
+    sampled = data["sampling"]["value"][1:]
+    shares = [sampled.count(vocab[i]) / len(sampled) for i in likely]
+    predicted = ", ".join(f"{vocab[i]!r} {p:.0%}" for i, p in zip(likely, (0.6, 0.3, 0.1)))
+    _require(shares[0] < 0.9, "generate_text.argmax", "generate_text.multinomial", predicted=predicted,
+             char=repr(vocab[likely[0]]), share=f"{shares[0]:.0%}")
+    _require(sum(shares) > 0.999, "generate_text.impossible", "generate_text.softmax", predicted=predicted,
+             share=f"{1 - sum(shares):.0%}")
+    _require(0.45 <= shares[0] <= 0.75 and 0.15 <= shares[1] <= 0.45 and 0.03 <= shares[2] <= 0.2,
+             "generate_text.shares", "generate_text.temperature", predicted=predicted,
+             shares=", ".join(f"{s:.0%}" for s in shares))
 
 
 def _judge_generate_text(inputs: Dict, data: Dict) -> None:
+    _require_text_shapes(inputs, data)
+    _require_sampling(inputs, data)
     vocab, start, length = inputs["vocab"], inputs["start"], inputs["length"]
-    for key, first, count in (("counting", start, length), ("sampling", "X", inputs["sample_length"])):
-        out = data[key]
-        _require(out["kind"] == "str", f"generate_text returned a {out['type']}, expected a string",
-                 "return start_string + ''.join(text_generated)")
-        text = out["value"]
-        _require(text.startswith(first), f"the returned text does not begin with start_string {first!r}",
-                 "return start_string + ''.join(text_generated)")
-        _require(len(text) == len(first) + count, f"generate_text({first!r}, generation_length={count}) returned "
-                 f"{len(text)} characters, expected {len(first) + count}", "generate exactly generation_length "
-                 "characters and return start_string followed by them")
-    logits = torch.tensor(inputs["logits"])
-    likely = torch.topk(logits, 3).indices.tolist()  # characters with 60%, 30%, 10%
-    sampled = data["sampling"]["value"][1:]
-    shares = [sampled.count(vocab[i]) / len(sampled) for i in likely]
-    described = ", ".join(f"{vocab[i]!r} {p:.0%}" for i, p in zip(likely, (0.6, 0.3, 0.1)))
-    _require(shares[0] < 0.9, f"with a model that predicts {described}, generate_text wrote {vocab[likely[0]]!r} "
-             f"{shares[0]:.0%} of the time: that is argmax, not sampling", "draw the next character with "
-             "torch.multinomial(torch.softmax(logits, dim=-1), num_samples=1)")
-    _require(sum(shares) > 0.999, f"with a model that predicts {described}, {1 - sum(shares):.0%} of the generated "
-             "characters were ones it gives (almost) zero probability", "sample from softmax(predictions[0, -1, :])")
-    _require(0.45 <= shares[0] <= 0.75 and 0.15 <= shares[1] <= 0.45 and 0.03 <= shares[2] <= 0.2,
-             f"with a model that predicts {described}, the sampled shares were " + ", ".join(
-                 f"{s:.0%}" for s in shares), "sample at temperature 1 from torch.softmax(logits, dim=-1)")
     expected = reference_generate_text(CountingModel(len(vocab), inputs["step"]), start, length, vocab=vocab)
     text, calls = data["counting"]["value"], data["counting_calls"]
     if text != expected:
-        _require(not any(call["fresh"] for call in calls[1:]), "the model's state is not carried between "
-                 "steps (after the first step the model got no state or a fresh one)", "keep the state the "
-                 "model returns: predictions, state = model(input_idx, state, return_state=True)")
-        _require(all(call["seq"] == 1 for call in calls[1:]), "after the first step the model was fed "
-                 f"{max(call['seq'] for call in calls[1:])} characters at a time along with the carried state",
-                 "feed only the character just sampled: input_idx = predicted_idx.unsqueeze(0), shape (1, 1)")
+        _require(not any(call["fresh"] for call in calls[1:]), "generate_text.state_dropped", "generate_text.keep_state")
+        _require(all(call["seq"] == 1 for call in calls[1:]), "generate_text.fed_many", "generate_text.feed_one",
+                 count=max((call["seq"] for call in calls[1:]), default=1))
         bad = next(i for i, (a, b) in enumerate(zip(text, expected)) if a != b)
-        raise _Fail(f"the generated text does not follow the model's predictions (first difference at character "
-                    f"{bad})", "prime with the whole start_string, sample from predictions[0, -1, :] and feed the "
-                    "sampled character back in")
+        raise _Fail("generate_text.diverges", "generate_text.follow", position=bad)
+
 
 JUDGES: Dict[str, Callable[[Dict, Dict], None]] = {
     "vectorize_string": _judge_vectorize_string, "get_batch": _judge_get_batch, "LSTMModel": _judge_lstm_model,
@@ -359,40 +344,35 @@ JUDGES: Dict[str, Callable[[Dict, Dict], None]] = {
 }
 
 
+def _judge_error(name: str, error: str, result: Dict) -> Verdict:
+    """The verdict when the probe could not run the code to the end: missing, not implemented, crashed..."""
+    if error == "missing":
+        module = result.get("meta", {}).get("module", "")
+        if module.startswith("labutils"):
+            return Verdict("missing", failed("missing_reference", "missing", name=name, module=module))
+        return Verdict("missing", failed("missing", "missing", name=name))
+    if error in ("not_implemented", "reference", "tampered"):
+        what = "reference_call" if error == "reference" and result.get("how") == "call" else error
+        return Verdict("not_implemented", failed(what, "not_implemented", name=name, calls=result.get("message")))
+    if error == "crashed":
+        return Verdict("fail", failed("crashed", f"{name}.recipe", name=name, stage=result.get("stage", "starting")))
+    if error == "timeout":
+        return Verdict("fail", failed("timeout", "timeout", name=name, stage=result.get("stage")))
+    hint = f"{name}.recipe" if result.get("computed_in") is None else "computed_in"
+    return Verdict("fail", failed("raised", hint, name=name, error=result["type"], stage=result["stage"],
+                                  message=result["message"], cell=(result.get("computed_in") or 0) + 1))
+
+
 def judge(name: str, inputs: Dict, result: Dict) -> Verdict:
     """Compare a probe's result for exercise `name` with the reference: a Verdict with a [PASS]/[FAIL] message."""
     error = result.get("error")
-    if error == "missing":
-        module = result.get("meta", {}).get("module", "")
-        found = f" (only labutils' reference from {module})" if module.startswith("labutils") else ""
-        return Verdict("missing", f"[FAIL] {name} is not defined in this notebook{found} — hint: write it in the "
-                                  "TODO cell and run that cell")
-    if error in ("not_implemented", "reference", "tampered"):
-        what = {"not_implemented": "is not implemented yet",
-                "reference": "uses labutils' reference instead of your own code",
-                "tampered": "switched off the grader's watch on labutils' reference while it ran"}[error]
-        if error == "reference" and result.get("how") == "call":
-            what = f"calls labutils' reference ({result.get('message')}) while it runs instead of your own code"
-        return Verdict("not_implemented", f"[FAIL] {name} {what} — hint: fill in the TODO cell above, run it, "
-                                          "then run the check again")
-    if error == "crashed":
-        return Verdict("fail", f"[FAIL] testing {name} stopped the Python process that tested it (while "
-                               f"{result.get('stage', 'starting')}) — hint: {EXCEPTION_HINTS[name]}")
-    if error == "timeout":
-        return Verdict("fail", f"[FAIL] {name} did not finish in time while {result.get('stage')} — hint: look for "
-                               "an endless loop")
-    if error == "exception":
-        hint = EXCEPTION_HINTS[name]
-        if result.get("computed_in") is not None:
-            hint = (f"{name} uses a name set by top-level code in cell {result['computed_in'] + 1}, which the grader "
-                    "does not re-run: compute it inside the function or pass it as an argument")
-        return Verdict("fail", f"[FAIL] {name} raised {result['type']} while {result['stage']}: {result['message']} "
-                               f"— hint: {hint}")
+    if error in ("missing", "not_implemented", "reference", "tampered", "crashed", "timeout", "exception"):
+        return _judge_error(name, error, result)
     try:
         JUDGES[name](inputs, result["data"])
     except _Fail as failure:
         return Verdict("fail", str(failure))
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as error:
-        return Verdict("fail", f"[FAIL] {name} returned something unexpected ({type(error).__name__}: {error}) — hint: "
-                               f"{EXCEPTION_HINTS[name]}")
-    return Verdict("pass", f"[PASS] {PASSES[name]}")
+        return Verdict("fail", failed("unexpected", f"{name}.recipe", name=name,
+                                      error=f"{type(error).__name__}: {error}"))
+    return Verdict("pass", passed(f"{name}.pass"))

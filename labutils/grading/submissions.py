@@ -8,6 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from labutils.exercises.texts import failed
+
 # Points per exercise: the one rubric.
 RUBRIC: Dict[str, int] = {"vectorize_string": 1, "get_batch": 2, "LSTMModel": 3, "compute_loss": 1,
                           "train_step": 2, "generate_text": 3}
@@ -160,8 +162,7 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
             try:
                 verdict = judge(name, inputs[name], result)
             except (AttributeError, KeyError, TypeError, ValueError) as error:  # data not from our probe
-                verdict = Verdict("fail", f"[FAIL] {name}: the probe's data is unusable ({type(error).__name__}) "
-                                          "— hint: do not change the grader's objects from the notebook")
+                verdict = Verdict("fail", failed("unusable", "unusable", name=name, error=type(error).__name__))
             report["exercises"][name] = {"status": verdict.status, "message": verdict.message}
     return report
 
@@ -189,8 +190,7 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
     reports = [grade_notebook(Path(p), seed, cell_timeout, timeout, threads, limits) for p in notebooks]
     exercises = {}
     for exercise, points in RUBRIC.items():
-        best = {"status": "missing", "notebook": None, "message": f"[FAIL] {exercise} was not found in any "
-                "notebook — hint: define it in its TODO cell and save the notebook"}
+        best = {"status": "missing", "notebook": None, "message": failed("not_found", "not_found", name=exercise)}
         for report in reports:
             got = report["exercises"].get(exercise)
             imported = got and got["status"] == "missing" and "reference" in got["message"]
@@ -211,6 +211,6 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
 
 def failed_grade(name: str, notebooks: Sequence[Path], error: str) -> Dict:
     exercises = {e: {"status": "error", "points": 0, "max": p, "notebook": None,
-                     "message": "[FAIL] not graded: the grader failed"} for e, p in RUBRIC.items()}
+                     "message": failed("grader_failed")} for e, p in RUBRIC.items()}
     return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises, "total": 0,
             "max": sum(RUBRIC.values()), "status": f"grader error: {error}", "flags": [], "reports": []}
