@@ -28,6 +28,7 @@ class CheckFailed(AssertionError):
 
 
 def _check(name: str, student, inputs: Dict) -> None:
+    """Probe and judge one exercise; print [PASS] or raise CheckFailed, in the student's language."""
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
     try:
         verdict = judge(name, inputs, run_probe(name, student, inputs))

@@ -36,21 +36,25 @@ class _Fail(Exception):
 
 
 def _require(condition, what: str, hint: str, **slots) -> None:
+    """Fail with the message of `what` and `hint` unless `condition` holds."""
     if not condition:
         raise _Fail(what, hint, **slots)
 
 
 def _no_error(name: str, described: Dict) -> None:
+    """Fail when the probe saw the student's code raise, saying what it raised and while doing what."""
     if described.get("kind") == "error":
         raise _Fail("raised", f"{name}.recipe", name=name, error=described["type"], stage=described["while"],
                     message=described["message"])
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same shape and the same values, up to float rounding."""
     return a.shape == b.shape and torch.allclose(a.double(), b.double(), rtol=1e-4, atol=1e-5)
 
 
 def _judge_vectorize_string(inputs: Dict, data: Dict) -> None:
+    """An int64 numpy array with char2idx's index of each character."""
     char2idx = inputs["char2idx"]
     for string, out in zip(inputs["strings"], data["outputs"]):
         expected = [char2idx[c] for c in string]
@@ -68,6 +72,7 @@ def _judge_vectorize_string(inputs: Dict, data: Dict) -> None:
 
 
 def _window_starts(text: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """Every position where `row` occurs in `text`."""
     if len(row) == 0 or len(row) > len(text):
         return np.zeros(0, dtype=np.int64)
     candidates = np.flatnonzero(text[: len(text) - len(row) + 1] == row[0])
@@ -76,6 +81,7 @@ def _window_starts(text: np.ndarray, row: np.ndarray) -> np.ndarray:
 
 
 def _shift(text: np.ndarray, starts: np.ndarray, y_row: np.ndarray) -> Optional[int]:
+    """The shift (1, 0, -1, 2, -2 or 3) at which y_row follows a window starting at one of `starts`; else None."""
     for shift in (1, 0, -1, 2, -2, 3):
         for p in starts:
             q = p + shift
@@ -116,6 +122,7 @@ def _batch_starts(text: np.ndarray, x: np.ndarray, y: np.ndarray) -> List[int]:
 
 
 def _judge_get_batch(inputs: Dict, data: Dict) -> None:
+    """Pairs of LongTensor windows of the text, y one ahead, from random starts all over the text."""
     texts = {"data": as_numpy(inputs["data"]), "songs": as_numpy(inputs["songs"])}
     starts_seen = []
     for call, out in zip(inputs["calls"], data["outputs"]):
@@ -138,6 +145,7 @@ def _judge_get_batch(inputs: Dict, data: Dict) -> None:
 
 
 def _reference_model(inputs: Dict, data: Dict) -> ReferenceLSTMModel:
+    """labutils' LSTMModel with the student's model's weights."""
     model = ReferenceLSTMModel(inputs["vocab_size"], inputs["embedding_dim"], inputs["hidden_size"])
     names = {layer["type"]: layer["name"] for layer in data["layers"]}
     for ours, theirs in (("embedding", names["Embedding"]), ("lstm", names["LSTM"]), ("fc", names["Linear"])):
@@ -220,6 +228,7 @@ def _require_forward(inputs: Dict, data: Dict, reference: ReferenceLSTMModel) ->
 
 
 def _judge_lstm_model(inputs: Dict, data: Dict) -> None:
+    """The layers, the parameter count, init_hidden and forward of the student's LSTMModel."""
     _require_layers(inputs, data)
     reference = _reference_model(inputs, data)
     expected_count = sum(p.numel() for p in reference.parameters())
@@ -230,6 +239,7 @@ def _judge_lstm_model(inputs: Dict, data: Dict) -> None:
 
 
 def _judge_compute_loss(inputs: Dict, data: Dict) -> None:
+    """The mean cross-entropy of each case, as a tensor whose gradient reaches the logits."""
     for case, out in zip(inputs["cases"], data["outputs"]):
         labels, logits = case["labels"], case["logits"].clone().requires_grad_(True)
         shape = tuple(logits.shape)
@@ -251,6 +261,7 @@ def _judge_compute_loss(inputs: Dict, data: Dict) -> None:
 
 
 def _number(described) -> Optional[float]:
+    """The number a probe described (a Python number or a one-element tensor), else None."""
     if described["kind"] == "number":
         return described["value"]
     if described["kind"] == "tensor" and described["shape"] in ([], [1]):
@@ -259,6 +270,7 @@ def _number(described) -> Optional[float]:
 
 
 def _same_loss(a: float, b: float) -> bool:
+    """Equal losses, up to float rounding."""
     return abs(a - b) <= 1e-4 * max(1.0, abs(b))
 
 
@@ -270,6 +282,7 @@ def _loss_of(model, x: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def _judge_train_step(inputs: Dict, data: Dict) -> None:
+    """Each of two steps returns the batch's loss before the update and leaves the reference's parameters."""
     model = TinyCharModel(inputs["vocab_size"], inputs["seed"])
     initial = {k: v.detach().clone() for k, v in model.named_parameters()}
     optimizer = torch.optim.SGD(model.parameters(), lr=inputs["lr"])
@@ -325,6 +338,7 @@ def _require_sampling(inputs: Dict, data: Dict) -> None:
 
 
 def _judge_generate_text(inputs: Dict, data: Dict) -> None:
+    """The right length, sampling at the model's probabilities, and the counting model's text exactly."""
     _require_text_shapes(inputs, data)
     _require_sampling(inputs, data)
     vocab, start, length = inputs["vocab"], inputs["start"], inputs["length"]

@@ -64,6 +64,7 @@ def _apt_packages() -> str:
 
 
 def _torch_spec() -> str:
+    """The torch requirement scripts/setup.sh installs (one place for its version)."""
     setup = REPOSITORY / "scripts" / "setup.sh"
     for line in setup.read_text(encoding="utf-8").splitlines() if setup.exists() else []:
         if line.startswith("TORCH_SPEC="):
@@ -104,6 +105,7 @@ def build_zip(out: Path, options: List[str]) -> List[str]:
 
 
 def _write_json(path: Path, data: Dict) -> None:
+    """Write `data` as JSON to `path`, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")

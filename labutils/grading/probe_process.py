@@ -14,6 +14,7 @@ ALLOWED_CALLS = {"torch.device", "lab_vocab", "dict", "list", "tuple", "set", "i
 
 
 def _call_name(node):
+    """The dotted name a call calls (`torch.device`), or None when it is not a plain name."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -32,6 +33,7 @@ def _cheap(value):
 
 
 def _names_only(target):
+    """True when an assignment target is a name or a tuple/list of names."""
     if isinstance(target, ast.Name):
         return True
     return isinstance(target, (ast.Tuple, ast.List)) and all(_names_only(t) for t in target.elts)
@@ -53,6 +55,7 @@ def definitions(source):
 
 
 def _fingerprint(code):
+    """What two copies of the same function's code share: bytecode, names, variables, constants."""
     consts = tuple(_fingerprint(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts)
     return code.co_code, code.co_names, code.co_varnames, consts
 
@@ -106,6 +109,7 @@ class ReferenceTrap:
         self.hits = []
 
     def hook_for(self, own):
+        """The profile hook for one exercise; `own` are the code objects of the student's definition."""
         own_ids = {id(c) for c in own}
         cache = {}
         hits = self.hits

@@ -67,6 +67,7 @@ del _labutils_probe_process
 
 
 def _frame(*parts: bytes) -> bytes:
+    """The parts, each prefixed with its length (8 bytes, big-endian)."""
     return b"".join(len(p).to_bytes(8, "big") + p for p in parts)
 
 
@@ -91,6 +92,7 @@ def _read_frames(data: bytes, key: bytes) -> Dict:
 
 
 def _uid_pids(uid: int) -> List[int]:
+    """The PIDs of every process of `uid` (from /proc)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -128,6 +130,7 @@ def sweep(uid: int) -> None:
 
 
 def _own_folder(path: Path, uid: int) -> Path:
+    """Make `path` and give it to `uid` (as root), so the student's code can write there."""
     path.mkdir(parents=True, exist_ok=True)
     if uid >= 0:
         os.chown(path, uid, uid)
@@ -233,6 +236,7 @@ def run(request: Dict, inputs_bytes: bytes) -> Dict:
 
 
 def main() -> int:
+    """Read the request from stdin, run both phases, write the record to stdout."""
     import torch
 
     channel = os.dup(1)  # the answer goes here; anything else printed goes nowhere
