@@ -133,9 +133,9 @@ def test_each_message_is_shown_in_its_own_translation(kind, key, language):
     translated = SLOT.sub(lambda slot: slots[slot.group(1)], catalog[kind][key][language])
     frame = catalog["frame"]
     if kind == "whats":
-        message, expected = texts.failed(key, **slots), f"{frame['fail']} {translated}"
+        message, expected = texts.fail_message(key, **slots), f"{frame['fail']} {translated}"
     else:
-        message = texts.failed("not_implemented", key, **{"name": "<name>", **slots})
+        message = texts.fail_message("not_implemented", key, **{"name": "<name>", **slots})
         expected = f"{frame['fail']} {messages.translate_part('<name> is not implemented yet', 'whats', language)}"
         expected += f"{frame['hint']}{translated}"
     assert messages.localize(message, language) == expected

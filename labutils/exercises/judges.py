@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from numpy.lib.stride_tricks import sliding_window_view
 
 from labutils.exercises.probes import CountingModel, TinyCharModel, as_numpy
-from labutils.exercises.texts import failed, passed
+from labutils.exercises.texts import fail_message, pass_message
 from labutils.model import LSTMModel as ReferenceLSTMModel
 from labutils.sampling import generate_text as reference_generate_text
 from labutils.training import train_step as reference_train_step
@@ -32,7 +32,7 @@ class _Fail(Exception):
     """A failed requirement: the [FAIL] message of the keys `what` and `hint` (texts.py) with their slots."""
 
     def __init__(self, what: str, hint: str, **slots):
-        super().__init__(failed(what, hint, **slots))
+        super().__init__(fail_message(what, hint, **slots))
 
 
 def _require(condition, what: str, hint: str, **slots) -> None:
@@ -363,17 +363,17 @@ def _judge_error(name: str, error: str, result: Dict) -> Verdict:
     if error == "missing":
         module = result.get("meta", {}).get("module", "")
         if module.startswith("labutils"):
-            return Verdict("missing", failed("missing_reference", "missing", name=name, module=module))
-        return Verdict("missing", failed("missing", "missing", name=name))
+            return Verdict("missing", fail_message("missing_reference", "missing", name=name, module=module))
+        return Verdict("missing", fail_message("missing", "missing", name=name))
     if error in ("not_implemented", "reference", "tampered"):
         what = "reference_call" if error == "reference" and result.get("how") == "call" else error
-        return Verdict("not_implemented", failed(what, "not_implemented", name=name, calls=result.get("message")))
+        return Verdict("not_implemented", fail_message(what, "not_implemented", name=name, calls=result.get("message")))
     if error == "crashed":
-        return Verdict("fail", failed("crashed", f"{name}.recipe", name=name, stage=result.get("stage", "starting")))
+        return Verdict("fail", fail_message("crashed", f"{name}.recipe", name=name, stage=result.get("stage", "starting")))
     if error == "timeout":
-        return Verdict("fail", failed("timeout", "timeout", name=name, stage=result.get("stage")))
+        return Verdict("fail", fail_message("timeout", "timeout", name=name, stage=result.get("stage")))
     hint = f"{name}.recipe" if result.get("computed_in") is None else "computed_in"
-    return Verdict("fail", failed("raised", hint, name=name, error=result["type"], stage=result["stage"],
+    return Verdict("fail", fail_message("raised", hint, name=name, error=result["type"], stage=result["stage"],
                                   message=result["message"], cell=(result.get("computed_in") or 0) + 1))
 
 
@@ -387,6 +387,6 @@ def judge(name: str, inputs: Dict, result: Dict) -> Verdict:
     except _Fail as failure:
         return Verdict("fail", str(failure))
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as error:
-        return Verdict("fail", failed("unexpected", f"{name}.recipe", name=name,
+        return Verdict("fail", fail_message("unexpected", f"{name}.recipe", name=name,
                                       error=f"{type(error).__name__}: {error}"))
-    return Verdict("pass", passed(f"{name}.pass"))
+    return Verdict("pass", pass_message(f"{name}.pass"))

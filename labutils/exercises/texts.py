@@ -1,10 +1,10 @@
 """The English of every check message, keyed: "[PASS] <what>" or "[FAIL] <what> — hint: <hint>".
 
 WHATS holds what a line says, HINTS where to look. The judges (judges.py) and the grader write
-their messages only through `passed` and `failed`, by key, so every message they can produce is
-in these two tables. A {slot} stands for a part that changes (a name, a shape, a number); the
-caller formats its value. Translations use the same keys (labutils/locales/<lang>/checks.yaml,
-read by labutils.messages).
+their messages only through `pass_message` and `fail_message`, by key, so every message they can
+produce is in these two tables. A {slot} stands for a part that changes (a name, a shape, a
+number); the caller formats its value. Translations use the same keys
+(labutils/locales/<lang>/checks.yaml, read by labutils.messages).
 """
 from __future__ import annotations
 
@@ -215,12 +215,12 @@ HINTS = {
 }
 
 
-def passed(what: str, **slots) -> str:
+def pass_message(what: str, **slots) -> str:
     """'[PASS] <what>': the text of WHATS[what] with its {slots} filled in."""
     return f"{FRAME['pass']} {WHATS[what].format(**slots)}"
 
 
-def failed(what: str, hint: Optional[str] = None, **slots) -> str:
+def fail_message(what: str, hint: Optional[str] = None, **slots) -> str:
     """'[FAIL] <what> — hint: <hint>': the texts of WHATS[what] and HINTS[hint] with their {slots} filled in."""
     message = f"{FRAME['fail']} {WHATS[what].format(**slots)}"
     return message if hint is None else message + FRAME["hint"] + HINTS[hint].format(**slots)

@@ -114,14 +114,14 @@ def _write_json(path: Path, data: Dict) -> None:
 
 def results_for(grade: Optional[Dict], notes: List[str], seconds: float) -> Dict:
     """Gradescope's results.json for one graded student (or for no grade at all: score 0 and the notes)."""
-    from labutils.exercises.texts import failed
+    from labutils.exercises.texts import fail_message
     from labutils.grading.submissions import RUBRIC
     from labutils.messages import localize
 
     tests = []
     for number, (exercise, points) in enumerate(RUBRIC.items(), start=1):
         result = (grade or {}).get("exercises", {}).get(exercise) or {
-            "points": 0, "status": "missing", "message": failed("not_graded"), "notebook": None}
+            "points": 0, "status": "missing", "message": fail_message("not_graded"), "notebook": None}
         where = f" (in {result['notebook']})" if result.get("notebook") else ""
         tests.append({"name": exercise, "number": str(number), "score": result.get("points", 0), "max_score": points,
                       "status": "passed" if result.get("status") == "pass" else "failed",

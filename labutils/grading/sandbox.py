@@ -78,7 +78,7 @@ class Isolation:
     mode: str
     root: bool
 
-    def missing(self) -> List[str]:
+    def not_isolated(self) -> List[str]:
         """What is NOT isolated here, in words (empty when everything is)."""
         gaps = []
         if self.mode == "none":

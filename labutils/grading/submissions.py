@@ -8,7 +8,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from labutils.exercises.texts import failed
+from labutils.exercises.texts import fail_message
 
 # Points per exercise: the one rubric.
 RUBRIC: Dict[str, int] = {"vectorize_string": 1, "get_batch": 2, "LSTMModel": 3, "compute_loss": 1,
@@ -149,7 +149,7 @@ def _verdicts(results: Dict, inputs: Dict, probe_timed_out: bool) -> Dict[str, D
             try:
                 verdict = judge(name, inputs[name], result)
             except (AttributeError, KeyError, TypeError, ValueError) as error:  # data not from our probe
-                verdict = Verdict("fail", failed("unusable", "unusable", name=name, error=type(error).__name__))
+                verdict = Verdict("fail", fail_message("unusable", "unusable", name=name, error=type(error).__name__))
             verdicts[name] = {"status": verdict.status, "message": verdict.message}
     return verdicts
 
@@ -215,7 +215,7 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
     reports = [grade_notebook(Path(p), seed, cell_timeout, timeout, threads, limits) for p in notebooks]
     exercises = {}
     for exercise, points in RUBRIC.items():
-        best = {"status": "missing", "notebook": None, "message": failed("not_found", "not_found", name=exercise)}
+        best = {"status": "missing", "notebook": None, "message": fail_message("not_found", "not_found", name=exercise)}
         for report in reports:
             got = report["exercises"].get(exercise)
             imported = got and got["status"] == "missing" and "reference" in got["message"]
@@ -237,6 +237,6 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
 def failed_grade(name: str, notebooks: Sequence[Path], error: str) -> Dict:
     """The grade of a student whose grading failed: no points, the error as the status."""
     exercises = {e: {"status": "error", "points": 0, "max": p, "notebook": None,
-                     "message": failed("grader_failed")} for e, p in RUBRIC.items()}
+                     "message": fail_message("grader_failed")} for e, p in RUBRIC.items()}
     return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises, "total": 0,
             "max": sum(RUBRIC.values()), "status": f"grader error: {error}", "flags": [], "reports": []}
