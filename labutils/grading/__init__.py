@@ -21,10 +21,11 @@ per process (--memory, --cpu-time, --max-file-size, --max-processes) and, as roo
 unprivileged uid. The kernel runs the cells (LABUTILS_SMALL=1, CUDA hidden, per-cell and total
 timeouts, capped output; a cell that kills the kernel is skipped on a re-run). Then a fresh
 process (worker.py, probe_process.py) re-runs only the notebook's definitions and probes them on
-inputs drawn afresh (--seed to repeat), its channel bound before any student code runs; the grader
-judges the data in its own process, with its own imports of the reference. Only definitions made in the
-notebook count: labutils' reference, imported, wrapped or called at run time, counts as not
-implemented. Identical code (to the reference, between students) is flagged, not zeroed.
+inputs drawn afresh (--seed to repeat), its channel bound before any student code runs; the
+grader judges the data in its own process, with its own imports of the reference. Only
+definitions made in the notebook count: labutils' reference, imported, wrapped or called at run
+time, counts as not implemented. Identical code (to the reference, between students) is flagged,
+not zeroed.
 How each limit works and the residual risks: README.md in this folder.
 
 Output in --out (default ./grades): grades.csv (one row per student), grades.json (details)

@@ -11,6 +11,7 @@ import sys
 
 ALLOWED_CALLS = {"torch.device", "lab_vocab", "dict", "list", "tuple", "set", "int", "float", "str", "range", "len",
                  "np.array", "np.arange", "frozenset"}
+PROBE_CODES = set()  # ids of the loaded files' own code objects (filled by main, before any student code)
 
 
 def _call_name(node):
@@ -149,9 +150,6 @@ def probe_with_trap(probes, name, obj, inputs, module_name, seconds_each):
     if tampered:
         return {"meta": result.get("meta", {}), "error": "tampered"}
     return result
-
-
-PROBE_CODES = set()  # ids of the loaded files' own code objects (filled by main, before any student code)
 
 
 def _own_codes(namespace, module_name):

@@ -28,6 +28,7 @@ from typing import Dict, List, Tuple
 LABUTILS = Path(__file__).resolve().parents[1]
 PROBES_FILE = LABUTILS / "exercises" / "probes.py"
 PROBE_PROCESS_FILE = LABUTILS / "grading" / "probe_process.py"
+
 # Runs first in the probe process: read everything from stdin, load the two files, bind the channel, then main().
 BOOTSTRAP = r"""
 def _labutils_probe_process():
