@@ -3,8 +3,9 @@
     python -m benchmarks.bench_grading [--students 2]
 
 Grades N students, each with copies of the lab's own solution notebooks 02 and 03 (two exercises,
-small settings, as a course's submissions would be), three ways: sandboxed with 1 job, sandboxed with 2 jobs, and with LABUTILS_SANDBOX=none (the same worker,
-limits and uid, without bubblewrap/unshare) with 1 job. Writes benchmarks/results/grading.json.
+small settings, as a course's submissions would be), three ways: sandboxed with 1 job, sandboxed
+with 2 jobs, and with LABUTILS_SANDBOX=none (the same worker, limits and uid, without
+bubblewrap/unshare) with 1 job. Writes benchmarks/results/grading.json.
 """
 import argparse
 import json
@@ -30,6 +31,7 @@ def make_class(folder: Path, students: int) -> int:
 
 
 def grade_seconds(folder: Path, out: Path, jobs: int, sandbox: str = "") -> float:
+    """Seconds `python -m labutils grade` takes on `folder` (sandbox: a LABUTILS_SANDBOX mode to force)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     if sandbox:
         env["LABUTILS_SANDBOX"] = sandbox
@@ -41,6 +43,7 @@ def grade_seconds(folder: Path, out: Path, jobs: int, sandbox: str = "") -> floa
 
 
 def main(argv=None) -> int:
+    """Grade the class three ways and write benchmarks/results/grading.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=2, help="students (two notebooks each)")
     args = parser.parse_args(argv)

@@ -7,17 +7,24 @@ import importlib
 
 __version__ = "0.1.0"
 
-SUBMODULES = ("batches", "checkpoints", "checks", "cli", "data", "device", "editions", "grading", "jobs", "messages",
-              "model", "music", "notebooks", "params", "pretrained", "runs", "sampling", "text", "tracking", "trainer",
-              "training")
+SUBMODULES = ("authoring", "batches", "checkpoints", "checks", "cli", "corpus", "data", "device", "exercises",
+              "extra_tunes", "files", "grading", "guided", "jobs", "messages", "model", "music", "ngram", "notebooks",
+              "params", "pretrained", "runs", "sampling", "schedule", "text", "threads", "tracking", "training",
+              "training_loop")
 
 
-def __getattr__(name: str):
-    """Import a submodule on first access (`labutils.music`, `labutils.data`, ...)."""
-    if name in SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module 'labutils' has no attribute {name!r}")
+def submodule_loader(package: str, names):
+    """`__getattr__` and `__dir__` for a package whose submodules `names` load on first access."""
+
+    def __getattr__(name: str):
+        if name in names:
+            return importlib.import_module(f"{package}.{name}")
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__():
+        return sorted([*vars(importlib.import_module(package)), *names])
+
+    return __getattr__, __dir__
 
 
-def __dir__():
-    return sorted([*globals(), *SUBMODULES])
+__getattr__, __dir__ = submodule_loader(__name__, SUBMODULES)

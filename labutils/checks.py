@@ -1,9 +1,9 @@
 """The exercise checks students run: [PASS] <what was verified>, or CheckFailed("[FAIL] <what> — hint: <where>").
 
-Each check is judge(probe(student code)): `labutils.grading.probe` runs the student's code on
-fresh random inputs and returns plain data; `labutils.grading.judges` compares that data with
-the reference. The grader runs the same probes inside the student's kernel and the same judges
-in its own process. Messages come in the language set by `set_language("zh")` (the Chinese
+Each check is judge(probe(student code)) from labutils.exercises: `probes` runs the student's code
+on fresh random inputs (`inputs`) and returns plain data; `judges` compares that data with the
+reference. The grader uses the same inputs, probes and judges (the probes in a fresh process, the
+judges in its own). Messages come in the language set by `set_language("zh")` (the Chinese
 notebooks call it) or LABUTILS_LANG, English otherwise (labutils.messages).
 """
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from labutils.grading import probe as grading_probe
-from labutils.grading.judges import judge, make_inputs
+from labutils.exercises.inputs import make_inputs
+from labutils.exercises.judges import judge
+from labutils.exercises.probes import run_probe
 from labutils.messages import get_language, localize, set_language
 
 __all__ = ["CheckFailed", "check_vectorize_string", "check_get_batch", "check_lstm_model", "check_compute_loss",
-           "check_train_step", "check_generate_text", "make_inputs", "set_language", "get_language"]
+           "check_train_step", "check_generate_text", "set_language", "get_language"]
 
 
 class CheckFailed(AssertionError):
@@ -27,9 +28,10 @@ class CheckFailed(AssertionError):
 
 
 def _check(name: str, student, inputs: Dict) -> None:
+    """Probe and judge one exercise; print [PASS] or raise CheckFailed, in the student's language."""
     states = random.getstate(), np.random.get_state(), torch.get_rng_state()
     try:
-        verdict = judge(name, inputs, grading_probe.run_probe(name, student, inputs))
+        verdict = judge(name, inputs, run_probe(name, student, inputs))
     finally:
         random.setstate(states[0])
         np.random.set_state(states[1])

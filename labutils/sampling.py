@@ -76,7 +76,7 @@ def generate_text(
 
     The whole start string primes the model's state, then each sampled character is fed
     back in with the carried state. `num_samples` > 1 samples that many texts at once in
-    one batch and returns a list. The vocabulary defaults to the lab's (`labutils.text.lab_vocab`).
+    one batch and returns a list. The vocabulary defaults to the lab's (`labutils.corpus.lab_vocab`).
     """
     vocab, char2idx = vocab_maps(vocab, char2idx)
     if not start_string:

@@ -1,7 +1,10 @@
 """labutils.checks: every solution passes, untouched TODOs say so, each usual mistake is caught with a hint."""
+import re
+
 import numpy as np
 import pytest
 import torch
+import yaml
 from student_code import (
     MISTAKES,
     SOLUTIONS,
@@ -16,7 +19,8 @@ from student_code import (
     untouched,
 )
 
-from labutils import checks
+from labutils import checks, messages
+from labutils.exercises import texts
 
 
 def run(name, student, seed=None):
@@ -94,3 +98,44 @@ def test_a_correct_but_unusual_generate_text_passes():
         return text
 
     assert run("generate_text", regenerate_everything) == "[PASS]"
+
+
+# ---------------------------------------------------------------- every message in every language
+
+SLOT = re.compile(r"\{(\w+)\}")
+TRANSLATED = [language for language in messages.languages() if language != "en"]
+KEYS = [("whats", key) for key in texts.WHATS] + [("hints", key) for key in texts.HINTS]
+
+
+def _catalog(language):
+    return yaml.safe_load((messages.LOCALES / language / "checks.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_every_message_has_a_translation_of_its_current_english(language):
+    """A key of exercises/texts.py without a translation, or whose English changed since, fails here."""
+    catalog = _catalog(language)
+    for kind, english in (("whats", texts.WHATS), ("hints", texts.HINTS)):
+        entries = catalog[kind]
+        assert [key for key in english if not (entries.get(key) or {}).get(language)] == [], "untranslated"
+        assert [key for key in english if entries[key]["en"] != english[key]] == [], "English changed since"
+        assert sorted(set(entries) - set(english)) == [], "keys texts.py no longer has"
+        unknown_slots = [key for key in english if set(SLOT.findall(entries[key][language])) - set(SLOT.findall(english[key]))]
+        assert unknown_slots == [], "slots the English does not have"
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+@pytest.mark.parametrize("kind, key", KEYS, ids=[f"{kind}-{key}" for kind, key in KEYS])
+def test_each_message_is_shown_in_its_own_translation(kind, key, language):
+    """The English of each key, with made-up parts, comes out as that key's translation with the same parts."""
+    slots = {name: f"<{name}>" for name in SLOT.findall(getattr(texts, kind.upper())[key])}
+    catalog = _catalog(language)
+    translated = SLOT.sub(lambda slot: slots[slot.group(1)], catalog[kind][key][language])
+    frame = catalog["frame"]
+    if kind == "whats":
+        message, expected = texts.fail_message(key, **slots), f"{frame['fail']} {translated}"
+    else:
+        message = texts.fail_message("not_implemented", key, **{"name": "<name>", **slots})
+        expected = f"{frame['fail']} {messages.translate_part('<name> is not implemented yet', 'whats', language)}"
+        expected += f"{frame['hint']}{translated}"
+    assert messages.localize(message, language) == expected

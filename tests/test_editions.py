@@ -288,16 +288,6 @@ def test_each_usual_mistake_gets_a_chinese_message(name, student, expected, chin
     assert CJK.search(what) and CJK.search(hint), message
 
 
-def test_every_judge_text_has_a_chinese_entry():
-    """A new or changed hint or what-part in judges.py needs its entry in labutils/locales/zh/checks.yaml."""
-    data = yaml.safe_load((messages.LOCALES / "zh" / "checks.yaml").read_text(encoding="utf-8"))
-    known = {kind: {e["en"] for e in data[kind] if e.get("zh")} for kind in ("whats", "hints")}
-    found = messages.judge_strings()
-    assert len(found["whats"]) > 30 and len(found["hints"]) > 30
-    assert [w for w in found["whats"] if w not in known["whats"]] == []
-    assert [h for h in found["hints"] if h not in known["hints"]] == []
-
-
 @pytest.mark.parametrize("result", [
     {"error": "missing", "meta": {}}, {"error": "missing", "meta": {"module": "labutils.text"}},
     {"error": "not_implemented"}, {"error": "reference"}, {"error": "reference", "how": "call", "message": "x"},
@@ -306,7 +296,7 @@ def test_every_judge_text_has_a_chinese_entry():
     {"error": "exception", "type": "NameError", "stage": "calling it", "message": "x", "computed_in": 3},
 ], ids=lambda r: "-".join(str(v) for v in r.values())[:40])
 def test_what_the_judge_says_itself_is_in_chinese(result):
-    from labutils.grading.judges import judge
+    from labutils.exercises.judges import judge
 
     message = messages.localize(judge("vectorize_string", {}, result).message, "zh")
     what, _, hint = message.partition(" —— 提示：")

@@ -47,11 +47,11 @@ class LSTMModel(nn.Module):
         super().__init__()
         raise NotImplementedError("TODO: build the layers")
 """
-TAMPER = """import labutils.checks, labutils.grading, labutils.grading.judges, labutils.grading.probe
-from labutils.grading.judges import Verdict
-labutils.grading.judges.judge = labutils.checks.judge = lambda *args, **kwargs: Verdict("pass", "[PASS] trust me")
+TAMPER = """import labutils.checks, labutils.grading, labutils.exercises.judges, labutils.exercises.probes
+from labutils.exercises.judges import Verdict
+labutils.exercises.judges.judge = labutils.checks.judge = lambda *args, **kwargs: Verdict("pass", "[PASS] trust me")
 labutils.grading.RUBRIC["compute_loss"] = 100
-labutils.grading.probe.run_probe = lambda *args: {"data": {}}
+labutils.exercises.probes.run_probe = lambda *args: {"data": {}}
 from labutils.batches import get_batch
 from labutils.model import LSTMModel
 from labutils.training import train_step

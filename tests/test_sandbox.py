@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from test_grading import FULL, HEADER, UNTOUCHED, solution_source, write_notebook
 
+from labutils.exercises import probes
+from labutils.exercises.inputs import make_inputs
+from labutils.exercises.judges import judge
 from labutils.grading import cli as grading_cli
-from labutils.grading import probe as grading_probe
 from labutils.grading import sandbox
-from labutils.grading.judges import judge, make_inputs
 
 ISOLATION = sandbox.detect()
 needs_namespaces = pytest.mark.skipif(ISOLATION.mode == "none", reason="needs bubblewrap or unshare (as root) on Linux")
@@ -27,7 +28,7 @@ if os.fork() == 0:  # a detached daemon that would rewrite grades later
     os.execvp("sleep", ["sleep", "1001.{os.getpid()}"])
 time.sleep(0.5)
 """
-FORGE_SAVE = """import torch, labutils.grading.probe as P, labutils.text, labutils.batches, labutils.model, labutils.training, labutils.sampling
+FORGE_SAVE = """import torch, labutils.exercises.probes as P, labutils.text, labutils.batches, labutils.model, labutils.training, labutils.sampling
 REF = {"vectorize_string": lambda s: labutils.text.vectorize_string(s, char2idx), "get_batch": labutils.batches.get_batch,
        "LSTMModel": labutils.model.LSTMModel, "compute_loss": labutils.training.compute_loss,
        "train_step": labutils.training.train_step, "generate_text": labutils.sampling.generate_text}
@@ -229,7 +230,7 @@ def test_call_time_tricks_would_pass_without_the_trap():
     rng = __import__("numpy").random.default_rng(0)
     for name in ("get_batch", "compute_loss", "train_step"):
         inputs = make_inputs(name, rng)
-        assert judge(name, inputs, {"data": grading_probe.PROBES[name](namespace[name], inputs, {})}).passed, name
+        assert judge(name, inputs, {"data": probes.PROBES[name](namespace[name], inputs, {})}).passed, name
     assert importlib.import_module("labutils.batches")
 
 

@@ -1,9 +1,10 @@
 """Grade student notebooks against the solutions: `python -m labutils grade SUBMISSION...`.
 
 cli.py (the command), submissions.py (find, run, judge), sandbox.py (isolation, limits), worker.py
-(one notebook inside the sandbox), kernel.py (its kernel run), probe.py (the probe process, loaded as
-text), judges.py (verdicts, inputs), similarity.py (flags), report.py (grades.csv, grades.json,
-feedback/), gradescope.py (the autograder zip and results.json).
+(one notebook inside the sandbox), kernel.py (its kernel run), probe_process.py (the probe process,
+loaded as text), similarity.py (flags), report.py (grades.csv, grades.json, feedback/),
+gradescope.py (the autograder zip and results.json). The inputs, probes and judges of the exercises
+are labutils.exercises, the same the notebook checks use.
 
 Submissions. Each SUBMISSION argument is one of:
   * a notebook file (.ipynb): one student, named after the file (alice.ipynb -> alice);
@@ -19,16 +20,21 @@ else a new session; the grader says what is not isolated) with an allowlisted en
 per process (--memory, --cpu-time, --max-file-size, --max-processes) and, as root, a fresh
 unprivileged uid. The kernel runs the cells (LABUTILS_SMALL=1, CUDA hidden, per-cell and total
 timeouts, capped output; a cell that kills the kernel is skipped on a re-run). Then a fresh
-process (worker.py, probe.py) re-runs only the notebook's definitions and probes them on inputs
-drawn afresh (--seed to repeat), its channel bound before any student code runs; this process
-judges the data with its own imports of the reference (judges.py). Only definitions made in the
-notebook count: labutils' reference, imported, wrapped or called at run time, counts as not
-implemented. Identical code (to the reference, between students) is flagged, not zeroed.
+process (worker.py, probe_process.py) re-runs only the notebook's definitions and probes them on
+inputs drawn afresh (--seed to repeat), its channel bound before any student code runs; the
+grader judges the data in its own process, with its own imports of the reference. Only
+definitions made in the notebook count: labutils' reference, imported, wrapped or called at run
+time, counts as not implemented. Identical code (to the reference, between students) is flagged,
+not zeroed.
 How each limit works and the residual risks: README.md in this folder.
 
 Output in --out (default ./grades): grades.csv (one row per student), grades.json (details)
 and feedback/<student>.txt. The exit status is non-zero only when the grader itself fails.
 """
+from labutils import submodule_loader
 from labutils.grading.submissions import RUBRIC, find_submissions, grade_notebook, grade_student
+
+MODULES = ("cli", "gradescope", "kernel", "probe_process", "report", "sandbox", "similarity", "submissions", "worker")
+__getattr__, __dir__ = submodule_loader(__name__, MODULES)
 
 __all__ = ["RUBRIC", "find_submissions", "grade_notebook", "grade_student"]

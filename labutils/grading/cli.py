@@ -74,7 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     grades: List[Dict] = []
     print(f"Grading {len(submissions)} submission(s) with {jobs} job(s), seed {seed}.")
     isolation = sandbox.detect()
-    gaps = isolation.missing()
+    gaps = isolation.not_isolated()
     print(f"Isolation: {isolation.mode}{' as root, kernels as an unprivileged uid' if isolation.root else ''}; "
           f"limits per kernel process: {limits.describe('memory')}, {limits.describe('cpu')}, "
           f"{limits.describe('file_size')}" + (f", {limits.describe('processes')}" if isolation.root else "") + ".")

@@ -64,6 +64,7 @@ def _apt_packages() -> str:
 
 
 def _torch_spec() -> str:
+    """The torch requirement scripts/setup.sh installs (one place for its version)."""
     setup = REPOSITORY / "scripts" / "setup.sh"
     for line in setup.read_text(encoding="utf-8").splitlines() if setup.exists() else []:
         if line.startswith("TORCH_SPEC="):
@@ -104,6 +105,7 @@ def build_zip(out: Path, options: List[str]) -> List[str]:
 
 
 def _write_json(path: Path, data: Dict) -> None:
+    """Write `data` as JSON to `path`, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -112,13 +114,14 @@ def _write_json(path: Path, data: Dict) -> None:
 
 def results_for(grade: Optional[Dict], notes: List[str], seconds: float) -> Dict:
     """Gradescope's results.json for one graded student (or for no grade at all: score 0 and the notes)."""
+    from labutils.exercises.texts import fail_message
     from labutils.grading.submissions import RUBRIC
     from labutils.messages import localize
 
     tests = []
     for number, (exercise, points) in enumerate(RUBRIC.items(), start=1):
         result = (grade or {}).get("exercises", {}).get(exercise) or {
-            "points": 0, "status": "missing", "message": "[FAIL] not graded: see the notes above", "notebook": None}
+            "points": 0, "status": "missing", "message": fail_message("not_graded"), "notebook": None}
         where = f" (in {result['notebook']})" if result.get("notebook") else ""
         tests.append({"name": exercise, "number": str(number), "score": result.get("points", 0), "max_score": points,
                       "status": "passed" if result.get("status") == "pass" else "failed",

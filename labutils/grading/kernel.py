@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
@@ -69,7 +68,7 @@ async def execute(nb, folder: Path, skip: List[int], cell_timeout: float, deadli
     record = {"errors": [], "died_in": None, "timed_out": False, "output_truncated": False, "kernel_status": None,
               "last_cell": None}
 
-    def on_error(cell, cell_index, execute_reply):
+    def on_error(cell_index, execute_reply, **_):  # nbclient passes the cell too
         content = execute_reply.get("content", {})
         record["errors"].append({"cell": cell_index, "error": str(content.get("ename", "error"))[:100],
                                  "message": str(content.get("evalue", ""))[:300]})
@@ -114,7 +113,3 @@ def code_cells(nb, skip: List[int]) -> List[Dict]:
     """[{"index", "source"}] of the notebook's code cells (for the probe process), but `skip`."""
     return [{"index": i, "source": str(c.source)} for i, c in enumerate(nb.cells)
             if c.cell_type == "code" and i not in skip]
-
-
-def new_notebook_from(text: str):
-    return nbformat.reads(text, as_version=4)

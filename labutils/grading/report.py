@@ -17,6 +17,7 @@ from labutils.messages import localize, word
 
 
 def _safe_name(name: str) -> str:
+    """The name with anything but letters, digits, dots, dashes and underscores replaced (a file name)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "student"
 
 

@@ -49,6 +49,7 @@ class Limits:
 
 
 def human_bytes(count: float) -> str:
+    """'4 GiB', '1.5 GiB', '768 MiB' or '100 bytes'."""
     for unit, size in (("GiB", GiB), ("MiB", MiB)):
         if count >= size:
             value = count / size
@@ -77,7 +78,7 @@ class Isolation:
     mode: str
     root: bool
 
-    def missing(self) -> List[str]:
+    def not_isolated(self) -> List[str]:
         """What is NOT isolated here, in words (empty when everything is)."""
         gaps = []
         if self.mode == "none":
@@ -93,6 +94,7 @@ class Isolation:
 
 
 def _works(argv: List[str]) -> bool:
+    """True when the command runs and exits 0 (within 20 s)."""
     try:
         return subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               timeout=20).returncode == 0
@@ -113,7 +115,7 @@ def detect() -> Isolation:
     mode = "none"
     if sys.platform.startswith("linux"):
         true = shutil.which("true") or "/bin/true"
-        if forced in ("", "bwrap") and shutil.which("bwrap") and _works(bwrap_prefix(Path("/"), root) + [true]):
+        if forced in ("", "bwrap") and shutil.which("bwrap") and _works(bwrap_prefix(root) + [true]):
             mode = "bwrap"
         elif forced in ("", "bwrap", "unshare") and root and shutil.which("unshare") and _works(unshare_prefix() + [true]):
             mode = "unshare"
@@ -151,13 +153,14 @@ def python_paths() -> List[str]:
 
 
 def labutils_parent() -> str:
+    """The folder that holds labutils (the PYTHONPATH of the sandboxed processes)."""
     import labutils
 
     return str(Path(labutils.__file__).resolve().parent.parent)
 
 
-def bwrap_prefix(tmp_size: Path | int, root: bool) -> List[str]:
-    """bwrap arguments: system folders and Python read-only, a fresh /tmp of `tmp_size` bytes, no network."""
+def bwrap_prefix(root: bool, tmp_bytes: int = 64 * MiB) -> List[str]:
+    """bwrap arguments: system folders and Python read-only, a fresh /tmp of `tmp_bytes` bytes, no network."""
     argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--hostname", "grader"]
     if not root:
@@ -168,9 +171,8 @@ def bwrap_prefix(tmp_size: Path | int, root: bool) -> List[str]:
             argv += ["--symlink", os.readlink(path), str(path)]
         elif path.is_dir():
             argv += ["--ro-bind", str(path), str(path)]
-    size = tmp_size if isinstance(tmp_size, int) else 64 * MiB
     # /tmp first: Python or labutils may live under /tmp (a test, an unpacked autograder) and are bound over it
-    argv += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(size), "--tmpfs", "/tmp"]
+    argv += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     paths = python_paths()
     ancestors = sorted({str(a) for p in paths for a in Path(p).parents if str(a) != "/"}, key=lambda a: a.count("/"))
     for folder in ancestors:  # bwrap would make them 0700: the kernel's uid must pass through
@@ -184,6 +186,7 @@ def bwrap_prefix(tmp_size: Path | int, root: bool) -> List[str]:
 
 
 def unshare_prefix() -> List[str]:
+    """unshare arguments: new network, PID, IPC and UTS namespaces, killed with the worker."""
     return ["unshare", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc", "--"]
 
 
@@ -241,7 +244,7 @@ def launch_prefix(limits: Limits, uid: int) -> List[str]:
             str(limits.file_size), str(limits.processes)]
 
 
-def _descendants(pid: int) -> List[int]:
+def descendants(pid: int) -> List[int]:
     """PIDs whose ancestry leads to `pid` (Linux /proc), deepest last."""
     parents: Dict[int, int] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
@@ -261,7 +264,7 @@ def _descendants(pid: int) -> List[int]:
 
 def kill_tree(process: subprocess.Popen) -> None:
     """Kill the worker's process group, every descendant and its session (what a submission started)."""
-    pids = [process.pid] + _descendants(process.pid)
+    pids = [process.pid] + descendants(process.pid)
     try:
         session = os.getsid(process.pid)
     except OSError:
@@ -284,7 +287,7 @@ def kill_tree(process: subprocess.Popen) -> None:
                             os.kill(int(entry.name), signal.SIGKILL)
                     except OSError:
                         pass
-        pids = _descendants(process.pid)
+        pids = descendants(process.pid)
         if not pids:
             break
     try:
@@ -301,7 +304,7 @@ def run_worker(request: Dict, payload: bytes, limits: Limits, timeout: float, th
     home = "/tmp"
     tmp_root = None
     if isolation.mode == "bwrap":
-        prefix = bwrap_prefix(max(limits.file_size, 64 * MiB), isolation.root)
+        prefix = bwrap_prefix(isolation.root, max(limits.file_size, 64 * MiB))
     else:
         import tempfile
 
@@ -309,7 +312,7 @@ def run_worker(request: Dict, payload: bytes, limits: Limits, timeout: float, th
         os.chmod(tmp_root, 0o711)
         home = tmp_root
         prefix = unshare_prefix() if isolation.mode == "unshare" else []
-    request = {**request, "home": home, "root": isolation.root, "limits": asdict(limits), "threads": threads,
+    request = {**request, "home": home, "limits": asdict(limits), "threads": threads,
                "uid": fresh_uid() if isolation.root else -1}
     message = json.dumps(request).encode()
     data = len(message).to_bytes(8, "big") + message + len(payload).to_bytes(8, "big") + payload

@@ -10,12 +10,12 @@ import inspect
 import textwrap
 from typing import Dict, List, Optional
 
-REFERENCES = {"vectorize_string": ("labutils.text", "vectorize_string"), "get_batch": ("labutils.batches", "get_batch"),
-              "LSTMModel": ("labutils.model", "LSTMModel"), "compute_loss": ("labutils.training", "compute_loss"),
-              "train_step": ("labutils.training", "train_step"), "generate_text": ("labutils.sampling", "generate_text")}
+from labutils.exercises import EXERCISES, REFERENCES
 
 
 class _Strip(ast.NodeTransformer):
+    """Drops docstrings and type annotations."""
+
     def _body(self, node):
         body = node.body
         if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
@@ -39,20 +39,20 @@ class _Strip(ast.NodeTransformer):
 
 
 def normalise(node: ast.AST, name: str) -> str:
+    """The code of a def/class as compared: no docstrings or annotations, under `name`, as ast.dump."""
     node = _Strip().visit(ast.parse(ast.unparse(node)).body[0])
     node.name = name
     return ast.dump(node, annotate_fields=False, include_attributes=False)
 
 
 def digest(text: str) -> str:
+    """A short hash of `text`."""
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def exercise_sources(nb) -> Dict[str, str]:
+def exercise_digests(nb) -> Dict[str, str]:
     """{exercise: digest of its normalised code} for the exercises the notebook defines at top level."""
     from IPython.core.inputtransformer2 import TransformerManager
-
-    from labutils.grading.probe import EXERCISES
 
     transform = TransformerManager().transform_cell
     found: Dict[str, str] = {}

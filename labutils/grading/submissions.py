@@ -8,6 +8,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from labutils.exercises.texts import fail_message
+
 # Points per exercise: the one rubric.
 RUBRIC: Dict[str, int] = {"vectorize_string": 1, "get_batch": 2, "LSTMModel": 3, "compute_loss": 1,
                           "train_step": 2, "generate_text": 3}
@@ -41,6 +43,7 @@ def find_submissions(paths: Sequence[str]) -> List[Tuple[str, List[Path]]]:
 
 
 def _read_notebook(path: Path):
+    """(the notebook, None), or (None, why it cannot be read)."""
     import nbformat
 
     try:
@@ -74,7 +77,27 @@ def _limit_reached(record: Dict, limits) -> List[str]:
     return [f"{limits.describe(which)} reached in cell {cell + 1}" for which, cell in found.items()]
 
 
+def _kernel_problems(record: Dict, limits, timeout: float) -> List[str]:
+    """What went wrong while the cells ran: a kernel that did not start or died, limits, the timeout, huge output."""
+    problems = []
+    cells = ", ".join(str(i + 1) for i in record.get("skipped", []))
+    if record.get("kernel_failed"):
+        problems.append(f"the Python kernel could not start ({record['kernel_failed']})")
+    if record.get("died_in") is not None:
+        problems.append(f"the kernel died on every run (cells {cells}); graded the definitions without them")
+    elif record.get("skipped"):
+        problems.append(f"the kernel died in cell {cells}; graded without it")
+    problems += _limit_reached(record, limits)
+    if record.get("timed_out"):
+        problems.append(f"the notebook ran over the total timeout of {timeout:g} s "
+                        f"(cells after cell {(record.get('last_cell') or 0) + 1} did not run)")
+    if record.get("output_truncated"):
+        problems.append("huge output was cut")
+    return problems
+
+
 def _probe_problem(record: Dict, timeout: float) -> Optional[str]:
+    """What went wrong while the probe process tested the definitions, if anything."""
     probe = record.get("probe", {})
     status = probe.get("status")
     if status == "no time left":
@@ -86,39 +109,23 @@ def _probe_problem(record: Dict, timeout: float) -> Optional[str]:
     return None
 
 
-def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, threads: Optional[int],
-                   limits=None) -> Dict:
-    """Run one notebook in the sandbox and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}."""
+def _run_in_sandbox(nb, inputs: Dict, cell_timeout: float, timeout: float, threads: Optional[int],
+                    limits) -> Tuple[Optional[Dict], str]:
+    """The grading worker's record of one notebook (plain data), or None and why there is none."""
     import io
 
+    import nbformat
     import torch
 
-    from labutils.grading import sandbox
-    from labutils.grading.judges import Verdict, judge, make_inputs
-    from labutils.messages import notebook_language
+    from labutils.grading.sandbox import run_worker
 
-    limits = limits or sandbox.Limits()
-    report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}, "sources": {}}
-    nb, problem = _read_notebook(path)
-    if nb is None:
-        report["problems"].append(problem)
-        return report
-    report["language"] = notebook_language(nb)  # feedback in the notebook's language (labutils.messages)
-    from labutils.grading.similarity import exercise_sources
-
-    report["sources"] = exercise_sources(nb)
-    report["suspicious"] = suspicious_names(nb)
-    rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
-    inputs = {name: make_inputs(name, rng) for name in RUBRIC}
     buffer = io.BytesIO()
     torch.save(inputs, buffer)
     seconds_each = max(5.0, min(20.0, cell_timeout / 2))  # per exercise probed
     probe_budget = min(6 * seconds_each + 15, max(20.0, timeout / 2))
-    import nbformat
-
     request = {"notebook": nbformat.writes(nb), "cell_timeout": cell_timeout, "timeout": timeout,
                "seconds_each": seconds_each, "probe_budget": probe_budget}
-    answer, reason = sandbox.run_worker(request, buffer.getvalue(), limits, timeout + 20, threads)
+    answer, reason = run_worker(request, buffer.getvalue(), limits, timeout + 20, threads)
     record = None
     if answer:
         try:
@@ -126,22 +133,52 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
         except Exception as error:  # noqa: BLE001 - the worker's answer is data, never code
             reason = f"the grading worker's answer was unreadable ({type(error).__name__})"
     if not isinstance(record, dict):
-        report["problems"].append(reason or "the grading worker gave no answer")
+        return None, reason or "the grading worker gave no answer"
+    return record, ""
+
+
+def _verdicts(results: Dict, inputs: Dict, probe_timed_out: bool) -> Dict[str, Dict]:
+    """{exercise: {"status", "message"}}: the judges' verdicts on what the probe process sent back."""
+    from labutils.exercises.judges import Verdict, judge
+
+    verdicts = {}
+    for name, result in results.items():
+        if name in RUBRIC and isinstance(result, dict):
+            if result.get("error") == "crashed" and probe_timed_out:
+                result = {**result, "error": "timeout"}
+            try:
+                verdict = judge(name, inputs[name], result)
+            except (AttributeError, KeyError, TypeError, ValueError) as error:  # data not from our probe
+                verdict = Verdict("fail", fail_message("unusable", "unusable", name=name, error=type(error).__name__))
+            verdicts[name] = {"status": verdict.status, "message": verdict.message}
+    return verdicts
+
+
+def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, threads: Optional[int],
+                   limits=None) -> Dict:
+    """Run one notebook in the sandbox and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}."""
+    from labutils.exercises.inputs import make_inputs
+    from labutils.grading.sandbox import Limits
+    from labutils.grading.similarity import exercise_digests
+    from labutils.messages import notebook_language
+
+    limits = limits or Limits()
+    report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}, "sources": {}}
+    nb, problem = _read_notebook(path)
+    if nb is None:
+        report["problems"].append(problem)
+        return report
+    report["language"] = notebook_language(nb)  # feedback in the notebook's language (labutils.messages)
+    report["sources"] = exercise_digests(nb)
+    report["suspicious"] = suspicious_names(nb)
+    rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
+    inputs = {name: make_inputs(name, rng) for name in RUBRIC}
+    record, reason = _run_in_sandbox(nb, inputs, cell_timeout, timeout, threads, limits)
+    if record is None:
+        report["problems"].append(reason)
         return report
     report["errors"] = [{**e, "cell": e["cell"] + 1} for e in record.get("errors", [])[:20]]
-    cells = ", ".join(str(i + 1) for i in record.get("skipped", []))
-    if record.get("kernel_failed"):
-        report["problems"].append(f"the Python kernel could not start ({record['kernel_failed']})")
-    if record.get("died_in") is not None:
-        report["problems"].append(f"the kernel died on every run (cells {cells}); graded the definitions without them")
-    elif record.get("skipped"):
-        report["problems"].append(f"the kernel died in cell {cells}; graded without it")
-    report["problems"] += _limit_reached(record, limits)
-    if record.get("timed_out"):
-        report["problems"].append(f"the notebook ran over the total timeout of {timeout:g} s "
-                                  f"(cells after cell {(record.get('last_cell') or 0) + 1} did not run)")
-    if record.get("output_truncated"):
-        report["problems"].append("huge output was cut")
+    report["problems"] += _kernel_problems(record, limits, timeout)
     probe_problem = _probe_problem(record, timeout)
     if probe_problem:
         report["problems"].append(probe_problem)
@@ -151,17 +188,7 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
         if not probe_problem:
             report["problems"].append("the grader could not test the definitions")
         return report
-    timed_out = record.get("probe", {}).get("status") == "timeout"
-    for name, result in results.items():
-        if name in RUBRIC and isinstance(result, dict):
-            if result.get("error") == "crashed" and timed_out:
-                result = {**result, "error": "timeout"}
-            try:
-                verdict = judge(name, inputs[name], result)
-            except (AttributeError, KeyError, TypeError, ValueError) as error:  # data not from our probe
-                verdict = Verdict("fail", f"[FAIL] {name}: the probe's data is unusable ({type(error).__name__}) "
-                                          "— hint: do not change the grader's objects from the notebook")
-            report["exercises"][name] = {"status": verdict.status, "message": verdict.message}
+    report["exercises"] = _verdicts(results, inputs, record.get("probe", {}).get("status") == "timeout")
     return report
 
 
@@ -188,8 +215,7 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
     reports = [grade_notebook(Path(p), seed, cell_timeout, timeout, threads, limits) for p in notebooks]
     exercises = {}
     for exercise, points in RUBRIC.items():
-        best = {"status": "missing", "notebook": None, "message": f"[FAIL] {exercise} was not found in any "
-                "notebook — hint: define it in its TODO cell and save the notebook"}
+        best = {"status": "missing", "notebook": None, "message": fail_message("not_found", "not_found", name=exercise)}
         for report in reports:
             got = report["exercises"].get(exercise)
             imported = got and got["status"] == "missing" and "reference" in got["message"]
@@ -209,7 +235,8 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
 
 
 def failed_grade(name: str, notebooks: Sequence[Path], error: str) -> Dict:
+    """The grade of a student whose grading failed: no points, the error as the status."""
     exercises = {e: {"status": "error", "points": 0, "max": p, "notebook": None,
-                     "message": "[FAIL] not graded: the grader failed"} for e, p in RUBRIC.items()}
+                     "message": fail_message("grader_failed")} for e, p in RUBRIC.items()}
     return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises, "total": 0,
             "max": sum(RUBRIC.values()), "status": f"grader error: {error}", "flags": [], "reports": []}

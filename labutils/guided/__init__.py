@@ -11,7 +11,11 @@ The files, each using only those below it:
                 MAX_RETRIES), and where a tune ends
 The rhythm is labutils.music.rhythm's; the sampling of one character, labutils.sampling's.
 """
+from labutils import submodule_loader
 from labutils.guided.guide import MAX_RETRIES, TuneRow
 from labutils.guided.sampler import generate_tunes
 
 __all__ = ["MAX_RETRIES", "TuneRow", "generate_tunes"]
+
+MODULES = ("guide", "sampler")
+__getattr__, __dir__ = submodule_loader(__name__, MODULES)

@@ -26,6 +26,7 @@ character at a time as abc2midi does: how full the bar is, which bars are wrong,
 plays again (labutils.guided samples with it). From a shell:
 `python -m labutils play TUNE.abc --out tune.wav`.
 """
+from labutils import submodule_loader
 from labutils.music.abc import MAX_CHARS, TuneReport
 from labutils.music.common import SongError, say_pure_python_once
 from labutils.music.display import piano_roll, sheet_svg, show_sheet
@@ -54,3 +55,6 @@ from labutils.music.quality import COPY_RUN, CopyIndex, best_tunes, quality_summ
 from labutils.music.rhythm import RhythmState
 
 __all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "tune_quality", "RhythmState"]
+
+MODULES = ("abc", "common", "display", "play", "quality", "rhythm", "synth", "transpose")
+__getattr__, __dir__ = submodule_loader(__name__, MODULES)

@@ -24,6 +24,7 @@ The files, each using only those below it:
     repeats.py   RepeatSimulator: abc2midi's repeat fix-ups and playback of repeats and endings
     notation.py  ABC as abc2midi reads it: characters, meters, keys, chord names, note lengths
 """
+from labutils import submodule_loader
 from labutils.music.rhythm.notation import (
            ACCIDENTALS,
            NOTE_LETTERS,
@@ -36,3 +37,6 @@ from labutils.music.rhythm.state import RhythmState, apply_repeat_fixes, bad_bar
 
 __all__ = ["ACCIDENTALS", "NOTE_LETTERS", "REST_LETTERS", "RhythmState", "apply_repeat_fixes", "bad_bar_count",
            "default_unit", "key_value_ok", "meter_length", "repeat_errors", "tune_warnings"]
+
+MODULES = ("bars", "notation", "reader", "repeats", "state")
+__getattr__, __dir__ = submodule_loader(__name__, MODULES)

@@ -1,23 +1,20 @@
 """Probes: run a student's exercise code on given inputs and return plain data (tensors, lists, numbers).
 
-ONE SELF-CONTAINED FILE, LOADED AS TEXT: at module level it imports nothing from labutils (standard
-library, numpy and torch only). The grading worker (worker.py) starts a fresh process that reads
-this file as text into a private namespace before any student code runs, then `main` re-runs the
-notebook's definitions and probes them; the results leave through a channel bound before that.
-`labutils.checks` and judges.py import it as a module for its models and `describe`.
+ONE SELF-CONTAINED FILE, LOADED AS TEXT: it imports nothing from labutils (standard library, numpy and
+torch only). `labutils.checks` imports it as a module and probes in the student's own kernel; the
+grader's probe process (labutils/grading/probe_process.py) reads it as text into a private namespace
+before any student code runs. judges.py imports it for the crafted models and `as_numpy`.
 """
-import ast
 import contextlib
+import functools
 import random
 import signal
-import sys
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-EXERCISES = ("vectorize_string", "get_batch", "LSTMModel", "compute_loss", "train_step", "generate_text")
 _UNSET = object()
 
 
@@ -118,7 +115,7 @@ def probe_get_batch(fn, inputs, stage):
         text = texts["data"][: call["length"]] if call["source"] == "data" else texts["songs"]
         doing = (f"calling get_batch(text of {len(text)} characters, seq_length={call['seq_length']}, "
                  f"batch_size={call['batch_size']})")
-        outputs.append(attempt(stage, doing, lambda: fn(text, call["seq_length"], call["batch_size"])))
+        outputs.append(attempt(stage, doing, functools.partial(fn, text, call["seq_length"], call["batch_size"])))
     return {"outputs": outputs}
 
 
@@ -374,212 +371,3 @@ def time_limit(seconds):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-ALLOWED_CALLS = {"torch.device", "lab_vocab", "dict", "list", "tuple", "set", "int", "float", "str", "range", "len",
-                 "np.array", "np.arange", "frozenset"}
-
-
-def _call_name(node):
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
-def _cheap(value):
-    """True for assigned values the probe process may recompute: no calls but a few harmless ones."""
-    return all(not isinstance(n, ast.Call) or _call_name(n.func) in ALLOWED_CALLS for n in ast.walk(value)) and not any(
-        isinstance(n, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr,
-                       ast.Await, ast.Yield, ast.YieldFrom)) for n in ast.walk(value))
-
-
-def _names_only(target):
-    if isinstance(target, ast.Name):
-        return True
-    return isinstance(target, (ast.Tuple, ast.List)) and all(_names_only(t) for t in target.elts)
-
-
-def definitions(source):
-    """The statements of a cell the probe process re-runs: imports, def, class and cheap assignments to names."""
-    tree = source if isinstance(source, ast.Module) else ast.parse(source)
-    keep = []
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            keep.append(node)
-        elif isinstance(node, ast.Assign) and all(_names_only(t) for t in node.targets) and _cheap(node.value):
-            keep.append(node)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None \
-                and _cheap(node.value):
-            keep.append(node)
-    return ast.Module(body=keep, type_ignores=[])
-
-
-def _fingerprint(code):
-    consts = tuple(_fingerprint(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts)
-    return code.co_code, code.co_names, code.co_varnames, consts
-
-
-def _codes_of(obj, seen=None):
-    """The code objects of a function, or of a class's functions, nested ones included."""
-    seen = set() if seen is None else seen
-    found = []
-    functions = []
-    if isinstance(obj, type):
-        for klass in obj.__mro__:
-            if klass.__module__ in ("builtins",) or klass.__module__.startswith("torch"):
-                continue
-            for value in vars(klass).values():
-                value = getattr(value, "__func__", value)
-                if isinstance(value, property):
-                    functions += [f for f in (value.fget, value.fset, value.fdel) if f]
-                elif hasattr(value, "__code__"):
-                    functions.append(value)
-    elif hasattr(obj, "__code__"):
-        functions.append(obj)
-    stack = [f.__code__ for f in functions if hasattr(f, "__code__")]
-    while stack:
-        code = stack.pop()
-        if id(code) in seen:
-            continue
-        seen.add(id(code))
-        found.append(code)
-        stack.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return found
-
-
-class ReferenceTrap:
-    """Notices labutils' reference code running (however it was fetched) while one exercise is probed.
-
-    A sys.setprofile hook: any code object of the reference's module, or one with the same bytecode
-    (a types.FunctionType copy, exec(inspect.getsource(...))), that is not the student's own definition."""
-
-    def __init__(self, module_name):
-        import importlib
-
-        module = importlib.import_module(module_name)
-        self.file = module.__file__
-        codes = []
-        for value in vars(module).values():
-            if getattr(value, "__module__", None) == module_name:
-                codes += [c for c in _codes_of(value) if c.co_filename == self.file]  # not decorators' wrappers
-        self.codes = codes  # kept alive, so their ids stay theirs
-        self.ids = {id(c) for c in codes}
-        self.prints = {_fingerprint(c) for c in codes if len(c.co_code) >= 40}
-        self.hits = []
-
-    def hook_for(self, own):
-        own_ids = {id(c) for c in own}
-        cache = {}
-        hits = self.hits
-
-        def hook(frame, event, arg):
-            if event != "call":
-                return
-            code = frame.f_code
-            known = cache.get(id(code))
-            if known is None or known[0] is not code:
-                bad = id(code) in self.ids or code.co_filename == self.file or (
-                    id(code) not in own_ids and id(code) not in PROBE_CODES and _fingerprint(code) in self.prints)
-                known = cache[id(code)] = (code, bad)
-            if known[1]:
-                hits.append(code.co_name)
-        return hook
-
-
-def probe_with_trap(name, obj, inputs, module_name, seconds_each):
-    """run_probe under the reference trap and the time limit: the result, or a "reference" error."""
-    import threading
-
-    trap = ReferenceTrap(module_name)
-    hook = trap.hook_for(_codes_of(obj))
-    threading.setprofile(hook)
-    sys.setprofile(hook)
-    try:
-        with time_limit(seconds_each):
-            result = run_probe(name, obj, inputs)
-    finally:
-        tampered = sys.getprofile() is not hook
-        sys.setprofile(None)
-        threading.setprofile(None)
-    if trap.hits:
-        return {"meta": result.get("meta", {}), "error": "reference", "how": "call",
-                "where": sorted(set(trap.hits))[:5], "message": ", ".join(sorted(set(trap.hits))[:5])}
-    if tampered:
-        return {"meta": result.get("meta", {}), "error": "tampered"}
-    return result
-
-
-REFERENCE_MODULES = {"vectorize_string": "labutils.text", "get_batch": "labutils.batches", "LSTMModel": "labutils.model",
-                     "compute_loss": "labutils.training", "train_step": "labutils.training",
-                     "generate_text": "labutils.sampling"}
-
-
-PROBE_CODES = set()  # ids of this file's own code objects (filled by main, before any student code)
-
-
-def main(cells, inputs, seconds_each, send):
-    """The probe process: re-run the notebook's definitions in a fresh namespace, probe each exercise, send()."""
-    import builtins
-    import importlib
-
-    own = [v for v in globals().values() if getattr(v, "__module__", None) == __name__ and
-           (isinstance(v, type) or hasattr(v, "__code__"))]
-    PROBE_CODES.update(id(c) for v in own for c in _codes_of(v))
-
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    for module_name in set(REFERENCE_MODULES.values()):  # imported before any student code
-        importlib.import_module(module_name)
-    warm = TinyCharModel(5, 0)  # an optimizer step imports much of torch (dynamo, sympy): not under the trap
-    optimizer = torch.optim.SGD(warm.parameters(), lr=0.1)
-    x = torch.zeros(1, 2, dtype=torch.long)
-    reference_compute_loss(x, warm(x)).backward()
-    optimizer.step()
-    optimizer.zero_grad()
-    transform = TransformerManager().transform_cell
-    namespace = {"__name__": "__main__", "__builtins__": builtins}
-    results = {"exercises": {}, "definition_errors": [], "skipped_names": {}}
-    for cell in cells:
-        label = f"<cell {cell['index'] + 1}>"
-        try:
-            full = ast.parse(transform(cell["source"]))
-            tree = definitions(full)
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-            results["definition_errors"].append({"cell": cell["index"], "error": type(error).__name__})
-            continue
-        for node in tree.body:
-            try:
-                with time_limit(seconds_each):
-                    exec(compile(ast.Module(body=[node], type_ignores=[]), label, "exec"), namespace)
-            except (Exception, SystemExit, ProbeTimeout) as error:  # the kernel run reports these already
-                results["definition_errors"].append({"cell": cell["index"], "error": type(error).__name__})
-        kept = {id(n) for n in tree.body}
-        for node in full.body:  # names set by top-level code the probe process does not re-run
-            if id(node) not in kept and isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With)):
-                for n in ast.walk(node):
-                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                        results["skipped_names"].setdefault(n.id, cell["index"])
-    send(results, False)
-    for name, exercise_inputs in inputs.items():
-        obj = namespace.get(name, _UNSET)
-        if obj is _UNSET:
-            results["exercises"][name] = {"error": "missing"}
-            continue
-        if getattr(obj, "__module__", None) != "__main__":
-            results["exercises"][name] = {"error": "missing", "meta": {"module": str(getattr(obj, "__module__", ""))}}
-            continue
-        results["exercises"][name] = {"error": "crashed", "stage": "starting"}  # stays if the process dies
-        send(results, False)
-        result = probe_with_trap(name, obj, exercise_inputs, REFERENCE_MODULES[name], seconds_each)
-        if result.get("error") == "exception" and result.get("type") == "NameError":
-            missing = str(result.get("message", "")).split("'")
-            if len(missing) >= 2 and missing[1] in results["skipped_names"]:
-                result["computed_in"] = results["skipped_names"][missing[1]]
-        results["exercises"][name] = result
-        send(results, False)
-    send(results, True)
