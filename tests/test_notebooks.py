@@ -325,7 +325,7 @@ def test_untouched_student_notebook_reports_not_implemented(name, tmp_path, monk
 
 
 def test_build_keeps_a_students_edits_and_own_copies(tree, capsys):
-    """Issue 18: the build replaced an edited notebook and deleted the student's own copy."""
+    """A student's edited notebook and their own copy beside it survive a rebuild."""
     solutions, out = tree
     edited, copy = out / "03_batches.ipynb", out / "03_batches-my-copy.ipynb"
     nb = read(edited)

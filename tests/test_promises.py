@@ -1,4 +1,4 @@
-"""Issue 18: nothing a user made is lost, every bad input ends in one clear line."""
+"""Nothing a user made is lost, and every bad input ends in one clear line."""
 import os
 from pathlib import Path
 

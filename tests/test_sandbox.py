@@ -1,4 +1,4 @@
-"""Hostile notebooks against the sandboxed grader (issue 16): each promise is one small notebook, all graded
+"""Hostile notebooks against the sandboxed grader: each promise is one small notebook, all graded
 in one run; tests that need Linux namespaces or root skip with the reason elsewhere."""
 import inspect
 import json
