@@ -361,7 +361,7 @@ def test_grade_checks_its_output_folder_before_grading(tmp_path, capsys, monkeyp
     (tmp_path / "alice.ipynb").write_text("{}")
     (tmp_path / "afile").write_text("mine")
     graded = []
-    monkeypatch.setattr(grade_cli, "grade_student", lambda *a, **k: graded.append(a) or pytest.fail("graded"))
+    monkeypatch.setattr(grade_cli, "grade_all", lambda *a, **k: graded.append(a) or pytest.fail("graded"))
     assert cli.main(["grade", str(tmp_path / "alice.ipynb"), "--out", str(tmp_path / "afile" / "grades")]) == 2
     one_line_error(capsys, "--out", "nothing was graded")
     assert graded == [] and (tmp_path / "afile").read_text() == "mine"

@@ -1,6 +1,7 @@
 """Grade student notebooks against the solutions: `python -m labutils grade SUBMISSION...`.
 
-cli.py (the command), submissions.py (find, run, judge), sandbox.py (isolation, limits), worker.py
+cli.py (the command), intake.py (find and read the submissions, within limits, never through a link),
+pool.py (the grader's worker processes, --jobs), submissions.py (run, judge), sandbox.py (isolation, limits), worker.py
 (one notebook inside the sandbox), kernel.py (its kernel run), probe_process.py (the probe process,
 loaded as text), similarity.py (flags), report.py (grades.csv, grades.json, feedback/),
 gradescope.py (the autograder zip and results.json). The inputs, probes and judges of the exercises
@@ -29,12 +30,15 @@ not zeroed.
 How each limit works and the residual risks: README.md in this folder.
 
 Output in --out (default ./grades): grades.csv (one row per student), grades.json (details)
-and feedback/<student>.txt. The exit status is non-zero only when the grader itself fails.
+and feedback/<student>.txt. The exit status is non-zero only when the grader could not grade a
+notebook (its own error, or its process died twice).
 """
 from labutils import submodule_loader
-from labutils.grading.submissions import RUBRIC, find_submissions, grade_notebook, grade_student
+from labutils.grading.intake import find_submissions
+from labutils.grading.submissions import RUBRIC, grade_notebook, grade_student
 
-MODULES = ("cli", "gradescope", "kernel", "probe_process", "report", "sandbox", "similarity", "submissions", "worker")
+MODULES = ("cli", "gradescope", "intake", "kernel", "pool", "probe_process", "report", "sandbox", "similarity",
+           "submissions", "worker")
 __getattr__, __dir__ = submodule_loader(__name__, MODULES)
 
 __all__ = ["RUBRIC", "find_submissions", "grade_notebook", "grade_student"]

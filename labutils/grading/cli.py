@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import math
-import multiprocessing
 import os
 import secrets
 import sys
-import traceback
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from labutils.grading import sandbox
-from labutils.grading.report import check_out_folder, write_reports
+from labutils.grading.intake import MAX_NOTEBOOK_BYTES, find_submissions
+from labutils.grading.pool import run_tasks
+from labutils.grading.report import check_out_folder, printable, write_reports
 from labutils.grading.sandbox import Limits, human_bytes, parse_bytes
 from labutils.grading.similarity import flag_grades
-from labutils.grading.submissions import failed_grade, find_submissions, grade_student
+from labutils.grading.submissions import grade_notebook, outcome_report, student_grade
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
                              "folder (default %(default)s)")
     parser.add_argument("--max-processes", type=int, default=defaults.processes,
                         help="processes and threads of one kernel's user, as root (default %(default)s)")
+    parser.add_argument("--max-notebook-size", default=f"{MAX_NOTEBOOK_BYTES // 1024 ** 2}M",
+                        help="largest notebook file read; a larger one is a status row (default %(default)s)")
     return parser
+
+
+def grade_all(submissions: Sequence[Tuple[str, List[Path]]], settings: tuple, jobs: int) -> List[Dict]:
+    """Every student's grade: their notebooks graded in `jobs` worker processes; each student printed when done."""
+    owners = [(student, path) for student, (_, notebooks) in enumerate(submissions) for path in notebooks]
+    reports: List[Dict] = [{} for _ in owners]
+    left = [len(notebooks) for _, notebooks in submissions]
+    grades: List[Optional[Dict]] = [None] * len(submissions)
+
+    def done(index: int, outcome: Tuple[str, object]) -> None:
+        student, path = owners[index]
+        if outcome[0] == "error":  # a grader bug: its traceback for the instructor
+            print("\n".join(printable(line) for line in str(outcome[1]).splitlines()), file=sys.stderr)
+        reports[index] = outcome_report(path, outcome)
+        left[student] -= 1
+        if left[student] == 0:
+            name, notebooks = submissions[student]
+            grade = student_grade(name, notebooks, [r for (s, _), r in zip(owners, reports) if s == student])
+            grades[student] = grade
+            print(f"  {printable(name)}: {grade['total']}/{grade['max']}  {printable(grade['status'])}", flush=True)
+
+    run_tasks(grade_notebook, [(path, *settings) for _, path in owners], jobs, on_done=done)
+    return [grade for grade in grades if grade is not None]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -54,6 +78,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         limits = Limits(memory=parse_bytes(args.memory), cpu=int(args.cpu_time),
                         file_size=parse_bytes(args.max_file_size), processes=args.max_processes)
+        max_notebook_bytes = parse_bytes(args.max_notebook_size)
     except ValueError as error:
         parser.error(str(error))
     if limits.cpu < 1 or limits.processes < 8:
@@ -68,11 +93,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: no .ipynb notebooks found in " + " ".join(args.submissions), file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else secrets.randbits(32)
-    jobs = max(1, min(args.jobs, len(submissions)))
+    notebooks = sum(len(paths) for _, paths in submissions)
+    jobs = max(1, min(args.jobs, notebooks))
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    settings = (seed, args.cell_timeout, args.timeout, threads, limits)
-    grades: List[Dict] = []
-    print(f"Grading {len(submissions)} submission(s) with {jobs} job(s), seed {seed}.")
+    print(f"Grading {len(submissions)} submission(s) ({notebooks} notebook(s)) with {jobs} job(s), seed {seed}.")
     isolation = sandbox.detect()
     gaps = isolation.not_isolated()
     print(f"Isolation: {isolation.mode}{' as root, kernels as an unprivileged uid' if isolation.root else ''}; "
@@ -80,26 +104,13 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{limits.describe('file_size')}" + (f", {limits.describe('processes')}" if isolation.root else "") + ".")
     if gaps:
         print("Not isolated on this machine: " + "; ".join(gaps) + ".")
-    if jobs == 1:
-        for name, notebooks in submissions:
-            try:
-                grades.append(grade_student(name, notebooks, *settings))
-            except Exception as error:  # a grader bug must not lose the other students' grades
-                traceback.print_exc()
-                grades.append(failed_grade(name, notebooks, f"{type(error).__name__}: {error}"))
-            print(f"  {name}: {grades[-1]['total']}/{grades[-1]['max']}  {grades[-1]['status']}")
-    else:
-        context = multiprocessing.get_context("spawn")  # torch and fork do not mix
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(grade_student, name, notebooks, *settings) for name, notebooks in submissions]
-            for (name, notebooks), future in zip(submissions, futures):
-                try:
-                    grades.append(future.result())
-                except Exception as error:  # includes a worker process that died
-                    grades.append(failed_grade(name, notebooks, f"{type(error).__name__}: {error}"))
-                print(f"  {name}: {grades[-1]['total']}/{grades[-1]['max']}  {grades[-1]['status']}")
+    grades = grade_all(submissions, (seed, args.cell_timeout, args.timeout, threads, limits, max_notebook_bytes), jobs)
     flag_grades(grades)
     out = Path(args.out)
-    write_reports(grades, out, seed)
+    try:
+        write_reports(grades, out, seed)
+    except OSError as error:
+        print(f"error: {printable(str(error))}", file=sys.stderr)
+        return 2
     print(f"Wrote {out / 'grades.csv'}, {out / 'grades.json'} and {len(grades)} file(s) in {out / 'feedback'}.")
-    return 1 if any(g["status"].startswith("grader error") for g in grades) else 0
+    return 1 if any(g.get("not_graded") for g in grades) else 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import secrets
 import sys
@@ -20,37 +21,45 @@ from typing import Dict, List, Optional
 ROOT_ENV = "LABUTILS_AUTOGRADER_ROOT"
 REPOSITORY = Path(__file__).resolve().parents[2]
 
-# Gradescope's default container: 768 MB of RAM, 10 minutes per submission. One student's 8 notebooks
-# must fit: per-notebook timeout and address space sized for that (see notes on the settings to choose).
-DEFAULTS = {"timeout": 240, "cell_timeout": 60, "memory": "2G", "total": 540}
+# For the settings the grading README recommends (2 GB, a 20-minute timeout): each notebook at most `timeout`,
+# all of them at most `total`, well under Gradescope's 20 minutes, so results.json is written in time.
+DEFAULTS = {"timeout": 240, "cell_timeout": 60, "memory": "2G", "total": 1020}
+KILL_MARGIN_S = 30  # the sandbox stops a notebook at most 20 s after its timeout, then tidies up
+MIN_NOTEBOOK_S = 30  # with less time than this left, a notebook is not started (its kernel alone takes seconds)
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, on its Ubuntu 22.04 image, with the zip unpacked in /autograder/source.
+# Python packages go into a virtual environment, /autograder/venv: images that follow PEP 668 (Debian 12,
+# Ubuntu 24.04) refuse a system-wide pip install ("externally-managed-environment"); a venv works on all.
 set -euo pipefail
 cd /autograder/source
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 apt-get update -q
-# python3-venv/pip for the packages, bubblewrap for the sandbox, the audio tools for the notebooks' playback.
-apt-get install -y -q --no-install-recommends python3 python3-pip python3-venv bubblewrap \
+# python3-venv for the environment, bubblewrap for the sandbox, the audio tools for the notebooks' playback.
+apt-get install -y -q --no-install-recommends python3 python3-venv bubblewrap \
     __APT_PACKAGES__
-python3 -m pip install -q --upgrade "pip<25" "setuptools<81" wheel
+python3 -m venv /autograder/venv
+pip() { /autograder/venv/bin/python -m pip "$@"; }
+pip install -q --upgrade "pip<25" "setuptools<81" wheel
 # A CPU build of torch: Gradescope has no GPU, and the CUDA wheels are several GB.
-python3 -m pip install -q "__TORCH_SPEC__" --index-url https://download.pytorch.org/whl/cpu
-python3 -m pip install -q -r requirements.txt
+pip install -q "__TORCH_SPEC__" --index-url "${TORCH_INDEX_URL:-https://download.pytorch.org/whl/cpu}"
+pip install -q -r requirements.txt
 # The tune collection ships inside mitdeeplearning, whose build needs pkg_resources (setuptools < 81);
 # installed without its dependencies (TensorFlow, ...): only its data/irish.abc file is read.
-python3 -m pip install -q --no-deps --no-build-isolation mitdeeplearning==0.7.5
-python3 -m pip install -q --no-deps --no-build-isolation .
-python3 -c "import labutils.grading.gradescope, torch; print('labutils autograder ready, torch', torch.__version__)"
+pip install -q --no-deps --no-build-isolation mitdeeplearning==0.7.5
+pip install -q --no-deps --no-build-isolation .
+/autograder/venv/bin/python -c "import labutils.grading.gradescope, torch; print('labutils autograder ready, torch', torch.__version__)"
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
-# Gradescope runs this for each submission; the first python3 on PATH is the one setup.sh installed into.
+# Gradescope runs this for each submission, with the Python of setup.sh's environment (/autograder/venv).
 ROOT="${LABUTILS_AUTOGRADER_ROOT:-/autograder}"
 export LABUTILS_AUTOGRADER_ROOT="$ROOT"
 export PYTHONPATH="$ROOT/source"
+PYTHON="$ROOT/venv/bin/python"
+[ -x "$PYTHON" ] || PYTHON=python3  # the zip unpacked elsewhere without setup.sh (tests): the first python3 on PATH
 cd "$ROOT/source" || exit 1
-exec python3 -m labutils.grading.gradescope run __OPTIONS__
+exec "$PYTHON" -m labutils.grading.gradescope run __OPTIONS__
 """
 
 
@@ -135,30 +144,76 @@ def results_for(grade: Optional[Dict], notes: List[str], seconds: float) -> Dict
             "stdout_visibility": "hidden", "tests": tests}
 
 
-def run(root: Path, timeout: float, cell_timeout: float, memory: str) -> int:
-    """Grade <root>/submission and write <root>/results/results.json; always writes a valid file."""
+def out_of_time(total: float) -> str:
+    """Why a notebook was not graded on Gradescope: the total time ran out."""
+    return f"the autograder's total time of {total:g} s ran out before it (grade fewer or smaller notebooks)"
+
+
+def grade_before(deadline: float, total: float, path: Path, seed: int, cell_timeout: float, timeout: float,
+                 limits) -> Dict:
+    """grade_notebook with its timeouts cut to end before `deadline` (time.monotonic()), or, with too little
+    time left, the report of a notebook not started."""
+    from labutils.grading.submissions import grade_notebook, unfinished_report
+
+    left = deadline - time.monotonic() - KILL_MARGIN_S
+    if left < MIN_NOTEBOOK_S:
+        return unfinished_report(path, out_of_time(total))
+    return grade_notebook(path, seed, min(cell_timeout, left), min(timeout, left), 1, limits)
+
+
+def _grade(notebooks: List[Path], settings: Dict, save) -> Dict:
+    """Grade the notebooks one after the other within settings["total"] seconds; save(grade) after each."""
+    from labutils.grading.pool import run_tasks
+    from labutils.grading.report import printable
+    from labutils.grading.sandbox import Limits, parse_bytes
+    from labutils.grading.submissions import outcome_report, student_grade, unfinished_report
+
+    total, deadline = settings["total"], settings["start"] + settings["total"]
+    limits = Limits(memory=parse_bytes(settings["memory"]))
+    seed = secrets.randbits(32)
+    reports = [unfinished_report(p, "the autograder was stopped before it graded this notebook") for p in notebooks]
+
+    def done(index: int, outcome) -> None:
+        if outcome[0] == "error":
+            print(printable(outcome[1]))  # stdout: the instructor's (hidden from students)
+        reports[index] = outcome_report(notebooks[index], outcome)
+        save(student_grade("submission", notebooks, reports))
+
+    tasks = [(deadline, total, p, seed, settings["cell_timeout"], settings["timeout"], limits) for p in notebooks]
+    run_tasks(grade_before, tasks, 1, on_done=done, deadline=deadline, late=out_of_time(total))
+    return student_grade("submission", notebooks, reports)
+
+
+def run(root: Path, timeout: float, cell_timeout: float, memory: str, total: float = DEFAULTS["total"]) -> int:
+    """Grade <root>/submission within `total` seconds and write <root>/results/results.json; always writes a
+    valid file: first one that says the run did not finish, then the grades so far after each notebook."""
+    from labutils.grading.intake import find_notebooks_under
+    from labutils.grading.report import printable
+
     start = time.monotonic()
     results_path = root / "results" / "results.json"
+    unfinished = ["The autograder stopped before it finished (Gradescope's time limit?): tell your instructor."]
+    _write_json(results_path, results_for(None, unfinished, 0))
     notes: List[str] = []
     grade = None
     try:
-        from labutils.grading.sandbox import Limits, parse_bytes
-        from labutils.grading.submissions import grade_student
-
         submission = root / "submission"
-        notebooks = sorted(p for p in submission.rglob("*.ipynb")
-                           if p.is_file() and ".ipynb_checkpoints" not in p.parts) if submission.is_dir() else []
+        notebooks, others = find_notebooks_under(submission) if submission.is_dir() else ([], [])
         if not notebooks:
-            found = sorted(p.name for p in submission.rglob("*") if p.is_file())[:10] if submission.is_dir() else []
-            notes.append("No .ipynb notebook found in your submission" + (f" (found: {', '.join(found)})" if found else "")
-                         + ": upload the lab's notebooks (File > Download > .ipynb) and submit again.")
+            notes.append("No .ipynb notebook found in your submission" + (
+                f" (found: {printable(', '.join(others[:10]))})" if others else "")
+                + ": upload the lab's notebooks (File > Download > .ipynb) and submit again.")
         else:
-            limits = Limits(memory=parse_bytes(memory))
-            grade = grade_student("submission", notebooks, secrets.randbits(32), cell_timeout, timeout, 1, limits)
-            notes.append(f"Graded {len(notebooks)} notebook(s): " + ", ".join(p.name for p in notebooks) + ".")
+            settings = {"start": start, "total": total, "timeout": timeout, "cell_timeout": cell_timeout,
+                        "memory": memory}
+            grade = _grade(notebooks, settings,
+                           lambda so_far: _write_json(results_path, results_for(so_far, unfinished,
+                                                                                 time.monotonic() - start)))
+            notes.append(f"Graded {len(notebooks)} notebook(s): "
+                         + printable(", ".join(str(p.relative_to(submission)) for p in notebooks)) + ".")
     except Exception as error:  # noqa: BLE001 - the student still gets a valid results.json
         traceback.print_exc()
-        notes.append(f"The autograder failed ({type(error).__name__}: {error}); tell your instructor.")
+        notes.append(f"The autograder failed ({type(error).__name__}); tell your instructor.")
     _write_json(results_path, results_for(grade, notes, time.monotonic() - start))
     print(f"Wrote {results_path}")
     return 0
@@ -173,8 +228,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.add_argument("--timeout", type=float, default=DEFAULTS["timeout"])
         parser.add_argument("--cell-timeout", type=float, default=DEFAULTS["cell_timeout"])
         parser.add_argument("--memory", default=DEFAULTS["memory"])
+        parser.add_argument("--total-timeout", type=float, default=DEFAULTS["total"])
         args = parser.parse_args(argv[1:])
-        return run(Path(args.root), args.timeout, args.cell_timeout, args.memory)
+        return run(Path(args.root), args.timeout, args.cell_timeout, args.memory, args.total_timeout)
     parser = argparse.ArgumentParser(prog="python -m labutils autograder",
                                      description="Write a Gradescope autograder zip (setup.sh, run_autograder, labutils).")
     parser.add_argument("--out", default="autograder.zip", help="the zip to write (default autograder.zip)")
@@ -183,11 +239,19 @@ def main(argv: Optional[List[str]] = None) -> int:
                              "own limit, 10 minutes by default)")
     parser.add_argument("--cell-timeout", type=float, default=DEFAULTS["cell_timeout"], help="seconds per cell")
     parser.add_argument("--memory", default=DEFAULTS["memory"], help="address space per kernel process (default 2G)")
+    parser.add_argument("--total-timeout", type=float, default=DEFAULTS["total"],
+                        help="seconds for all of a submission's notebooks together (default %(default)g, for "
+                             "Gradescope's timeout of 20 minutes: choose one at least 3 minutes longer)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if out.parent and not out.parent.is_dir():
         parser.error(f"the folder of --out does not exist: {out.parent}")
-    options = ["--timeout", f"{args.timeout:g}", "--cell-timeout", f"{args.cell_timeout:g}", "--memory", args.memory]
+    for flag, value in (("--timeout", args.timeout), ("--cell-timeout", args.cell_timeout),
+                        ("--total-timeout", args.total_timeout)):
+        if not (math.isfinite(value) and 0 < value <= 86_400):
+            parser.error(f"{flag} must be a number of seconds in (0, 86400], got {value:g}")
+    options = ["--timeout", f"{args.timeout:g}", "--cell-timeout", f"{args.cell_timeout:g}", "--memory", args.memory,
+               "--total-timeout", f"{args.total_timeout:g}"]
     names = build_zip(out, options)
     print(f"Wrote {out} ({len(names)} files): upload it as the autograder (Ubuntu 22.04 base image).")
     return 0

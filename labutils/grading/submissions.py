@@ -1,4 +1,4 @@
-"""Find the submissions, run each notebook and judge what it defines: one grade per student."""
+"""Run each notebook and judge what it defines: one grade per student (finding and reading them: intake.py)."""
 from __future__ import annotations
 
 import signal
@@ -9,51 +9,12 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from labutils.exercises.texts import fail_message
+from labutils.grading.intake import MAX_NOTEBOOK_BYTES, read_notebook
 
 # Points per exercise: the one rubric.
 RUBRIC: Dict[str, int] = {"vectorize_string": 1, "get_batch": 2, "LSTMModel": 3, "compute_loss": 1,
                           "train_step": 2, "generate_text": 3}
 RANK = {"pass": 3, "fail": 2, "not_implemented": 1, "missing": 0}
-
-
-def find_submissions(paths: Sequence[str]) -> List[Tuple[str, List[Path]]]:
-    """(student name, notebooks) for each submission argument, as described in the module docstring."""
-    found: List[Tuple[str, List[Path]]] = []
-    for given in paths:
-        path = Path(given)
-        if path.is_file():
-            found.append((path.stem, [path]))
-        elif path.is_dir():
-            own = sorted(p for p in path.glob("*.ipynb") if p.is_file())
-            if own:
-                found.append((path.resolve().name, own))
-                continue
-            for folder in sorted(p for p in path.iterdir() if p.is_dir()):
-                notebooks = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-                if notebooks:
-                    found.append((folder.name, notebooks))
-        else:
-            raise FileNotFoundError(f"No such file or folder: {given}")
-    names: Dict[str, int] = {}
-    unique = []
-    for name, notebooks in found:
-        names[name] = names.get(name, 0) + 1
-        unique.append((name if names[name] == 1 else f"{name}-{names[name]}", notebooks))
-    return unique
-
-
-def _read_notebook(path: Path):
-    """(the notebook, None), or (None, why it cannot be read)."""
-    import nbformat
-
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-        cells = nb["cells"]
-        if not isinstance(cells, list):
-            raise TypeError("'cells' is not a list")
-        return nb, None
-    except (ValueError, TypeError, KeyError, AttributeError, OSError) as error:
-        return None, f"not a readable notebook ({type(error).__name__}: {str(error)[:200]})"
 
 
 LIMIT_ERRORS = {"memory": ("MemoryError", "can't allocate memory", "Cannot allocate memory", "bad_alloc"),
@@ -155,7 +116,7 @@ def _verdicts(results: Dict, inputs: Dict, probe_timed_out: bool) -> Dict[str, D
 
 
 def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, threads: Optional[int],
-                   limits=None) -> Dict:
+                   limits=None, max_notebook_bytes: int = MAX_NOTEBOOK_BYTES) -> Dict:
     """Run one notebook in the sandbox and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}."""
     from labutils.exercises.inputs import make_inputs
     from labutils.grading.sandbox import Limits
@@ -164,7 +125,7 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
 
     limits = limits or Limits()
     report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}, "sources": {}}
-    nb, problem = _read_notebook(path)
+    nb, problem = read_notebook(path, max_notebook_bytes)
     if nb is None:
         report["problems"].append(problem)
         return report
@@ -210,9 +171,15 @@ def suspicious_names(nb) -> List[str]:
 
 
 def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout: float, timeout: float,
-                  threads: Optional[int] = None, limits=None) -> Dict:
-    """Grade all notebooks of one student; keep each exercise's best result."""
-    reports = [grade_notebook(Path(p), seed, cell_timeout, timeout, threads, limits) for p in notebooks]
+                  threads: Optional[int] = None, limits=None, max_notebook_bytes: int = MAX_NOTEBOOK_BYTES) -> Dict:
+    """Grade all notebooks of one student, one after the other, in this process; keep each exercise's best result."""
+    reports = [grade_notebook(Path(p), seed, cell_timeout, timeout, threads, limits, max_notebook_bytes)
+               for p in notebooks]
+    return student_grade(name, notebooks, reports)
+
+
+def student_grade(name: str, notebooks: Sequence[Path], reports: Sequence[Dict]) -> Dict:
+    """One student's grade from the reports of their notebooks: each exercise from the notebook where it did best."""
     exercises = {}
     for exercise, points in RUBRIC.items():
         best = {"status": "missing", "notebook": None, "message": fail_message("not_found", "not_found", name=exercise)}
@@ -221,6 +188,8 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
             imported = got and got["status"] == "missing" and "reference" in got["message"]
             if got and (RANK[got["status"]] > RANK[best["status"]] or imported and best["notebook"] is None):
                 best = {**got, "notebook": report["notebook"], "code": report.get("sources", {}).get(exercise)}
+        if best["notebook"] is None and any(r.get("not_graded") for r in reports):
+            best["message"] = fail_message("not_graded")
         best["points"] = points if best["status"] == "pass" else 0
         best["max"] = points
         exercises[exercise] = best
@@ -231,7 +200,25 @@ def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout:
     return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises,
             "total": sum(e["points"] for e in exercises.values()), "max": sum(RUBRIC.values()),
             "status": "; ".join(problems) if problems else "ok", "flags": flags, "reports": reports,
+            "not_graded": sum(bool(r.get("not_graded")) for r in reports),
             "language": languages[0] if languages else "en"}  # the feedback's language (report.py)
+
+
+def unfinished_report(path: Path, reason: str) -> Dict:
+    """The report of a notebook the grader could not grade (its process died, its time ran out): the reason."""
+    return {"notebook": Path(path).name, "problems": [f"not graded: {reason}"], "errors": [], "exercises": {},
+            "sources": {}, "not_graded": True}
+
+
+def outcome_report(path: Path, outcome: Tuple[str, object]) -> Dict:
+    """A notebook's report from its outcome in the pool (pool.run_tasks): the report, or why there is none."""
+    kind, value = outcome
+    if kind == "ok" and isinstance(value, dict):
+        return value
+    if kind == "error":  # a grader bug: its kind here, its traceback for the instructor (the caller prints it)
+        last = str(value).strip().splitlines()[-1:] or ["Exception"]
+        return unfinished_report(path, f"grader error: {last[0].split(':')[0]} (its traceback is in the grader's output)")
+    return unfinished_report(path, str(value))
 
 
 def failed_grade(name: str, notebooks: Sequence[Path], error: str) -> Dict:
