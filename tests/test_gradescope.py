@@ -2,9 +2,11 @@
 (the first python3 on PATH being this Python), writes a valid results.json for every kind of submission."""
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
+import time
 import zipfile
 
 import pytest
@@ -44,7 +46,8 @@ def autograder(tmp_path_factory):
     return zip_path, bin_dir
 
 
-def _run(autograder, tmp_path, files):
+def _unpack(autograder, tmp_path, files):
+    """An /autograder-like folder with the zip in source/ and `files` in submission/; (runner argv, env, root)."""
     zip_path, bin_dir = autograder
     root = tmp_path / "autograder"
     with zipfile.ZipFile(zip_path) as archive:
@@ -57,10 +60,19 @@ def _run(autograder, tmp_path, files):
         write(root / "submission" / name)
     env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}", "HOME": str(tmp_path),
            "LABUTILS_AUTOGRADER_ROOT": str(root), "OMP_NUM_THREADS": "1"}
-    subprocess.run(["bash", str(runner)], env=env, timeout=600, check=True, capture_output=True)
+    return ["bash", str(runner)], env, root
+
+
+def _results(root):
     results = json.loads((root / "results" / "results.json").read_text())
     validate(results)
     return results
+
+
+def _run(autograder, tmp_path, files):
+    argv, env, root = _unpack(autograder, tmp_path, files)
+    subprocess.run(argv, env=env, timeout=600, check=True, capture_output=True)
+    return _results(root)
 
 
 def test_zip_has_setup_and_run_autograder(autograder):
@@ -81,3 +93,41 @@ def test_solution_untouched_and_broken_submissions(autograder, tmp_path):
     assert garbage["score"] == 0 and "not a readable notebook" in garbage["output"]
     nothing = _run(autograder, tmp_path / "d", {"answers.txt": lambda p: p.write_text("42")})
     assert nothing["score"] == 0 and "No .ipynb notebook" in nothing["output"] and "answers.txt" in nothing["output"]
+
+
+LOOP = "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass"
+
+
+def test_looping_notebooks_end_within_the_total_time_with_a_reason_each(autograder, tmp_path):
+    zip_path = tmp_path / "short.zip"
+    assert gradescope.main(["--out", str(zip_path), "--timeout", "10", "--cell-timeout", "5",
+                            "--total-timeout", "65"]) == 0
+    names = [f"loop{i}.ipynb" for i in range(6)]
+    argv, env, root = _unpack((zip_path, autograder[1]), tmp_path,
+                              {n: lambda p: write_notebook(p, HEADER, LOOP) for n in names})
+    started = time.monotonic()
+    subprocess.run(argv, env=env, timeout=300, check=True, capture_output=True)
+    assert time.monotonic() - started < 65 + 30  # the total, and Python's start
+    results = _results(root)
+    assert results["score"] == 0
+    notes = results["output"]
+    assert "loop0.ipynb: the notebook ran over the total timeout of 10 s" in notes
+    for name in names[1:]:
+        assert f"{name}: not graded: the autograder's total time of 65 s ran out before it" in notes
+
+
+def test_a_run_stopped_from_outside_leaves_a_results_json(autograder, tmp_path):
+    argv, env, root = _unpack(autograder, tmp_path, {"loop.ipynb": lambda p: write_notebook(p, HEADER, LOOP)})
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        results_file = root / "results" / "results.json"
+        for _ in range(600):
+            if results_file.exists():
+                break
+            time.sleep(0.1)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # as Gradescope does at its timeout
+        process.wait()
+    results = _results(root)
+    assert results["score"] == 0 and "stopped before it finished" in results["output"]
