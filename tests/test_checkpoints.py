@@ -1,4 +1,11 @@
-"""labutils.checkpoints: saved, loaded back, refused when not one."""
+"""labutils.checkpoints: saved, loaded back, refused when not one, sizes checked before anything is allocated."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+
 import pytest
 import torch
 
@@ -23,3 +30,64 @@ def test_checkpoint_round_trip_and_bad_file(tmp_path):
         checkpoints.load_checkpoint(tmp_path / "bad.pt")
     with pytest.raises(FileNotFoundError, match="No checkpoint"):
         checkpoints.load_checkpoint(tmp_path / "none.pt")
+
+
+# --- sizes checked before anything is allocated ------------------------------------------------------
+
+
+def _generate_peak_memory(checkpoint):
+    """(peak resident MB, stderr) of `python -m labutils generate --checkpoint <checkpoint>` in a fresh process."""
+    process = subprocess.Popen([sys.executable, "-m", "labutils", "generate", "--checkpoint", str(checkpoint),
+                                "--length", "20", "--num-tunes", "1"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    err = process.stderr.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert process.returncode == 2, err
+    return usage.ru_maxrss / 1024, err.strip()
+
+
+def _compressed(source, out):
+    """`source` (a torch.save zip) re-packed with its entries deflated, written in chunks."""
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as packed:
+        for info in archive.infolist():
+            with archive.open(info) as entry, packed.open(info.filename, "w", force_zip64=True) as target:
+                shutil.copyfileobj(entry, target, 2**24)
+
+
+def test_a_small_file_claiming_a_huge_model_is_refused_before_it_is_built(tmp_path):
+    model = make_model()
+    small = tmp_path / "claims_8000.pt"
+    torch.save({"model_state": model.state_dict(), "model_config": {**model.config(), "hidden_size": 8000}}, small)
+    peak, err = _generate_peak_memory(small)
+    assert len(err.splitlines()) == 1 and "do not fit its model_config" in err and "(12, 8000)" in err, err
+    assert peak < 500, f"{peak:.0f} MB"  # the model it claims would take 1 GB
+
+
+def test_a_compressed_checkpoint_is_refused_before_it_is_unpacked(tmp_path):
+    stored = tmp_path / "stored.pt"
+    torch.save({"model_state": {"x": torch.empty(100_000_000)}, "model_config": {}}, stored)  # untouched: no RAM
+    packed = tmp_path / "packed.pt"
+    _compressed(stored, packed)
+    stored.unlink()
+    assert packed.stat().st_size < 2_000_000
+    peak, err = _generate_peak_memory(packed)
+    assert len(err.splitlines()) == 1 and "would unpack to 400,000," in err, err
+    assert peak < 400, f"{peak:.0f} MB"
+
+
+@pytest.mark.parametrize("vocab, words", [(list("abcdefghijk") + ["lm"], "entry 11 is 'lm'"),
+                                          (list("abcdefghijk"), "11 characters but its model has 12 outputs"),
+                                          ("abcdefghijkl", "not a list of characters")])
+def test_a_vocabulary_that_does_not_fit_the_model_is_one_line(tmp_path, vocab, words, capsys):
+    from labutils import cli
+
+    model = make_model()
+    checkpoints.save_checkpoint(tmp_path / "m.pt", model, vocab=list("abcdefghijkl"))
+    ckpt = torch.load(tmp_path / "m.pt", weights_only=True)
+    torch.save({**ckpt, "vocab": vocab}, tmp_path / "m.pt")
+    with pytest.raises(ValueError, match=re.escape(words)):
+        checkpoints.model_from_checkpoint(tmp_path / "m.pt")
+    assert cli.main(["generate", "--checkpoint", str(tmp_path / "m.pt"), "--length", "20", "--num-tunes", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and "Traceback" not in err
