@@ -165,15 +165,32 @@ def test_file_name_with_spaces_and_shell_characters(songs, tmp_path):
 # --- bounds -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", [pytest.param("abc2midi", marks=needs_abc2midi), "music21"])
-def test_huge_note_is_capped(tmp_path, backend, capsys):
-    path = music.abc_to_wav(HEADER + "A99999|]", tmp_path / "long.wav", backend=backend, synth="numpy")
+@needs_abc2midi
+def test_huge_note_is_capped(tmp_path, capsys):
+    path = music.abc_to_wav(HEADER + "A99999|]", tmp_path / "long.wav", backend="abc2midi", synth="numpy")
     rate, samples, seconds, _ = read_wav(path)
     assert seconds == pytest.approx(music.MAX_SECONDS, abs=0.01)
     assert path.stat().st_size <= music.MAX_SECONDS * rate * 2 + 100
-    assert music.check_tune(HEADER + "A99999|]", backend).seconds > 10_000  # the report says how long it is
-    player = music.play_song(HEADER + "A99999|]", backend=backend, synth="numpy", max_seconds=5)
+    assert music.check_tune(HEADER + "A99999|]", "abc2midi").seconds > 10_000  # the report says how long it is
+    player = music.play_song(HEADER + "A99999|]", backend="abc2midi", synth="numpy", max_seconds=5)
     assert player is not None and "playing the first 5 s" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("tune, words", [
+    (HEADER + "A99999|]", "lasts 12499.9 whole notes"),
+    ("X:1\nT:t\nM:4/4\nK:C\nC99999999|C/99999999|\n", "'C99999999' lasts"),  # 44 s and 3 GB before
+    (HEADER + "[C999E]|C|", "'C999' lasts"),
+    ("X:1\nT:t\nM:4/4\nL:16/1\nK:C\nC|C|\n", "L:16/1"),
+    (HEADER + "C127|" * 13 + "C|", "about 206 bars"),
+    ("X:1\nT:t\nM:1/64\nL:1/8\nK:C\nC8|C8|C8|C8|\n", "about 256 bars"),
+])
+def test_note_lengths_music21_cannot_take_are_refused_before_it_reads_them(tune, words, monkeypatch):
+    import music21
+
+    monkeypatch.setattr(music21.converter, "parseData", lambda *a, **k: pytest.fail("music21 was given the tune"))
+    report = music.check_tune(tune, "music21")
+    assert not report.parsed and words in report.errors[0] and len(report.errors) == 1, report.errors
+    assert music.play_song(tune, backend="music21") is None
 
 
 def test_max_seconds_is_configurable_and_checked(songs):
@@ -202,8 +219,10 @@ def test_bad_input_has_a_clear_outcome(name, backend, capsys):
                          "missing K:", "truncated header", "too long"}
     if name in expected_refusals:
         assert player is None
-    if name in {"truncated tune", "unclosed repeat", "huge note length"}:
+    if name in {"truncated tune", "unclosed repeat"} or name == "huge note length" and backend == "abc2midi":
         assert player is not None
+    if name == "huge note length" and backend == "music21":  # music21 is not given notes longer than a bar
+        assert player is None and "whole notes" in printed
 
 
 def test_reasons_name_the_problem(capsys):
@@ -243,6 +262,10 @@ def test_every_tune_of_the_collection_fits_the_limits(songs):
     assert max(len(tune_body(song)) for song in songs) * 2 < music_abc.MUSIC21_MAX_BODY_CHARS
     meters = [meter_length(value) for song in songs for value in re.findall(r"M:([^\]\n]*)", song)]
     assert meters and max(m for m in meters if m is not None) * 4 < music_abc.MAX_BAR_WHOLE_NOTES
+    for song in songs:  # what music21 is given: each tune far from the note-length limits
+        music_abc._check_lengths(song, song.index("K:"))
+    lengths = [length for song in songs for length, _ in music_abc.note_lengths(song, song.index("K:"))]
+    assert max(lengths) * 4 < music_abc.MAX_NOTE_WHOLE_NOTES
 
 
 def test_read_abc2midi_output():

@@ -415,6 +415,31 @@ def test_music21_is_stopped_after_its_time_limit(monkeypatch):
     assert midi is None and "took over 0.3 s" in report.errors[0]
 
 
+def test_play_with_music21_keeps_its_time_limit_on_a_46_byte_tune(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    tune = tmp_path / "t.abc"
+    tune.write_text("X:1\nT:t\nM:4/4\nK:C\nC99999999|C/99999999|\n")  # 44 s and 3 GB before
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "labutils", "play", str(tune), "--backend", "music21"],
+                          capture_output=True, timeout=60)
+    assert time.monotonic() - started < 20
+    assert done.returncode == 1 and "Cannot play this tune" in done.stderr.decode() and b"Traceback" not in done.stderr
+
+
+def test_play_parses_its_tune_once(tmp_path, monkeypatch):
+    from labutils import music
+    from labutils.music import abc
+
+    calls, real = [], abc.music21_to_midi
+    monkeypatch.setattr(abc, "music21_to_midi", lambda tune: calls.append(tune) or real(tune))
+    (tmp_path / "t.abc").write_text(TUNE)
+    assert music.main([str(tmp_path / "t.abc"), "--backend", "music21", "--synth", "numpy"]) == 0
+    assert len(calls) == 1 and (tmp_path / "t.wav").stat().st_size > 1000  # so one time limit holds for the command
+
+
 # --- small things ----------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -27,9 +28,17 @@ MUSIC21_MAX_BODY_CHARS = 2_000  # well above the music of the collection's longe
 # A bar may hold at most this many whole notes (M:n/d with n/d above it is refused): far more than
 # any bar of the collection; music21's time grows steeply with a bar's length (M:99999/1 never ends).
 MAX_BAR_WHOLE_NOTES = 16
+# For music21, a note, rest or chord lasts at most as long as a bar may (it split C99999999 into bars for 44 s
+# and 3 GB), and the unit note length is at most a whole note (L:16/1 does the same with plain notes).
+MAX_NOTE_WHOLE_NOTES = MAX_BAR_WHOLE_NOTES
+MAX_UNIT_WHOLE_NOTES = 1
 # (tests/test_music.py checks that every tune of the collection fits these limits.)
 MUSIC21_TIMEOUT_S = TOOL_TIMEOUT_S  # and music21 is stopped after this long, like the programs
 _METER = re.compile(r"(?:^|\[)M:\s*(\d+)\s*/\s*(\d+)", re.M)
+_UNIT = re.compile(r"(?:^|\[)L:\s*(\d+)\s*/\s*(\d+)", re.M)
+# What is not music in a tune's body: chord symbols, decorations, comments, inline and whole-line fields.
+_NOT_NOTES = re.compile(r'"[^"\n]*"|![^!\n]*!|\+[^+\n]*\+|%[^\n]*|\[[A-Za-z]:[^\]\n]*\]|^[A-Za-z]:.*$', re.M)
+_NOTE_LENGTH = re.compile(r"(?:[A-Ga-gzx][,']*|\])(\d*)(/*)(\d*)")  # a note, rest or chord's end, and its length
 
 _TUNE_START = re.compile(r"(?m)^X:")
 _KEY_LINE = re.compile(r"(?m)^K:.*$")
@@ -100,6 +109,43 @@ def prepare_tune(song) -> str:
     return tune + "\n"
 
 
+def _unit(tune: str) -> Fraction:
+    """The largest unit note length the tune sets (L:), or ABC's usual 1/8, in whole notes."""
+    units = [Fraction(int(n), int(d)) for n, d in _UNIT.findall(tune) if int(d)]
+    return max(units, default=Fraction(1, 8))
+
+
+def note_lengths(tune: str, body_start: int) -> List[Tuple[Fraction, str]]:
+    """(length in whole notes, as written) of each note, rest and chord of the music, read generously (each
+    note of a chord counts, with the tune's largest unit): at least what any parser makes of it."""
+    unit, found = _unit(tune), []
+    for match in _NOTE_LENGTH.finditer(_NOT_NOTES.sub(" ", tune[body_start:])):
+        numerator, slashes, denominator = match.groups()
+        below = int(denominator) if denominator else 2 ** min(len(slashes), 64)
+        if below:
+            found.append((Fraction(int(numerator or 1), below) * unit, match.group()))
+    return found
+
+
+def _check_lengths(tune: str, body_start: int) -> None:
+    """SongError for what music21 cannot be given in bounded time and memory: a unit note length or a note
+    longer than any tune uses, or more bars' worth of notes than MUSIC21_MAX_BARS (bar lines or not)."""
+    for numerator, denominator in _UNIT.findall(tune):
+        if int(denominator) == 0 or Fraction(int(numerator), int(denominator)) > MAX_UNIT_WHOLE_NOTES:
+            raise SongError(f"unit note length L:{numerator}/{denominator} is not one a tune uses (at most "
+                            f"L:{MAX_UNIT_WHOLE_NOTES}/1 for music21; the lab's tunes use L:1/8)")
+    lengths = note_lengths(tune, body_start)
+    for length, written in lengths:
+        if length > MAX_NOTE_WHOLE_NOTES:
+            raise SongError(f"the note {written[:20]!r} lasts {float(length):g} whole notes: more than music21 is "
+                            f"given (at most {MAX_NOTE_WHOLE_NOTES}, as long as a bar may be; abc2midi reads it)")
+    shortest_bar = min((Fraction(int(n), int(d)) for n, d in _METER.findall(tune)), default=Fraction(1))
+    bars = sum(length for length, _ in lengths) / shortest_bar  # music21 makes a bar for each bar's worth
+    if bars > MUSIC21_MAX_BARS:
+        raise SongError(f"too long for music21: its notes fill about {float(bars):.0f} bars of its meter (limit "
+                        f"{MUSIC21_MAX_BARS}; abc2midi has no such limit)")
+
+
 def read_abc2midi_output(output: str) -> Tuple[List[str], int, List[str]]:
     """Split abc2midi's messages into (errors, number of bars of the wrong length, other warnings)."""
     errors, warnings_, bad = [], [], set()
@@ -145,7 +191,8 @@ def abc2midi_to_midi(tune: str) -> Tuple[Optional[bytes], TuneReport]:
 
 
 def _bound_for_music21(tune: str) -> Tuple[str, List[str]]:
-    """Cut a long tune to MUSIC21_MAX_BARS bars / MUSIC21_MAX_BODY_CHARS characters of music."""
+    """Cut a long tune to MUSIC21_MAX_BARS bars / MUSIC21_MAX_BODY_CHARS characters of music; SongError for
+    note lengths music21 cannot be given (_check_lengths)."""
     key = _KEY_LINE.search(tune)
     head, body = tune[: key.end()], tune[key.end():]
     # A "!" ending a line is an old line-break mark; music21 reads it as an open decoration
@@ -165,6 +212,7 @@ def _bound_for_music21(tune: str) -> Tuple[str, List[str]]:
         body = body[:cut]
     if not re.search(r"(?m)^L:", head):  # music21 needs a unit note length; ABC's default is 1/8
         head = head[: key.start()] + "L:1/8\n" + head[key.start():]
+    _check_lengths(head + body, len(head))
     return head + body + "\n", remarks
 
 

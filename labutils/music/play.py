@@ -65,15 +65,20 @@ def clean_rate(songs: Sequence[str], backend: str = "auto") -> float:
     return sum(report.clean for report in check_corpus(songs, backend)) / len(songs)
 
 
-def _notes_and_length(song, backend: str, max_seconds: float) -> Tuple[List[Note], float]:
-    """(notes cut at max_seconds, the tune's full length in seconds); SongError if it has none."""
-    midi, report, notes = _parse(song, backend)
+def _playable(parsed: Tuple[Optional[bytes], TuneReport, List[Note]], max_seconds: float) -> Tuple[List[Note], float]:
+    """(notes cut at max_seconds, the tune's full length in seconds) of a parsed tune; SongError if it has none."""
+    midi, report, notes = parsed
     if midi is None:
         raise SongError(f"not playable: {report.errors[0] if report.errors else 'the parser failed'}")
     kept = cap_notes(notes, max_seconds)
     if not kept:
         raise SongError("no notes: the tune parsed but has nothing to play")
     return kept, report.seconds
+
+
+def _notes_and_length(song, backend: str, max_seconds: float) -> Tuple[List[Note], float]:
+    """(notes cut at max_seconds, the tune's full length in seconds); SongError if it has none."""
+    return _playable(_parse(song, backend), max_seconds)
 
 
 def song_notes(song, backend: str = "auto", max_seconds: float = MAX_SECONDS) -> List[Note]:
@@ -97,6 +102,11 @@ def _render(song, backend: str, synth: str, max_seconds: float,
     if not 8_000 <= sample_rate <= 48_000:
         raise ValueError(f"sample_rate must be between 8000 and 48000, got {sample_rate}.")
     notes, full_seconds = _notes_and_length(song, backend, max_seconds)
+    return _audio(notes, synth, max_seconds, sample_rate), full_seconds
+
+
+def _audio(notes: List[Note], synth: str, max_seconds: float, sample_rate: int) -> np.ndarray:
+    """The notes as mono float32 audio, at most max_seconds long, with the chosen synthesizer."""
     if synth == "timidity" or (synth == "auto" and timidity_preferred()):
         try:
             audio = timidity_render(notes, sample_rate)
@@ -107,7 +117,14 @@ def _render(song, backend: str, synth: str, max_seconds: float,
             audio = synthesize(notes, sample_rate)
     else:
         audio = synthesize(notes, sample_rate)
-    return audio[: int(max_seconds * sample_rate)], full_seconds  # the cap bounds the file size too
+    return audio[: int(max_seconds * sample_rate)]  # the cap bounds the file size too
+
+
+def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """Write mono audio in [-1, 1] as a 16-bit WAV at `path`, atomically."""
+    from scipy.io import wavfile
+
+    return atomic_write_bytes(path, lambda handle: wavfile.write(handle, sample_rate, (audio * 32767).astype(np.int16)))
 
 
 def abc_to_midi(song, path: PathLike, backend: str = "auto", overwrite: bool = False) -> Path:
@@ -124,12 +141,8 @@ def abc_to_wav(song, path: PathLike, backend: str = "auto", synth: str = "auto",
                max_seconds: float = MAX_SECONDS, sample_rate: int = SAMPLE_RATE, overwrite: bool = False) -> Path:
     """Write the tune as a mono 16-bit WAV at `path` (atomically) and return the path; SongError if
     unplayable, FileExistsError if `path` exists and not `overwrite`."""
-    from scipy.io import wavfile
-
     path = check_output(path, overwrite)
-    audio = render_song(song, backend, synth, max_seconds, sample_rate)
-    return atomic_write_bytes(path, lambda handle: wavfile.write(handle, sample_rate,
-                                                                 (audio * 32767).astype(np.int16)))
+    return _write_wav(path, render_song(song, backend, synth, max_seconds, sample_rate), sample_rate)
 
 
 def save_song(song, path: PathLike, **options) -> Path:
@@ -179,8 +192,8 @@ def write_wavs(songs: Sequence[str], folder: PathLike, backend: str = "auto", sy
     return results
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    """`python -m labutils play TUNE.abc [--out F.wav]`: check a tune and write it as WAV."""
+def _play_parser() -> argparse.ArgumentParser:
+    """The arguments of `python -m labutils play`."""
     parser = argparse.ArgumentParser(allow_abbrev=False, prog="python -m labutils play",
                                      description="Check an ABC tune and write it as a WAV file.")
     parser.add_argument("tune", help="an .abc file (the first tune in it, or --index)")
@@ -192,7 +205,12 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help=f"audio length cap, in (0, 600] (default {MAX_SECONDS:g})")
     parser.add_argument("--force", action="store_true", help="replace the output file if it exists")
     parser.add_argument("--check", action="store_true", help="print the report only, write nothing")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """`python -m labutils play TUNE.abc [--out F.wav]`: check a tune and write it as WAV."""
+    args = _play_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     from labutils.data import read_abc_text, split_tunes
 
     source = Path(args.tune)
@@ -214,8 +232,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not 0 <= args.index < len(tunes):
         print(f"error: --index {args.index} but the file has {len(tunes)} tune(s)", file=sys.stderr)
         return 2
-    song = tunes[args.index]
-    report = check_tune(song, args.backend)
+    try:  # parsed once: the time limit of a parser holds for the whole command
+        parsed: Optional[Tuple] = _parse(tunes[args.index], args.backend)
+        report = parsed[1]
+    except SongError as error:
+        parsed, report = None, TuneReport(False, args.backend, [str(error)])
     state = "clean" if report.clean else ("parsed" if report.parsed else "not parsed")
     print(f"{source.name} tune {args.index}: {state}, {report.notes} notes, {report.seconds:.1f} s, "
           f"{report.bad_bars} bar(s) of the wrong length ({report.backend})")
@@ -224,7 +245,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.check:
         return 0 if report.clean else 1
     try:
-        abc_to_wav(song, out, args.backend, args.synth, args.max_seconds, overwrite=args.force)
+        if parsed is None:
+            raise SongError(f"not playable: {report.errors[0]}")
+        check_output(out, args.force, inputs=[source], flag="--force")
+        _write_wav(out, _audio(_playable(parsed, args.max_seconds)[0], args.synth, args.max_seconds, SAMPLE_RATE),
+                   SAMPLE_RATE)
     except SongError as error:
         print(f"Cannot play this tune: {error}", file=sys.stderr)
         return 1
