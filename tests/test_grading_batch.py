@@ -111,6 +111,12 @@ def test_links_and_odd_files_in_a_submission_are_never_opened(tmp_path):
         nb, why = intake.read_notebook(path)  # a FIFO would block forever if it were opened
         assert nb is None and SECRET not in why
         assert ("symbolic link" in why) != (path.name == "pipe.ipynb"), why
+    write_notebook(tmp_path / "class" / "bob" / "lab.ipynb", "x = 1")
+    (tmp_path / "my_class").symlink_to(tmp_path / "class")  # the instructor's own link, given as an argument
+    (tmp_path / "bob.ipynb").symlink_to(tmp_path / "class" / "bob" / "lab.ipynb")
+    for given in ("my_class", "bob.ipynb"):
+        found = dict(intake.find_submissions([str(tmp_path / given)]))
+        assert intake.read_notebook(found["bob"][0])[1] is None  # followed
 
 
 # --- the reports -----------------------------------------------------------------------------------

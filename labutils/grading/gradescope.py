@@ -197,7 +197,7 @@ def run(root: Path, timeout: float, cell_timeout: float, memory: str, total: flo
     notes: List[str] = []
     grade = None
     try:
-        submission = root / "submission"
+        submission = (root / "submission").resolve()
         notebooks, others = find_notebooks_under(submission) if submission.is_dir() else ([], [])
         if not notebooks:
             notes.append("No .ipynb notebook found in your submission" + (

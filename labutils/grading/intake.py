@@ -55,13 +55,13 @@ def find_submissions(paths: Sequence[str]) -> List[Tuple[str, List[Path]]]:
     `read_notebook` refuses with a reason (so the student gets a row that says why)."""
     found: List[Tuple[str, List[Path]]] = []
     for given in paths:
-        path = Path(given)
+        path = Path(given).resolve()  # yours: followed, so that only what lies inside is the students'
         if path.is_file():
-            found.append((path.stem, [path]))
+            found.append((Path(given).stem, [path]))
         elif path.is_dir():
             own = _notebooks_in(path)
             if own:
-                found.append((path.resolve().name, own))
+                found.append((path.name, own))
                 continue
             for folder in _student_folders(path):
                 if folder.is_symlink():
@@ -85,6 +85,7 @@ def find_notebooks_under(folder: Path) -> Tuple[List[Path], List[str]]:
 
     The walk never enters a linked folder (Gradescope's submission folder)."""
     notebooks, others = [], []
+    folder = Path(folder).resolve()
     for top, folders, files in os.walk(folder, followlinks=False):
         folders[:] = sorted(f for f in folders if f != ".ipynb_checkpoints")
         for name in files + [f for f in folders if (Path(top) / f).is_symlink()]:
