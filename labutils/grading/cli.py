@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("submissions", nargs="+", metavar="SUBMISSION",
                         help="a notebook, a student's folder of notebooks, or a folder of student folders")
     parser.add_argument("--out", default="grades", help="output folder (default: ./grades)")
-    parser.add_argument("--jobs", type=int, default=1, help="students graded in parallel processes (default 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="notebooks graded at once, each in a process of its own (default 1)")
     parser.add_argument("--timeout", type=float, default=600, help="total seconds per notebook (default 600)")
     parser.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
     parser.add_argument("--seed", type=int, help="seed of the test inputs (default: fresh each run)")

@@ -1,11 +1,12 @@
-"""Where `grade --jobs N` runs the notebooks: N worker processes of the grader, each grading one notebook at
-a time, that may die without taking the batch with them.
+"""Where `grade --jobs N` runs the notebooks: N pool processes of the grader, each grading one notebook at a
+time, that may die without taking the batch with them.
 
-A worker killed from outside (the kernel's out-of-memory killer, a crash) loses only the notebook it
-held: that notebook is graded once more in a fresh worker, and if that one dies too it is reported
+A pool process killed from outside (the kernel's out-of-memory killer, a crash) loses only the notebook
+it held: that notebook is graded once more in a fresh process, and if that one dies too it is reported
 with the reason; every other notebook keeps its grade. With a `deadline` (Gradescope's total time),
 what has not finished by then is stopped and reported, so the results are always written.
-Workers are spawned, not forked (torch and fork do not mix), and reused from one notebook to the next.
+The processes are spawned, not forked (torch and fork do not mix), and reused from one notebook to the
+next. (Each one starts the notebook's sandboxed grading worker, worker.py: a different process.)
 """
 from __future__ import annotations
 
