@@ -106,8 +106,9 @@ def test_looping_notebooks_end_within_the_total_time_with_a_reason_each(autograd
     argv, env, root = _unpack((zip_path, autograder[1]), tmp_path,
                               {n: lambda p: write_notebook(p, HEADER, LOOP) for n in names})
     started = time.monotonic()
-    subprocess.run(argv, env=env, timeout=300, check=True, capture_output=True)
+    done = subprocess.run(argv, env=env, timeout=300, check=True, capture_output=True)
     assert time.monotonic() - started < 65 + 30  # the total, and Python's start
+    assert b"Isolation: " in done.stdout  # for the instructor (Gradescope hides stdout from students)
     results = _results(root)
     assert results["score"] == 0
     notes = results["output"]

@@ -13,6 +13,8 @@ Submissions. Each SUBMISSION argument is one of:
     those files (e.g. submissions/alice/03_batches.ipynb, .../06_sampling.ipynb);
   * a folder with no .ipynb files of its own but sub-folders that have some (a class): each such
     sub-folder is one student (submissions/alice/, submissions/bob/, ...).
+Inside them, a link (a notebook or a student folder) is never followed and a notebook over the size,
+cell and nesting limits is never parsed: each is a row with the reason (intake.py).
 A student's exercise may live in any of their notebooks; each exercise counts once, from the
 notebook where it did best.
 

@@ -45,6 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def isolation_lines(limits: Limits) -> List[str]:
+    """What the grader says before grading: the isolation it uses, the limits, and what is not isolated here."""
+    isolation = sandbox.detect()
+    gaps = isolation.not_isolated()
+    lines = [f"Isolation: {isolation.mode}{' as root, kernels as an unprivileged uid' if isolation.root else ''}; "
+             f"limits per kernel process: {limits.describe('memory')}, {limits.describe('cpu')}, "
+             f"{limits.describe('file_size')}" + (f", {limits.describe('processes')}" if isolation.root else "") + "."]
+    if gaps:
+        lines.append("Not isolated on this machine: " + "; ".join(gaps) + ".")
+    return lines
+
+
 def grade_all(submissions: Sequence[Tuple[str, List[Path]]], settings: tuple, jobs: int) -> List[Dict]:
     """Every student's grade: their notebooks graded in `jobs` worker processes; each student printed when done."""
     owners = [(student, path) for student, (_, notebooks) in enumerate(submissions) for path in notebooks]
@@ -98,13 +110,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     jobs = max(1, min(args.jobs, notebooks))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"Grading {len(submissions)} submission(s) ({notebooks} notebook(s)) with {jobs} job(s), seed {seed}.")
-    isolation = sandbox.detect()
-    gaps = isolation.not_isolated()
-    print(f"Isolation: {isolation.mode}{' as root, kernels as an unprivileged uid' if isolation.root else ''}; "
-          f"limits per kernel process: {limits.describe('memory')}, {limits.describe('cpu')}, "
-          f"{limits.describe('file_size')}" + (f", {limits.describe('processes')}" if isolation.root else "") + ".")
-    if gaps:
-        print("Not isolated on this machine: " + "; ".join(gaps) + ".")
+    print("\n".join(isolation_lines(limits)))
     grades = grade_all(submissions, (seed, args.cell_timeout, args.timeout, threads, limits, max_notebook_bytes), jobs)
     flag_grades(grades)
     out = Path(args.out)

@@ -163,6 +163,7 @@ def grade_before(deadline: float, total: float, path: Path, seed: int, cell_time
 
 def _grade(notebooks: List[Path], settings: Dict, save) -> Dict:
     """Grade the notebooks one after the other within settings["total"] seconds; save(grade) after each."""
+    from labutils.grading.cli import isolation_lines
     from labutils.grading.pool import run_tasks
     from labutils.grading.report import printable
     from labutils.grading.sandbox import Limits, parse_bytes
@@ -170,6 +171,7 @@ def _grade(notebooks: List[Path], settings: Dict, save) -> Dict:
 
     total, deadline = settings["total"], settings["start"] + settings["total"]
     limits = Limits(memory=parse_bytes(settings["memory"]))
+    print("\n".join(isolation_lines(limits)), flush=True)  # stdout: the instructor's (hidden from students)
     seed = secrets.randbits(32)
     reports = [unfinished_report(p, "the autograder was stopped before it graded this notebook") for p in notebooks]
 
