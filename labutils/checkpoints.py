@@ -103,13 +103,19 @@ def check_shapes(config: Dict, weights: Dict, path: PathLike) -> None:
 
 
 def checkpoint_vocab(ckpt: Dict, size: int, path: PathLike) -> list:
-    """The checkpoint's vocabulary (the lab's when it has none), checked: `size` single characters."""
-    if "vocab" in ckpt:
-        vocab = ckpt["vocab"]
-    else:
+    """The checkpoint's vocabulary, checked: single characters, one per output of its model (`size`).
+
+    A checkpoint without one gets the lab's, as before, unless its model has more outputs than the
+    lab has characters (sampling would then pick characters that do not exist)."""
+    if "vocab" not in ckpt:
         from labutils.corpus import lab_vocab
 
         vocab = lab_vocab()[0]
+        if size > len(vocab):
+            raise ValueError(f"{str(path)!r} has no vocabulary and its model has {size} outputs, more than the "
+                             f"lab's {len(vocab)} characters: save the checkpoint with its vocab")
+        return vocab
+    vocab = ckpt["vocab"]
     if not isinstance(vocab, (list, tuple)):
         raise ValueError(f"{str(path)!r}: its vocab is a {type(vocab).__name__}, not a list of characters")
     for index, entry in enumerate(vocab):
