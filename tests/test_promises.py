@@ -376,10 +376,11 @@ def test_grade_refuses_timeouts_that_are_no_bound(flag, value, tmp_path, capsys)
 
 def test_students_whose_names_look_alike_keep_their_own_feedback(tmp_path):
     from labutils.grading.report import write_reports
-    from labutils.grading.submissions import failed_grade
+    from labutils.grading.submissions import student_grade, unfinished_report
 
     students = ["a b", "a_b", "Ann", "ann", "zoe"]
-    write_reports([failed_grade(name, [], f"note for {name}") for name in students], tmp_path, seed=1)
+    grades = [student_grade(name, [], [unfinished_report(Path("lab.ipynb"), f"note for {name}")]) for name in students]
+    write_reports(grades, tmp_path, seed=1)
     texts = [p.read_text() for p in (tmp_path / "feedback").glob("*.txt")]
     assert len(texts) == len(students)
     for name in students:

@@ -34,7 +34,6 @@ WHATS = {
     # what the grader says
     "not_found": "{name} was not found in any notebook",
     "unusable": "{name}: the probe's data is unusable ({error})",
-    "grader_failed": "not graded: the grader failed",
     "not_graded": "not graded: see the notes above",
     # vectorize_string
     "vectorize_string.not_array": "vectorize_string returned a {type}, expected a numpy array",

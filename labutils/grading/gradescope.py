@@ -48,7 +48,8 @@ pip install -q -r requirements.txt
 # installed without its dependencies (TensorFlow, ...): only its data/irish.abc file is read.
 pip install -q --no-deps --no-build-isolation mitdeeplearning==0.7.5
 pip install -q --no-deps --no-build-isolation .
-/autograder/venv/bin/python -c "import labutils.grading.gradescope, torch; print('labutils autograder ready, torch', torch.__version__)"
+/autograder/venv/bin/python -c "import labutils.grading.gradescope, torch
+print('labutils autograder ready, torch', torch.__version__)"
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash

@@ -38,7 +38,8 @@ def _kind(mode: int) -> Optional[str]:
 def _notebooks_in(folder: Path) -> List[Path]:
     """The entries of `folder` named *.ipynb (links and other odd files included: reading refuses them), sorted."""
     with os.scandir(folder) as entries:
-        return sorted(Path(e.path) for e in entries if e.name.endswith(".ipynb") and not e.is_dir(follow_symlinks=False))
+        return sorted(Path(e.path) for e in entries
+                      if e.name.endswith(".ipynb") and not e.is_dir(follow_symlinks=False))
 
 
 def _student_folders(folder: Path) -> List[Path]:

@@ -217,13 +217,6 @@ def outcome_report(path: Path, outcome: Tuple[str, object]) -> Dict:
         return value
     if kind == "error":  # a grader bug: its kind here, its traceback for the instructor (the caller prints it)
         last = str(value).strip().splitlines()[-1:] or ["Exception"]
-        return unfinished_report(path, f"grader error: {last[0].split(':')[0]} (its traceback is in the grader's output)")
+        kind = last[0].split(":")[0]
+        return unfinished_report(path, f"grader error: {kind} (its traceback is in the grader's output)")
     return unfinished_report(path, str(value))
-
-
-def failed_grade(name: str, notebooks: Sequence[Path], error: str) -> Dict:
-    """The grade of a student whose grading failed: no points, the error as the status."""
-    exercises = {e: {"status": "error", "points": 0, "max": p, "notebook": None,
-                     "message": fail_message("grader_failed")} for e, p in RUBRIC.items()}
-    return {"student": name, "notebooks": [str(p) for p in notebooks], "exercises": exercises, "total": 0,
-            "max": sum(RUBRIC.values()), "status": f"grader error: {error}", "flags": [], "reports": []}
