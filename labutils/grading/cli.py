@@ -58,7 +58,7 @@ def isolation_lines(limits: Limits) -> List[str]:
 
 
 def grade_all(submissions: Sequence[Tuple[str, List[Path]]], settings: tuple, jobs: int) -> List[Dict]:
-    """Every student's grade: their notebooks graded in `jobs` worker processes; each student printed when done."""
+    """Every student's grade: their notebooks graded in `jobs` pool processes; each student printed when done."""
     owners = [(student, path) for student, (_, notebooks) in enumerate(submissions) for path in notebooks]
     reports: List[Dict] = [{} for _ in owners]
     left = [len(notebooks) for _, notebooks in submissions]
