@@ -25,7 +25,8 @@ from labutils.grading import gradescope, sandbox
 CACHE = Path(os.environ.get("LABUTILS_DEBOOTSTRAP_CACHE", "/var/cache/labutils-tests"))
 SUITE = "bookworm"  # Debian 12: its Python refuses a system-wide pip install (PEP 668), as Ubuntu 24.04's does
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu/torch/"  # setup.sh's default source of the CPU torch
-LOCAL_WHEELS = Path("/opt/wheels")  # where a machine that cannot reach it may keep a CPU torch wheel
+# where a machine that cannot reach it keeps its wheels (pip's find-links), a CPU torch among them
+LOCAL_WHEELS = Path((os.environ.get("PIP_FIND_LINKS", "").split() or ["/nonexistent"])[0])
 
 
 def _reachable(url: str) -> bool:
