@@ -51,16 +51,17 @@ def digest(text: str) -> str:
 
 
 def exercise_digests(nb) -> Dict[str, str]:
-    """{exercise: digest of its normalised code} for the exercises the notebook defines at top level."""
-    from IPython.core.inputtransformer2 import TransformerManager
+    """{exercise: digest of its normalised code} for the exercises the notebook defines at top level.
 
-    transform = TransformerManager().transform_cell
+    Cells are read as the probe process reads them (magic lines stripped in linear time)."""
+    from labutils.grading.probe_process import parse_cell
+
     found: Dict[str, str] = {}
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(transform(str(cell.source)))
+            tree = parse_cell(str(cell.source))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in tree.body:
