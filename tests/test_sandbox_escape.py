@@ -321,6 +321,21 @@ def test_slow_or_deep_input_is_graded_within_the_timeout_never_a_grader_error(ha
     assert grades["deep"]["total"] == 0
 
 
+def test_notebook_text_is_read_in_linear_time_with_a_reason_for_what_is_no_notebook():
+    from labutils.grading.analysis import read_notebook
+    from labutils.grading.probe_process import parse_cell
+
+    assert read_notebook(b"[" * 100_000 + b"]" * 100_000)[1].startswith("not a readable notebook (RecursionError")
+    assert read_notebook(b"this is not JSON {")[1] == "not a readable notebook (JSONDecodeError at line 1, column 1)"
+    nb, _ = read_notebook(json.dumps({"cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"]}],
+                                      "metadata": {"labutils": {"language": "zh"}}}).encode())
+    assert nb.cells[0].source == "x = 1\ny = 2" and nb.metadata["labutils"]["language"] == "zh"
+    started = time.monotonic()
+    tree = parse_cell("\n".join(["x = !true", "%time y = 1", "def f():", "    z = !ls \\", "      -l"] * 20_000))
+    assert time.monotonic() - started < 10 and sum(1 for n in tree.body if n.__class__.__name__ == "FunctionDef") == 20_000
+    assert parse_cell("%%bash\necho hi").body == [] and len(parse_cell('s = """\n!keep\n"""').body) == 1
+
+
 def test_student_view_hides_each_reference_and_keeps_everything_else_importable(tmp_path):
     view = build_view(Path(LABUTILS), tmp_path)
     assert not list(view.rglob("__pycache__")) and not list(view.rglob("*.pyc"))

@@ -64,11 +64,11 @@ def strip_magics(source):
     plain Python already: a program text stays as it is."""
     if source.lstrip().startswith("%%"):
         return ""
-    lines, continued = source.split("\n"), False
+    lines, continued, indent = source.split("\n"), False, ""
     for i, line in enumerate(lines):
-        magic = continued or MAGIC_LINE.match(line)
-        if magic:
-            indent = magic.group(1) if not continued else " " * (len(line) - len(line.lstrip()))
+        magic = MAGIC_LINE.match(line)
+        if continued or magic:
+            indent = indent if continued else magic.group(1)
             continued = line.rstrip().endswith("\\")
             lines[i] = indent + "pass"
     return "\n".join(lines)
