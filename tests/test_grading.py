@@ -224,7 +224,7 @@ def test_student_notebooks_get_zero(tmp_path):
 
 
 def test_the_labs_setup_cell_is_not_flagged_but_a_students_importlib_is():
-    from labutils.grading.submissions import suspicious_names
+    from labutils.grading.analysis import suspicious_names
     from labutils.notebooks import setup_cell_source
 
     setup = nbformat.v4.new_code_cell(setup_cell_source())

@@ -1,11 +1,14 @@
 """Grade student notebooks against the solutions: `python -m labutils grade SUBMISSION...`.
 
-cli.py (the command), intake.py (find and read the submissions, within limits, never through a link),
-pool.py (the grader's worker processes, --jobs), submissions.py (run, judge), sandbox.py (isolation, limits), worker.py
-(one notebook inside the sandbox), kernel.py (its kernel run), probe_process.py (the probe process,
-loaded as text), similarity.py (flags), report.py (grades.csv, grades.json, feedback/),
-gradescope.py (the autograder zip and results.json). The inputs, probes and judges of the exercises
-are labutils.exercises, the same the notebook checks use.
+cli.py (the command), intake.py (find the submissions, never through a link, and the first gate on
+each file: size, cells, nesting), pool.py (the grader's pool processes, --jobs), submissions.py (judge,
+one grade per student), phases.py (one notebook's two sandboxed phases),
+sandbox.py (isolation, limits), cgroups.py (a notebook's memory bound), view.py (labutils without
+the references), processes.py (bounded talk, kill), worker.py (the kernel phase, inside the sandbox),
+kernel.py (its kernel run), analysis.py (reading the notebook, inside the worker), probe_process.py
+(the probe process, loaded as text), similarity.py (flags), report.py (grades.csv, grades.json,
+feedback/), gradescope.py (the autograder zip and results.json). The inputs, probes and judges of
+the exercises are labutils.exercises, the same the notebook checks use.
 
 Submissions. Each SUBMISSION argument is one of:
   * a notebook file (.ipynb): one student, named after the file (alice.ipynb -> alice);
@@ -18,17 +21,19 @@ cell and nesting limits is never parsed: each is a row with the reason (intake.p
 A student's exercise may live in any of their notebooks; each exercise counts once, from the
 notebook where it did best.
 
-How. Every notebook is run by a worker in a sandbox (sandbox.py: bubblewrap, else unshare as root,
-else a new session; the grader says what is not isolated) with an allowlisted environment, limits
-per process (--memory, --cpu-time, --max-file-size, --max-processes) and, as root, a fresh
-unprivileged uid. The kernel runs the cells (LABUTILS_SMALL=1, CUDA hidden, per-cell and total
-timeouts, capped output; a cell that kills the kernel is skipped on a re-run). Then a fresh
-process (worker.py, probe_process.py) re-runs only the notebook's definitions and probes them on
-inputs drawn afresh (--seed to repeat), its channel bound before any student code runs; the
-grader judges the data in its own process, with its own imports of the reference. Only
-definitions made in the notebook count: labutils' reference, imported, wrapped or called at run
-time, counts as not implemented. Identical code (to the reference, between students) is flagged,
-not zeroed.
+How. Every notebook is run in two phases, each in a sandbox of its own (sandbox.py: bubblewrap,
+else unshare as root, else a new session; the grader says what is not isolated) with an allowlisted
+environment, limits per process (--memory, --cpu-time, --max-file-size, --max-processes), a cgroup
+bounding the whole notebook's memory and processes where the machine offers one, and, as root, a
+fresh unprivileged uid per phase. The kernel phase (worker.py) reads the notebook and runs the cells
+(LABUTILS_SMALL=1, CUDA hidden, per-cell and total timeouts, capped output and messages; a cell that
+kills the kernel is skipped on a re-run). Then a fresh process in a new sandbox (phases.py,
+probe_process.py) re-runs only the notebook's definitions and probes them on inputs drawn afresh
+(--seed to repeat), its channel bound before any student code runs; the labutils it sees has the
+exercises' references replaced by stubs (view.py); the grader judges the data in its own process,
+with its own imports of the reference. Only definitions made in the notebook count: labutils'
+reference, imported, wrapped or called at run time, counts as not implemented. Identical code (to
+the reference, between students) is flagged, not zeroed.
 How each limit works and the residual risks: README.md in this folder.
 
 Output in --out (default ./grades): grades.csv (one row per student), grades.json (details)
@@ -39,8 +44,8 @@ from labutils import submodule_loader
 from labutils.grading.intake import find_submissions
 from labutils.grading.submissions import RUBRIC, grade_notebook, grade_student
 
-MODULES = ("cli", "gradescope", "intake", "kernel", "pool", "probe_process", "report", "sandbox", "similarity",
-           "submissions", "worker")
+MODULES = ("analysis", "cgroups", "cli", "gradescope", "intake", "kernel", "phases", "pool", "probe_process",
+           "processes", "report", "sandbox", "similarity", "submissions", "view", "worker")
 __getattr__, __dir__ = submodule_loader(__name__, MODULES)
 
 __all__ = ["RUBRIC", "find_submissions", "grade_notebook", "grade_student"]

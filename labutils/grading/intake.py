@@ -1,15 +1,14 @@
 """What the grader takes in: the submissions found on disk, never through a link, and each notebook
-file read within limits (bytes, cells, nesting) before anything large is read or parsed.
+file through a first gate of limits (bytes, cells, nesting) before anything large is read or parsed;
+the kernel phase's worker parses what passes (analysis.py).
 
 A submission is the students' ground: a notebook that is a symbolic link (to /etc/shadow,
 /proc/self/environ, a private config, a folder elsewhere), a FIFO or a device is never opened, and
-no status, feedback or results.json ever quotes what a file holds (a parser's message that quotes
-its input is replaced by one that says what is wrong). The folders named on the command line are
-the instructor's and are followed as given.
+no reason given here quotes what a file holds. The folders named on the command line are the
+instructor's and are followed as given.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -53,7 +52,7 @@ def find_submissions(paths: Sequence[str]) -> List[Tuple[str, List[Path]]]:
     """(student name, notebooks) for each submission argument, as described in labutils/grading/__init__.py.
 
     The arguments themselves are followed; inside them, a link stands as its own path, which
-    `read_notebook` refuses with a reason (so the student gets a row that says why)."""
+    `notebook_bytes` refuses with a reason (so the student gets a row that says why)."""
     found: List[Tuple[str, List[Path]]] = []
     for given in paths:
         path = Path(given).resolve()  # yours: followed, so that only what lies inside is the students'
@@ -138,69 +137,35 @@ def too_large(size: int, max_bytes: int) -> str:
 
 
 # A JSON string (escapes included), a lone quote (an unterminated string: not JSON), or a bracket.
-_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]', re.S)
+_TOKENS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]', re.S)
 
 
-def shape_problem(text: str, max_cells: int = MAX_CELLS, max_depth: int = MAX_DEPTH) -> str:
+def shape_problem(data: bytes, max_cells: int = MAX_CELLS, max_depth: int = MAX_DEPTH) -> str:
     """Why the JSON text nests deeper than `max_depth` or holds more than `max_cells` cells ("" if neither),
-    from one pass over its strings and brackets, before any parser sees it (no recursion)."""
+    from one pass over its strings and brackets, before any parser sees it (no recursion, no copy)."""
     depth = cells = 0
-    for token in _TOKENS.finditer(text):
-        first = token.group()[0]
-        if first in "[{":
+    for token in _TOKENS.finditer(data):
+        first = token.group()[:1]
+        if first in (b"[", b"{"):
             depth += 1
             if depth > max_depth:
                 return f"nests its JSON more than {max_depth} levels deep: not a notebook the grader reads"
-        elif first in "]}":
+        elif first in (b"]", b"}"):
             depth -= 1
-        elif token.group() == '"':
+        elif token.group() == b'"':
             return ""  # an unterminated string: the JSON parser says so
-        elif depth == 3 and token.group() == '"cell_type"':
+        elif depth == 3 and token.group() == b'"cell_type"':
             cells += 1
             if cells > max_cells:
                 return f"has more than {max_cells} cells: not a notebook the grader reads"
     return ""
 
 
-def parse_notebook(data: bytes):
-    """(the notebook as nbformat 4, outputs dropped; None) or (None, why it is not one: no quote of its text)."""
-    import nbformat
-
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return None, f"is not a readable notebook (not UTF-8 text: byte {error.start + 1} is not valid)"
-    problem = shape_problem(text)
-    if problem:
-        return None, problem
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:  # its msg names the problem and the place, never the text
-        return None, f"is not a readable notebook (not JSON: {error.msg} at line {error.lineno}, column {error.colno})"
-    except RecursionError:
-        return None, f"nests its JSON more than {MAX_DEPTH} levels deep: not a notebook the grader reads"
-    if not isinstance(data, dict) or not isinstance(data.get("cells", []), list):
-        return None, "is not a readable notebook (JSON, but not in Jupyter's notebook format: no list of cells)"
-    try:
-        version = nbformat.versions[data.get("nbformat", 1)]
-        nb = nbformat.convert(version.to_notebook_json(data, minor=data.get("nbformat_minor", 0)), 4)
-        cells = nb["cells"]
-        if not isinstance(cells, list) or not all(isinstance(c, dict) and isinstance(c.get("source", ""), str)
-                                                  and isinstance(c.get("cell_type"), str) for c in cells):
-            raise TypeError("cells")
-    except Exception:  # noqa: BLE001 - nbformat raises many kinds, and their messages quote the file
-        return None, "is not a readable notebook (not in Jupyter's notebook format 4)"
-    for cell in cells:  # the grader runs the code: the outputs are never read, so never kept
-        cell.pop("outputs", None)
-        cell.pop("attachments", None)
-        if cell["cell_type"] == "code":
-            cell["outputs"] = []
-    return nb, None
-
-
-def read_notebook(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES):
-    """(the notebook, None) or (None, why it cannot be read), within the limits of this module."""
+def notebook_bytes(path: Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Tuple[Optional[bytes], str]:
+    """(the notebook file's bytes, "") or (None, why not), through the grader's first gate: never a link, at
+    most `max_bytes` read, nesting and cells within limits. The kernel phase's worker parses it (analysis.py)."""
     data, problem = read_bytes(Path(path), max_bytes)
     if data is None:
         return None, problem
-    return parse_notebook(data)
+    problem = shape_problem(data)
+    return (None, problem) if problem else (data, "")

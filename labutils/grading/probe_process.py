@@ -1,17 +1,19 @@
 """The grader's probe process: re-run a notebook's definitions in a fresh namespace, probe each exercise.
 
-LOADED AS TEXT, like labutils/exercises/probes.py: the grading worker (worker.py) starts a fresh
-process whose bootstrap reads both files from its stdin into private modules (never in sys.modules)
-before any student code runs, binds the result channel and calls `main`. Standard library only at
-module level; torch and the probes come in as `probes`. While an exercise is probed, a profile hook
-(ReferenceTrap) notices labutils' reference code running.
+LOADED AS TEXT, like labutils/exercises/probes.py: the probe phase (phases.py) starts a fresh process
+in a sandbox of its own whose bootstrap reads both files from its stdin into private modules (never in
+sys.modules) before any student code runs, binds the result channel and calls `main`. Standard library
+only at module level; torch and the probes come in as `probes`. The labutils this process can import
+is the student view (view.py): the exercises' references are stubs, and a probe that ran into one
+counts as calling the reference. The grader's worker imports `parse_cell` and `definitions` as a module.
 """
 import ast
-import sys
+import re
 
 ALLOWED_CALLS = {"torch.device", "lab_vocab", "dict", "list", "tuple", "set", "int", "float", "str", "range", "len",
                  "np.array", "np.arange", "frozenset"}
-PROBE_CODES = set()  # ids of the loaded files' own code objects (filled by main, before any student code)
+# A line IPython reads as a magic or a shell command: `%time ...`, `!ls`, `files = !ls`, `x = %env HOME`
+MAGIC_LINE = re.compile(r"^(\s*)(?:[%!]|[\w.,*\s]+=\s*[%!])")
 
 
 def _call_name(node):
@@ -55,122 +57,29 @@ def definitions(source):
     return ast.Module(body=keep, type_ignores=[])
 
 
-def _fingerprint(code):
-    """What two copies of the same function's code share: bytecode, names, variables, constants."""
-    consts = tuple(_fingerprint(c) if hasattr(c, "co_code") else repr(c) for c in code.co_consts)
-    return code.co_code, code.co_names, code.co_varnames, consts
+def strip_magics(source):
+    """The cell with each magic or shell line (and its continuation lines) replaced by `pass`; '' for a cell magic.
+
+    Linear in the cell's size, unlike IPython's own transformation, and only used when the cell is not
+    plain Python already: a program text stays as it is."""
+    if source.lstrip().startswith("%%"):
+        return ""
+    lines, continued, indent = source.split("\n"), False, ""
+    for i, line in enumerate(lines):
+        magic = MAGIC_LINE.match(line)
+        if continued or magic:
+            indent = indent if continued else magic.group(1)
+            continued = line.rstrip().endswith("\\")
+            lines[i] = indent + "pass"
+    return "\n".join(lines)
 
 
-def _codes_of(obj, seen=None):
-    """The code objects of a function, or of a class's functions, nested ones included."""
-    seen = set() if seen is None else seen
-    found = []
-    functions = []
-    if isinstance(obj, type):
-        for klass in obj.__mro__:
-            if klass.__module__ in ("builtins",) or klass.__module__.startswith("torch"):
-                continue
-            for value in vars(klass).values():
-                value = getattr(value, "__func__", value)
-                if isinstance(value, property):
-                    functions += [f for f in (value.fget, value.fset, value.fdel) if f]
-                elif hasattr(value, "__code__"):
-                    functions.append(value)
-    elif hasattr(obj, "__code__"):
-        functions.append(obj)
-    stack = [f.__code__ for f in functions if hasattr(f, "__code__")]
-    while stack:
-        code = stack.pop()
-        if id(code) in seen:
-            continue
-        seen.add(id(code))
-        found.append(code)
-        stack.extend(c for c in code.co_consts if hasattr(c, "co_code"))
-    return found
-
-
-class ReferenceTrap:
-    """Notices labutils' reference code running (however it was fetched) while one exercise is probed.
-
-    A sys.setprofile hook: any code object of the reference's module, or one with the same bytecode
-    (a types.FunctionType copy, exec(inspect.getsource(...))), that is not the student's own definition."""
-
-    def __init__(self, module_name):
-        import importlib
-
-        module = importlib.import_module(module_name)
-        self.file = module.__file__
-        codes = []
-        for value in vars(module).values():
-            if getattr(value, "__module__", None) == module_name:
-                codes += [c for c in _codes_of(value) if c.co_filename == self.file]  # not decorators' wrappers
-        self.codes = codes  # kept alive, so their ids stay theirs
-        self.ids = {id(c) for c in codes}
-        self.prints = {_fingerprint(c) for c in codes if len(c.co_code) >= 40}
-        self.hits = []
-
-    def hook_for(self, own):
-        """The profile hook for one exercise; `own` are the code objects of the student's definition."""
-        own_ids = {id(c) for c in own}
-        cache = {}
-        hits = self.hits
-
-        def hook(frame, event, arg):
-            if event != "call":
-                return
-            code = frame.f_code
-            known = cache.get(id(code))
-            if known is None or known[0] is not code:
-                bad = id(code) in self.ids or code.co_filename == self.file or (
-                    id(code) not in own_ids and id(code) not in PROBE_CODES and _fingerprint(code) in self.prints)
-                known = cache[id(code)] = (code, bad)
-            if known[1]:
-                hits.append(code.co_name)
-        return hook
-
-
-def probe_with_trap(probes, name, obj, inputs, module_name, seconds_each):
-    """probes.run_probe under the reference trap and the time limit: the result, or a "reference" error."""
-    import threading
-
-    trap = ReferenceTrap(module_name)
-    hook = trap.hook_for(_codes_of(obj))
-    threading.setprofile(hook)
-    sys.setprofile(hook)
+def parse_cell(source):
+    """The cell's syntax tree: as Python, else with its magic lines stripped (SyntaxError when neither parses)."""
     try:
-        with probes.time_limit(seconds_each):
-            result = probes.run_probe(name, obj, inputs)
-    finally:
-        tampered = sys.getprofile() is not hook
-        sys.setprofile(None)
-        threading.setprofile(None)
-    if trap.hits:
-        return {"meta": result.get("meta", {}), "error": "reference", "how": "call",
-                "where": sorted(set(trap.hits))[:5], "message": ", ".join(sorted(set(trap.hits))[:5])}
-    if tampered:
-        return {"meta": result.get("meta", {}), "error": "tampered"}
-    return result
-
-
-def _own_codes(namespace, module_name):
-    """The code objects of the functions and classes a loaded file defines."""
-    return [code for value in namespace.values() if getattr(value, "__module__", None) == module_name
-            and (isinstance(value, type) or hasattr(value, "__code__")) for code in _codes_of(value)]
-
-
-def _import_before_student_code(probes, references):
-    """Import the reference modules and run one optimizer step (it imports much of torch) before the trap is set."""
-    import importlib
-
-    for module_name in set(references.values()):
-        importlib.import_module(module_name)
-    torch = probes.torch
-    warm = probes.TinyCharModel(5, 0)
-    optimizer = torch.optim.SGD(warm.parameters(), lr=0.1)
-    x = torch.zeros(1, 2, dtype=torch.long)
-    probes.reference_compute_loss(x, warm(x)).backward()
-    optimizer.step()
-    optimizer.zero_grad()
+        return ast.parse(source)
+    except SyntaxError:
+        return ast.parse(strip_magics(source))
 
 
 def _note_skipped_names(full, kept, cell_index, skipped_names):
@@ -183,10 +92,10 @@ def _note_skipped_names(full, kept, cell_index, skipped_names):
                     skipped_names.setdefault(n.id, cell_index)
 
 
-def rerun_definitions(probes, cell, namespace, transform, seconds_each, results):
+def rerun_definitions(probes, cell, namespace, seconds_each, results):
     """Run one cell's definitions in `namespace`, each statement under the time limit; note what failed."""
     try:
-        full = ast.parse(transform(cell["source"]))
+        full = parse_cell(cell["source"])
         tree = definitions(full)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
         results["definition_errors"].append({"cell": cell["index"], "error": type(error).__name__})
@@ -211,9 +120,20 @@ def _missing(name, namespace):
     return None
 
 
-def probe_definition(probes, name, obj, inputs, module_name, seconds_each, skipped_names):
-    """Probe the notebook's `obj` for exercise `name` under the trap; say which cell set a name it lacked."""
-    result = probe_with_trap(probes, name, obj, inputs, module_name, seconds_each)
+def _hidden_reference(result, hidden_mark):
+    """A probe result that ran into a stub of the student view counts as calling labutils' reference."""
+    message = str(result.get("message", ""))
+    if result.get("error") not in ("not_implemented", "exception") or hidden_mark not in message:
+        return result
+    called = message.split("labutils' reference ", 1)[-1].split(" ", 1)[0]
+    return {"meta": result.get("meta", {}), "error": "reference", "how": "call", "where": [called], "message": called}
+
+
+def probe_definition(probes, name, obj, inputs, seconds_each, skipped_names, hidden_mark):
+    """Probe the notebook's `obj` for exercise `name` under the time limit; say which cell set a name it lacked."""
+    with probes.time_limit(seconds_each):
+        result = probes.run_probe(name, obj, inputs)
+    result = _hidden_reference(result, hidden_mark)
     if result.get("error") == "exception" and result.get("type") == "NameError":
         missing = str(result.get("message", "")).split("'")
         if len(missing) >= 2 and missing[1] in skipped_names:
@@ -221,21 +141,21 @@ def probe_definition(probes, name, obj, inputs, module_name, seconds_each, skipp
     return result
 
 
-def main(probes, cells, inputs, references, seconds_each, send):
+def main(probes, cells, inputs, settings, send):
     """The probe process: re-run the notebook's definitions in a fresh namespace, probe each exercise, send().
 
-    `probes` is labutils/exercises/probes.py loaded as a module, `references` {exercise: reference module}."""
+    `probes` is labutils/exercises/probes.py loaded as a module; settings: seconds_each, hidden_mark and
+    the reference modules, imported first (their stubs, as a notebook would have them in sys.modules)."""
     import builtins
+    import importlib
 
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    PROBE_CODES.update(id(c) for c in _own_codes(vars(probes), probes.__name__) + _own_codes(globals(), __name__))
-    _import_before_student_code(probes, references)
-    transform = TransformerManager().transform_cell
+    seconds_each, hidden_mark = float(settings["seconds_each"]), settings["hidden_mark"]
+    for module in settings["modules"]:
+        importlib.import_module(module)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     results = {"exercises": {}, "definition_errors": [], "skipped_names": {}}
     for cell in cells:
-        rerun_definitions(probes, cell, namespace, transform, seconds_each, results)
+        rerun_definitions(probes, cell, namespace, seconds_each, results)
     send(results, False)
     for name, exercise_inputs in inputs.items():
         results["exercises"][name] = _missing(name, namespace)
@@ -243,7 +163,7 @@ def main(probes, cells, inputs, references, seconds_each, send):
             continue
         results["exercises"][name] = {"error": "crashed", "stage": "starting"}  # stays if the process dies
         send(results, False)
-        results["exercises"][name] = probe_definition(probes, name, namespace[name], exercise_inputs,
-                                                      references[name], seconds_each, results["skipped_names"])
+        results["exercises"][name] = probe_definition(probes, name, namespace[name], exercise_inputs, seconds_each,
+                                                      results["skipped_names"], hidden_mark)
         send(results, False)
     send(results, True)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
-import re
 import textwrap
 from typing import Dict, List, Optional
 
@@ -51,30 +50,18 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-MAX_CELL_CHARS = 100_000  # a longer cell is not compared (an exercise's cell has a few kB)
-_DEFINES = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+(?:" + "|".join(EXERCISES) + r")\b", re.M)
-_MAGIC_LINE = re.compile(r"^([ \t]*)(?:[%!]|[\w.]+[ \t]*=[ \t]*[%!]).*$", re.M)  # %time f(), !ls, x = !true
-
-
-def without_magics(source: str) -> str:
-    """The cell as Python: each IPython magic or shell line becomes `pass`, a cell magic (%%) empties the cell.
-
-    In one pass, where IPython's own transformation takes time that grows fast with the number of magics."""
-    if source.lstrip().startswith("%%"):
-        return ""
-    return _MAGIC_LINE.sub(lambda match: match.group(1) + "pass", source)
-
-
 def exercise_digests(nb) -> Dict[str, str]:
-    """{exercise: digest of its normalised code} for the exercises the notebook defines at top level
-    (cells that define one, at most MAX_CELL_CHARS long)."""
+    """{exercise: digest of its normalised code} for the exercises the notebook defines at top level.
+
+    Cells are read as the probe process reads them (magic lines stripped in linear time)."""
+    from labutils.grading.probe_process import parse_cell
+
     found: Dict[str, str] = {}
     for cell in nb.cells:
-        source = str(cell.source)
-        if cell.cell_type != "code" or len(source) > MAX_CELL_CHARS or not _DEFINES.search(source):
+        if cell.cell_type != "code":
             continue
         try:
-            tree = ast.parse(without_magics(source))
+            tree = parse_cell(str(cell.source))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue
         for node in tree.body:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import signal
+import time
 import zlib
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -9,7 +10,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from labutils.exercises.texts import fail_message
-from labutils.grading.intake import MAX_NOTEBOOK_BYTES, read_notebook
+from labutils.grading.intake import MAX_NOTEBOOK_BYTES, notebook_bytes
 
 # Points per exercise: the one rubric.
 RUBRIC: Dict[str, int] = {"vectorize_string": 1, "get_batch": 2, "LSTMModel": 3, "compute_loss": 1,
@@ -23,19 +24,27 @@ LIMIT_ERRORS = {"memory": ("MemoryError", "can't allocate memory", "Cannot alloc
 
 
 def _limit_reached(record: Dict, limits) -> List[str]:
-    """'memory limit of 4 GiB reached in cell 7' for each limit the kernel ran into."""
-    found: Dict[str, int] = {}
+    """'memory limit of 4 GiB reached in cell 7' for each limit the notebook ran into."""
+    found: Dict[str, Optional[int]] = {}
     for error in record.get("errors", []):
         text = f"{error.get('error', '')} {error.get('message', '')}"
         for which, needles in LIMIT_ERRORS.items():
             if any(n in text for n in needles):
                 found.setdefault(which, error["cell"])
+    events = record.get("cgroup", {}).get("kernel", {})
     for cell, status in zip(record.get("skipped", []), record.get("kernel_statuses", [])):
         if status == -signal.SIGXCPU:
             found.setdefault("cpu", cell)
         elif status == -signal.SIGXFSZ:
             found.setdefault("file_size", cell)
-    return [f"{limits.describe(which)} reached in cell {cell + 1}" for which, cell in found.items()]
+        elif status == -signal.SIGKILL and (cell in record.get("flooded", []) or events.get("oom_kill")):
+            found.setdefault("memory", cell)  # killed at the notebook's memory limit, or for its messages
+    if events.get("oom_kill"):
+        found.setdefault("memory", None)
+    if events.get("pids_max"):
+        found.setdefault("processes", None)
+    return [f"{limits.describe(which)} reached" + (f" in cell {cell + 1}" if cell is not None else "")
+            for which, cell in found.items()]
 
 
 def _kernel_problems(record: Dict, limits, timeout: float) -> List[str]:
@@ -57,10 +66,12 @@ def _kernel_problems(record: Dict, limits, timeout: float) -> List[str]:
     return problems
 
 
-def _probe_problem(record: Dict, timeout: float) -> Optional[str]:
+def _probe_problem(record: Dict, timeout: float, limits) -> Optional[str]:
     """What went wrong while the probe process tested the definitions, if anything."""
     probe = record.get("probe", {})
     status = probe.get("status")
+    if record.get("cgroup", {}).get("probe", {}).get("oom_kill"):
+        return f"{limits.describe('memory')} reached while testing the definitions"
     if status == "no time left":
         return f"the notebook used all of the total timeout of {timeout:g} s: no time was left to test the definitions"
     if status == "timeout":
@@ -68,34 +79,6 @@ def _probe_problem(record: Dict, timeout: float) -> Optional[str]:
     if status and status != "done" and not probe.get("final"):
         return f"the process testing the definitions stopped ({status})"
     return None
-
-
-def _run_in_sandbox(nb, inputs: Dict, cell_timeout: float, timeout: float, threads: Optional[int],
-                    limits) -> Tuple[Optional[Dict], str]:
-    """The grading worker's record of one notebook (plain data), or None and why there is none."""
-    import io
-
-    import nbformat
-    import torch
-
-    from labutils.grading.sandbox import run_worker
-
-    buffer = io.BytesIO()
-    torch.save(inputs, buffer)
-    seconds_each = max(5.0, min(20.0, cell_timeout / 2))  # per exercise probed
-    probe_budget = min(6 * seconds_each + 15, max(20.0, timeout / 2))
-    request = {"notebook": nbformat.writes(nb), "cell_timeout": cell_timeout, "timeout": timeout,
-               "seconds_each": seconds_each, "probe_budget": probe_budget}
-    answer, reason = run_worker(request, buffer.getvalue(), limits, timeout + 20, threads)
-    record = None
-    if answer:
-        try:
-            record = torch.load(io.BytesIO(answer), weights_only=True)
-        except Exception as error:  # noqa: BLE001 - the worker's answer is data, never code
-            reason = f"the grading worker's answer was unreadable ({type(error).__name__})"
-    if not isinstance(record, dict):
-        return None, reason or "the grading worker gave no answer"
-    return record, ""
 
 
 def _verdicts(results: Dict, inputs: Dict, probe_timed_out: bool) -> Dict[str, Dict]:
@@ -119,28 +102,27 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
                    limits=None, max_notebook_bytes: int = MAX_NOTEBOOK_BYTES) -> Dict:
     """Run one notebook in the sandbox and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}."""
     from labutils.exercises.inputs import make_inputs
+    from labutils.grading.phases import run_notebook
     from labutils.grading.sandbox import Limits
-    from labutils.grading.similarity import exercise_digests
-    from labutils.messages import notebook_language
 
+    started = time.monotonic()
     limits = limits or Limits()
     report = {"notebook": path.name, "problems": [], "errors": [], "exercises": {}, "sources": {}}
-    nb, problem = read_notebook(path, max_notebook_bytes)
-    if nb is None:
-        report["problems"].append(problem)
-        return report
-    report["language"] = notebook_language(nb)  # feedback in the notebook's language (labutils.messages)
-    report["sources"] = exercise_digests(nb)
-    report["suspicious"] = suspicious_names(nb)
+    notebook, problem = notebook_bytes(path, max_notebook_bytes)  # the first gate; the worker parses it
     rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
     inputs = {name: make_inputs(name, rng) for name in RUBRIC}
-    record, reason = _run_in_sandbox(nb, inputs, cell_timeout, timeout, threads, limits)
-    if record is None:
-        report["problems"].append(reason)
+    record, reason = run_notebook(notebook, inputs, cell_timeout, timeout, threads, limits) if notebook is not None \
+        else (None, problem)
+    report["seconds"] = round(time.monotonic() - started, 1)
+    report["worker_peak_bytes"] = (record or {}).get("worker_peak_bytes")  # what the grader's worker held at most
+    if record is None or "unreadable" in record:
+        report["problems"].append(reason or record["unreadable"])
         return report
+    report["language"] = record.get("language", "en")  # feedback in the notebook's language (labutils.messages)
+    report["sources"], report["suspicious"] = record.get("digests", {}), record.get("suspicious", [])
     report["errors"] = [{**e, "cell": e["cell"] + 1} for e in record.get("errors", [])[:20]]
     report["problems"] += _kernel_problems(record, limits, timeout)
-    probe_problem = _probe_problem(record, timeout)
+    probe_problem = _probe_problem(record, timeout, limits)
     if probe_problem:
         report["problems"].append(probe_problem)
     results = record.get("results")
@@ -151,23 +133,6 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
         return report
     report["exercises"] = _verdicts(results, inputs, record.get("probe", {}).get("status") == "timeout")
     return report
-
-
-SUSPICIOUS = ("gc.", "get_objects", "get_referrers", "_getframe", "f_back", "f_globals", "ctypes", "setprofile",
-              "settrace", "sys.modules", "importlib", "__code__", "FunctionType", "getsource", "builtins",
-              "torch.save", "torch.load", "os.kill", "/proc", "socket", "subprocess", "os.fork", "os.system")
-
-
-def suspicious_names(nb) -> List[str]:
-    """Names in the notebook's code that reach into the grader's process (for the instructor to review).
-
-    The lab's own Colab set-up cell (which installs packages with subprocess) is left out when it
-    is exactly as the build wrote it."""
-    from labutils.notebooks import setup_cell_source
-
-    setup = setup_cell_source()
-    text = "\n".join(str(c.source) for c in nb.cells if c.cell_type == "code" and str(c.source) != setup)
-    return [name for name in SUSPICIOUS if name in text]
 
 
 def grade_student(name: str, notebooks: Sequence[Path], seed: int, cell_timeout: float, timeout: float,

@@ -1,0 +1,80 @@
+"""What the grader learns from a notebook's text, read inside the kernel phase's sandbox (worker.py),
+never in the grader's own process: the notebook itself, its language, each exercise's normalised code
+(similarity.py) and the names an instructor should review. A notebook nested too deep, too large or
+full of magics costs the worker its own time and memory, inside the notebook's limits.
+"""
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Tuple
+
+SUSPICIOUS = ("gc.", "get_objects", "get_referrers", "_getframe", "f_back", "f_globals", "ctypes", "setprofile",
+              "settrace", "sys.modules", "importlib", "__code__", "FunctionType", "getsource", "builtins",
+              "torch.save", "torch.load", "os.kill", "/proc", "socket", "subprocess", "os.fork", "os.system")
+
+
+def _text(value) -> str:
+    """A cell's source as one string (JSON notebooks store a string or a list of lines)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(line, str) for line in value):
+        return "".join(value)
+    raise TypeError("a cell's source is neither text nor a list of lines")
+
+
+def _cells(raw: Dict) -> List[Tuple[str, str]]:
+    """(cell type, source) of each cell of a parsed .ipynb (nbformat 4, or 3's first worksheet)."""
+    if "cells" in raw:
+        cells = raw["cells"]
+    else:
+        cells = raw["worksheets"][0]["cells"]
+    if not isinstance(cells, list):
+        raise TypeError("'cells' is not a list")
+    found = []
+    for cell in cells:
+        kind = cell["cell_type"]
+        if not isinstance(kind, str):
+            raise TypeError("a cell's type is not text")
+        found.append((kind, _text(cell["input"] if kind == "code" and "input" in cell else cell["source"])))
+    return found
+
+
+def read_notebook(data: bytes):
+    """(a clean notebook holding the file's cells and language mark, '') or (None, why it cannot be read)."""
+    import nbformat
+
+    try:
+        raw = json.loads(data)
+        if not isinstance(raw, dict):
+            raise TypeError("the file is not a JSON object")
+        cells = _cells(raw)
+        marks = raw.get("metadata", {}).get("labutils") if isinstance(raw.get("metadata"), dict) else None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, MemoryError) as error:
+        where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
+        return None, f"not a readable notebook ({type(error).__name__}{where})"
+    maker = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
+    nb = nbformat.v4.new_notebook(cells=[maker.get(kind, nbformat.v4.new_raw_cell)(source) for kind, source in cells])
+    if isinstance(marks, dict) and isinstance(marks.get("language"), str):
+        nb.metadata["labutils"] = {"language": marks["language"]}
+    return nb, ""
+
+
+def suspicious_names(nb) -> List[str]:
+    """Names in the notebook's code that reach into the grader's process (for the instructor to review).
+
+    The lab's own Colab set-up cell (which installs packages with subprocess) is left out when it
+    is exactly as the build wrote it."""
+    from labutils.notebooks import setup_cell_source
+
+    setup = setup_cell_source()
+    text = "\n".join(str(c.source) for c in nb.cells if c.cell_type == "code" and str(c.source) != setup)
+    return [name for name in SUSPICIOUS if name in text]
+
+
+def what_the_text_says(nb) -> Dict:
+    """{"language", "digests", "suspicious"}: the feedback's language, exercise digests, names to review."""
+    from labutils.grading.similarity import exercise_digests
+    from labutils.messages import notebook_language
+
+    return {"language": notebook_language(nb), "digests": exercise_digests(nb), "suspicious": suspicious_names(nb)}
+
