@@ -89,7 +89,10 @@ def _torch_settings() -> dict:
         pytest.skip(f"needs {TORCH_INDEX} or a CPU torch wheel in {LOCAL_WHEELS}")
     default_index = subprocess.run([sys.executable, "-c", "from pip._internal.models.index import PyPI; "
                                     "print(PyPI.simple_url)"], capture_output=True, text=True).stdout.strip()
-    return {"TORCH_INDEX_URL": default_index, "PIP_FIND_LINKS": "/wheels"}  # the wheel's dependencies from PyPI
+    # PyPI's newest torch in the range is a CUDA build: pin the local CPU wheel's version instead
+    version = sorted(LOCAL_WHEELS.glob("torch-*+cpu-*.whl"))[-1].name.split("-")[1]
+    return {"TORCH_INDEX_URL": default_index, "PIP_FIND_LINKS": "/wheels",  # the wheel's dependencies from PyPI
+            "TORCH_SPEC": f"torch=={version}"}
 
 
 def _host_certificates(root: Path) -> dict:
