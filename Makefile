@@ -2,6 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser
 ARGS   ?=
 SOLUTION_NOTEBOOKS := $(sort $(wildcard solutions/*.ipynb))
 # One Chinese solution under nbval too (tests/test_editions.py proves the others' code is the English code).
@@ -9,7 +10,7 @@ EDITION_NOTEBOOKS := $(wildcard solutions/zh/02_vectorization.ipynb)
 # JupyterLab refuses to start as root without --allow-root (containers, Colab-like machines run as root).
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help setup run lab test lint test-fast test-slow test-gpu notebooks grade autograder bench bench-quick bench-grading clean
+.PHONY: help setup run lab test lint test-fast test-slow test-gpu test-browser notebooks grade autograder bench bench-quick bench-grading clean
 
 help:
 	@echo "Students"
@@ -22,6 +23,7 @@ help:
 	@echo "  make test-fast   unit tests only"
 	@echo "  make test-slow   the long tests (every tune through every backend; the Colab cell run for real)"
 	@echo "  make test-gpu    GPU tests + the solution notebooks with full settings on a GPU"
+	@echo "  make test-browser  notebook 07 run in JupyterLab in headless chromium (installs chromium as root)"
 	@echo "Instructors and maintainers"
 	@echo "  make notebooks   rebuild notebooks/ from solutions/"
 	@echo "  make grade       grade submissions: make grade ARGS='submissions/ --out grades --jobs 2'"
@@ -36,6 +38,11 @@ $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 	@touch $@
 
 setup: $(STAMP)
+
+# The browser test's own set-up: Debian's chromium and the `browser` extra (Playwright).
+$(BROWSER_STAMP): $(STAMP) scripts/setup-browser.sh pyproject.toml
+	bash scripts/setup-browser.sh
+	@touch $@
 
 run: $(STAMP)
 	$(PY) -m labutils run $(ARGS)
@@ -64,6 +71,10 @@ test-gpu: $(STAMP)
 	@work=$$(mktemp -d) && cp $(SOLUTION_NOTEBOOKS) $$work/ && \
 	LABUTILS_REQUIRE_GPU=1 $(PY) -m pytest -c pyproject.toml --rootdir . -q tests/test_gpu.py --nbval-lax $$work/*.ipynb; \
 	status=$$?; rm -rf $$work; exit $$status
+
+# Screenshots go to build/browser/.
+test-browser: $(BROWSER_STAMP)
+	$(PY) -m pytest -c pyproject.toml --rootdir . -q -m browser tests/test_browser.py
 
 notebooks: $(STAMP)
 	$(PY) -m labutils build-notebooks $(ARGS)
