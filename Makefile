@@ -9,6 +9,8 @@ SOLUTION_NOTEBOOKS := $(sort $(wildcard solutions/*.ipynb))
 EDITION_NOTEBOOKS := $(wildcard solutions/zh/02_vectorization.ipynb)
 # JupyterLab refuses to start as root without --allow-root (containers, Colab-like machines run as root).
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Where chromium is installed, make test runs the browser test too (its set-up adds Playwright once).
+BROWSER_READY := $(if $(shell command -v chromium || command -v chromium-browser),$(BROWSER_STAMP))
 
 .PHONY: help setup run lab test lint test-fast test-slow test-gpu test-browser notebooks grade autograder bench bench-quick bench-grading clean
 
@@ -18,7 +20,8 @@ help:
 	@echo "  make lab         open JupyterLab on notebooks/ (ARGS='--port 8899' etc. are passed on)"
 	@echo "  make run         train, generate tunes, write runs/<name>/ (ARGS='--help' lists the flags)"
 	@echo "Tests"
-	@echo "  make test        lint, notebook build check, unit tests, solution notebooks under nbval (small settings)"
+	@echo "  make test        lint, notebook build check, unit tests, solution notebooks under nbval (small settings),"
+	@echo "                   and the browser test where chromium is installed"
 	@echo "  make lint        ruff over labutils/, tests/, benchmarks/"
 	@echo "  make test-fast   unit tests only"
 	@echo "  make test-slow   the long tests (every tune through every backend; the Colab cell run for real)"
@@ -51,7 +54,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ROOT_FLAG) $(ARGS)
 
 # The solution notebooks run from a temporary copy, so nothing they write lands in the source tree.
-test: $(STAMP) lint
+test: $(STAMP) lint $(BROWSER_READY)
 	$(PY) -m labutils build-notebooks --check
 	@work=$$(mktemp -d) && cp $(SOLUTION_NOTEBOOKS) $$work/ && \
 	for nb in $(EDITION_NOTEBOOKS); do cp $$nb $$work/zh_$$(basename $$nb); done && \
@@ -72,9 +75,9 @@ test-gpu: $(STAMP)
 	LABUTILS_REQUIRE_GPU=1 $(PY) -m pytest -c pyproject.toml --rootdir . -q tests/test_gpu.py --nbval-lax $$work/*.ipynb; \
 	status=$$?; rm -rf $$work; exit $$status
 
-# Screenshots go to build/browser/.
 test-browser: $(BROWSER_STAMP)
-	$(PY) -m pytest -c pyproject.toml --rootdir . -q -m browser tests/test_browser.py
+	@$(PY) -m pytest -c pyproject.toml --rootdir . -q -m browser tests/test_browser.py; \
+	status=$$?; echo "Screenshots (the notebook after the run, and on a failure): build/browser/"; exit $$status
 
 notebooks: $(STAMP)
 	$(PY) -m labutils build-notebooks $(ARGS)

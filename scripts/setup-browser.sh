@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 VENV=.venv
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
-if command -v chromium >/dev/null; then
+if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then
   :
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "Installing chromium with apt-get"
