@@ -299,6 +299,7 @@ def check_what_the_student_sees(page) -> None:
 
 def test_notebook_07_runs_in_jupyterlab_and_a_student_hears_and_sees_the_tunes(lab, page):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOTS / "07_playback-failure.png").unlink(missing_ok=True)  # a failure's picture is this run's only
     try:
         run_all_cells(page, lab)
         screenshot_whole_notebook(page, SCREENSHOTS / "07_playback.png")
