@@ -2,14 +2,17 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BROWSER_STAMP := $(VENV)/.browser
 ARGS   ?=
 SOLUTION_NOTEBOOKS := $(sort $(wildcard solutions/*.ipynb))
 # One Chinese solution under nbval too (tests/test_editions.py proves the others' code is the English code).
 EDITION_NOTEBOOKS := $(wildcard solutions/zh/02_vectorization.ipynb)
 # JupyterLab refuses to start as root without --allow-root (containers, Colab-like machines run as root).
 LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# Where chromium is installed, make test runs the browser test too (its set-up adds Playwright once).
+BROWSER_READY := $(if $(shell command -v chromium || command -v chromium-browser),$(BROWSER_STAMP))
 
-.PHONY: help setup run lab test lint test-fast test-slow test-gpu notebooks grade autograder bench bench-quick bench-grading clean
+.PHONY: help setup run lab test lint test-fast test-slow test-gpu test-browser notebooks grade autograder bench bench-quick bench-grading clean
 
 help:
 	@echo "Students"
@@ -17,11 +20,13 @@ help:
 	@echo "  make lab         open JupyterLab on notebooks/ (ARGS='--port 8899' etc. are passed on)"
 	@echo "  make run         train, generate tunes, write runs/<name>/ (ARGS='--help' lists the flags)"
 	@echo "Tests"
-	@echo "  make test        lint, notebook build check, unit tests, solution notebooks under nbval (small settings)"
+	@echo "  make test        lint, notebook build check, unit tests, solution notebooks under nbval (small settings),"
+	@echo "                   and the browser test where chromium is installed"
 	@echo "  make lint        ruff over labutils/, tests/, benchmarks/"
 	@echo "  make test-fast   unit tests only"
 	@echo "  make test-slow   the long tests (every tune through every backend; the Colab cell run for real)"
 	@echo "  make test-gpu    GPU tests + the solution notebooks with full settings on a GPU"
+	@echo "  make test-browser  notebook 07 run in JupyterLab in headless chromium (installs chromium as root)"
 	@echo "Instructors and maintainers"
 	@echo "  make notebooks   rebuild notebooks/ from solutions/"
 	@echo "  make grade       grade submissions: make grade ARGS='submissions/ --out grades --jobs 2'"
@@ -37,6 +42,11 @@ $(STAMP): requirements.txt pyproject.toml scripts/setup.sh
 
 setup: $(STAMP)
 
+# The browser test's own set-up: Debian's chromium and the `browser` extra (Playwright).
+$(BROWSER_STAMP): $(STAMP) scripts/setup-browser.sh pyproject.toml
+	bash scripts/setup-browser.sh
+	@touch $@
+
 run: $(STAMP)
 	$(PY) -m labutils run $(ARGS)
 
@@ -44,7 +54,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/ $(LAB_ROOT_FLAG) $(ARGS)
 
 # The solution notebooks run from a temporary copy, so nothing they write lands in the source tree.
-test: $(STAMP) lint
+test: $(STAMP) lint $(BROWSER_READY)
 	$(PY) -m labutils build-notebooks --check
 	@work=$$(mktemp -d) && cp $(SOLUTION_NOTEBOOKS) $$work/ && \
 	for nb in $(EDITION_NOTEBOOKS); do cp $$nb $$work/zh_$$(basename $$nb); done && \
@@ -64,6 +74,10 @@ test-gpu: $(STAMP)
 	@work=$$(mktemp -d) && cp $(SOLUTION_NOTEBOOKS) $$work/ && \
 	LABUTILS_REQUIRE_GPU=1 $(PY) -m pytest -c pyproject.toml --rootdir . -q tests/test_gpu.py --nbval-lax $$work/*.ipynb; \
 	status=$$?; rm -rf $$work; exit $$status
+
+test-browser: $(BROWSER_STAMP)
+	@$(PY) -m pytest -c pyproject.toml --rootdir . -q -m browser tests/test_browser.py; \
+	status=$$?; echo "Screenshots (the notebook after the run, and on a failure): build/browser/"; exit $$status
 
 notebooks: $(STAMP)
 	$(PY) -m labutils build-notebooks $(ARGS)
