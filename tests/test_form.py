@@ -1,5 +1,6 @@
 """Tune form: the bar reader on hand-written bars, the form of hand-written tunes, the real collection's
 figures, and the reader's notes against abc2midi's."""
+import json
 import random
 import re
 import shutil
@@ -296,3 +297,15 @@ def test_notes_and_onsets_agree_with_abc2midi(songs):
             disagree.append(tune)
     assert not [t for t in disagree if t not in with_endings]
     assert len(disagree) < 0.4 * len(with_endings)
+
+
+def test_the_benchmark_measures_plain_and_guided_tunes_of_the_shipped_model(tmp_path, capsys):
+    from benchmarks import form as form_benchmark
+
+    out = tmp_path / "form.json"
+    assert form_benchmark.main(["--tunes", "3", "--seeds", "0", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| | real (804) | plain (3) | guided (3) |" in printed
+    results = json.loads(out.read_text())["results"]["0"]
+    assert set(results) == {"real", "plain", "guided", "seconds"}
+    assert results["guided"]["counts"]["tunes"] == 3 and 0 <= results["guided"]["key_distance"] <= 1
