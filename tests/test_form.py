@@ -309,3 +309,11 @@ def test_the_benchmark_measures_plain_and_guided_tunes_of_the_shipped_model(tmp_
     results = json.loads(out.read_text())["results"]["0"]
     assert set(results) == {"real", "plain", "guided", "seconds"}
     assert results["guided"]["counts"]["tunes"] == 3 and 0 <= results["guided"]["key_distance"] <= 1
+
+
+def test_bars_know_where_they_stand_in_the_text():
+    spans = [REEL[slice(*bar.span)] for bar in read_bars(REEL)]
+    assert spans[:3] == ["A|", "d2fd AdFA|", "G2BG FGAB|"] and spans[8] == "d2f2 d3:|"
+    jig = [JIG[slice(*bar.span)] for bar in read_bars(JIG)]
+    assert jig[7:11] == ["ABA AGE|", "G3 G2:|", "ABA AGF|", "G3 G2||"]  # an ending sign stands between bars
+    assert "".join(spans) == REEL.split("K:D\n")[1].replace("!\n", "")  # every sign in one bar or another

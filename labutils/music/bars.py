@@ -4,6 +4,7 @@
     bars[0].notes     # ((pitch, length), ...): a MIDI number (a tuple for a chord, None for a rest), a Fraction
     bars[0].length    # Fraction of a whole note; bars[0].line: the bar line that closes it ('|', ':|', ...)
     bars[0].ending    # 1, 2, ... for the bars of a numbered ending, else None
+    bars[0].span      # (start, end): where the bar stands in the tune's text, its closing bar line included
 
 A small reader of its own, independent of `rhythm.RhythmState` (which adds up lengths for the
 sampler and keeps no pitches); what it reads, it reads as abc2midi does. Notes with accidentals
@@ -122,6 +123,7 @@ class Bar:
     meter: Optional[Fraction]
     key: Optional[Key]
     opens_repeat: bool = False  # a '|:' or '::' stands before it
+    span: Tuple[int, int] = (0, 0)  # its text: tune[start:end], from its first sign to its closing bar line
 
     @property
     def length(self) -> Fraction:
@@ -165,6 +167,7 @@ class _Reader:
         self.broken: Optional[Fraction] = None  # factor of the next note after > or <
         self.in_body = False
         self.opens_repeat = False  # the next bar follows a '|:' or '::'
+        self.start: Optional[int] = None  # text position of the bar's first sign
 
     def field(self, text: str) -> None:
         """A header or body field: K:, M: and L: count, the others are skipped."""
@@ -219,11 +222,13 @@ class _Reader:
         q_value = int(q) if q else 3 if p in (2, 4, 8) else 2 if p in (3, 6) else 3 if self.compound else 2
         self.tuplet = [Fraction(q_value, p), int(r) if r else p]
 
-    def bar_line(self, kind: str, ending: Optional[int]) -> None:
-        """Close the bar being read with a bar line of `kind`; an empty bar merges its line into the last."""
+    def bar_line(self, kind: str, ending: Optional[int], end: int) -> None:
+        """Close the bar being read with a bar line of `kind` ending at text position `end`; an empty bar
+        merges its line into the last."""
         if self.notes:
             notes = tuple((p, n) for p, n in self.notes)
-            self.bars.append(Bar(notes, kind, self.ending, self.meter, self.key, self.opens_repeat))
+            span = (end if self.start is None else self.start, end)
+            self.bars.append(Bar(notes, kind, self.ending, self.meter, self.key, self.opens_repeat, span))
             self.opens_repeat = False
             if kind != PLAIN:
                 self.ending = None
@@ -234,14 +239,14 @@ class _Reader:
             last.line = BOTH if opens and closes else START if opens else END if closes else kind
             self.ending = None
         self.opens_repeat = self.opens_repeat or kind in (START, BOTH)
-        self.notes, self.accidentals = [], {}
+        self.notes, self.accidentals, self.start = [], {}, None
         if ending is not None:
             self.ending = ending
 
-    def finish(self) -> List[Bar]:
+    def finish(self, end: int) -> List[Bar]:
         """The bars read, the last one closed by '' when no bar line ended it."""
         if self.notes:
-            self.bar_line("", None)
+            self.bar_line("", None, end)
         return self.bars
 
 
@@ -249,13 +254,16 @@ def _ending_number(text: str) -> int:
     return int(re.match(r"\[?(\d+)", text).group(1))
 
 
-def _read_line(reader: _Reader, line: str) -> None:
-    """One line of music."""
+def _read_line(reader: _Reader, line: str, offset: int) -> None:
+    """One line of music, which starts at text position `offset`."""
     for match in _TOKEN.finditer(line):
         group = match.group
+        if reader.start is None and not group("other") and not group("bar"):
+            reader.start = offset + match.start()
         if group("bar"):
             after = group("after")
-            reader.bar_line(bar_kind(group("bar")), _ending_number(after) if after else None)
+            reader.bar_line(bar_kind(group("bar")), _ending_number(after) if after else None,
+                            offset + match.end("bar"))
         elif group("ending"):
             reader.ending = _ending_number(group("ending"))
         elif group("field"):
@@ -277,16 +285,17 @@ def _read_line(reader: _Reader, line: str) -> None:
 
 def read_bars(tune: str) -> List[Bar]:
     """The written bars of one ABC tune, in order (see the module docstring); [] when it has no K: line."""
-    reader = _Reader()
+    reader, offset = _Reader(), 0
     for line in tune.split("\n"):
         if (reader.bars or reader.notes) and not line.strip():
             break  # a blank line after the music ends the tune
-        line = line.split("%", 1)[0]
-        if _FIELD_LINE.match(line) and not (reader.in_body and line[2:3] == "|"):  # 'D:|' is a note and ':|'
-            reader.field(line.strip())
-        elif reader.in_body and line.strip():
-            _read_line(reader, line)
-    return reader.finish() if reader.in_body else []
+        music = line.split("%", 1)[0]
+        if _FIELD_LINE.match(music) and not (reader.in_body and music[2:3] == "|"):  # 'D:|' is a note and ':|'
+            reader.field(music.strip())
+        elif reader.in_body and music.strip():
+            _read_line(reader, music, offset)
+        offset += len(line) + 1
+    return reader.finish(min(offset, len(tune))) if reader.in_body else []
 
 
 def tune_key(tune: str) -> Optional[Key]:
