@@ -317,3 +317,16 @@ def test_bars_know_where_they_stand_in_the_text():
     jig = [JIG[slice(*bar.span)] for bar in read_bars(JIG)]
     assert jig[7:11] == ["ABA AGE|", "G3 G2:|", "ABA AGF|", "G3 G2||"]  # an ending sign stands between bars
     assert "".join(spans) == REEL.split("K:D\n")[1].replace("!\n", "")  # every sign in one bar or another
+
+
+def test_garbled_tunes_are_read_without_error(songs):
+    """What a model writes can be anything: a form for every text, never an exception."""
+    rng = random.Random(0)
+    alphabet = sorted(set("".join(songs)))
+    for _ in range(300):
+        text = list(rng.choice(songs))
+        for _ in range(rng.randint(1, 60)):
+            text[rng.randrange(len(text))] = rng.choice(alphabet)
+        tune_form("".join(text))
+    for text in ["", "X:1", "X:1\nK:G\n", "X:1\nK:G\n::|:|[1[2", "X:1\nL:0/0\nK:G\nA/0|0B|99999c|", "X:1\nK:G\n(0a(3:0:0b|"]:
+        assert tune_form(text).bars_played >= 0

@@ -110,7 +110,7 @@ def read_length(text: str) -> Fraction:
         return length
     digits = rest.lstrip("/")
     slashes = 1 + len(rest) - len(digits)
-    return length / int(digits) if digits else length / 2 ** slashes
+    return length / int(digits) if digits and int(digits) else length / 2 ** slashes  # ('/0' reads as '/')
 
 
 @dataclass
@@ -240,7 +240,7 @@ class _Reader:
             self.ending = None
         self.opens_repeat = self.opens_repeat or kind in (START, BOTH)
         self.notes, self.accidentals, self.start = [], {}, None
-        if ending is not None:
+        if ending:  # '|0' is no ending
             self.ending = ending
 
     def finish(self, end: int) -> List[Bar]:
@@ -265,7 +265,7 @@ def _read_line(reader: _Reader, line: str, offset: int) -> None:
             reader.bar_line(bar_kind(group("bar")), _ending_number(after) if after else None,
                             offset + match.end("bar"))
         elif group("ending"):
-            reader.ending = _ending_number(group("ending"))
+            reader.ending = _ending_number(group("ending")) or reader.ending
         elif group("field"):
             reader.field(group("field")[1:].rstrip("]"))
         elif group("chord"):

@@ -130,7 +130,7 @@ def part_passes(bars: Sequence[Bar], indices: List[int]) -> List[List[int]]:
     if not numbers:
         return [indices, indices] if repeated else [indices]
     passes = []
-    for number in range(1, max(numbers) + 1):
+    for number in numbers:
         ending = [i for i in indices if bars[i].ending == number]
         before = [i for i in common if not ending or i < ending[0]]
         after = [i for i in common if ending and i > ending[-1]]
