@@ -3,7 +3,7 @@
     python -m benchmarks.form                          # the shipped model, 200 tunes, seeds 0 and 1
     python -m benchmarks.form --checkpoint runs/x/best.pt --tunes 200 --seeds 0 --out form.json
 
-Plain and guided tunes are sampled from the same model with `labutils.sampling.generate_tunes`
+Plain and guided tunes are sampled from the same model with `labutils.guided.generate_tunes`
 (the project's defaults: temperature 0.7, guided or not); the real column is the lab's 804
 tunes, and its key distance is that of a seeded sample as large as the generated columns
 (`labutils.music.form.form_table`).
@@ -18,9 +18,9 @@ import torch
 
 from labutils.checkpoints import model_from_checkpoint
 from labutils.data import load_training_data
+from labutils.guided import generate_tunes
 from labutils.music.form import form_table
 from labutils.pretrained import load_pretrained
-from labutils.sampling import generate_tunes
 
 
 def sampled_tunes(model, vocab, num_tunes, seed, temperature=None):

@@ -25,11 +25,11 @@ import torch
 from labutils import params as lab_params
 from labutils.checkpoints import save_checkpoint
 from labutils.data import join_songs
+from labutils.guided import generate_tunes
 from labutils.music.bars import tune_key
 from labutils.music.form import form_summary
 from labutils.music.transpose import TransposeError, transpose_tune
 from labutils.ngram import fit_ngram
-from labutils.sampling import generate_tunes
 from labutils.text import vectorize_string
 
 if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail

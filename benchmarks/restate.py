@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from labutils.checkpoints import model_from_checkpoint
+from labutils.corpus import prepare_corpus
 from labutils.data import join_songs, load_training_data
 from labutils.music.bars import read_bars
 from labutils.music.form import heard_bars, part_passes, split_parts
 from labutils.ngram import fit_ngram
 from labutils.pretrained import load_pretrained
-from labutils.text import prepare_corpus
 
 ROLES = ("return", "repeat", "fresh")
 
