@@ -15,6 +15,7 @@ from labutils.music.rhythm import (
     meter_length,
     repeat_errors,
 )
+from labutils.music.rhythm.notation import TICKS
 
 HEAD = "X:1\nT:t\nM:2/4\nL:1/8\nK:G\n"
 
@@ -84,6 +85,16 @@ def test_what_a_sampler_asks_before_the_next_character():
     assert s.key_being_read == "G Ma" and not s.between_symbols
     s.feed("j\n")
     assert s.key_being_read is None and s.between_symbols and s.ok
+
+
+def test_the_bars_as_written_with_their_bar_lines_and_endings():
+    eighth = TICKS // 8
+    s = state("A|BA BA|B2 A:|[1 BA B2|]")
+    bars = [(length / eighth, kind, ending) for length, kind, ending, _ in s.feed("\n").written_bars()]
+    assert bars == [(1, "|", None), (4, "|", None), (3, ":|", None), (4, "soft", 1)]
+    s = state("A|BA BA||\n|BA ")  # an empty bar: its '|' adds nothing; the bar being written comes last
+    assert [(length / eighth, kind) for length, kind, _, _ in s.written_bars()] == [(1, "|"), (4, "soft"), (2, "")]
+    assert s.written_bars() == s.copy().written_bars()  # (read on from a cache, copies included)
 
 
 def test_free_meter_checks_nothing():
