@@ -3,7 +3,6 @@ checkpoint. Everything a job is given is checked before its first file is writte
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import sys
 import time

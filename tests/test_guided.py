@@ -80,8 +80,8 @@ def test_unguided_rows_take_everything():
 @pytest.fixture(scope="module")
 def model():
     """An untrained model over the lab's vocabulary."""
-    from labutils.model import LSTMModel
     from labutils.corpus import lab_vocab
+    from labutils.model import LSTMModel
 
     torch.manual_seed(0)
     return LSTMModel(len(lab_vocab()[0]), 16, 32)

@@ -6,8 +6,8 @@ from typing import Dict
 import numpy as np
 import torch
 
-from labutils.exercises import EXERCISES
 from labutils.corpus import lab_vocab
+from labutils.exercises import EXERCISES
 
 
 def make_inputs(name: str, rng: np.random.Generator, **given) -> Dict:
