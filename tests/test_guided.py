@@ -92,6 +92,10 @@ def test_a_phrase_part_played_once_may_draw_its_bar_line_again_for_a_repeat():
     row.undoable = True
     assert row.accept("]") == UNDO and row.undo_last() == "|"
     assert row.accept("|") == KEEP and row.accept("]") == KEEP  # once a bar: then '|]' stands
+    row = row_after(REEL + BAR * 7 + "BA BA|")
+    row.undoable = True
+    assert row.accept("B") == UNDO  # a plain '|' after 8 bars: the model may write ':|' there too
+    assert row.undo_last() == "|" and row.accept("|") == KEEP and row.accept("B") == KEEP  # or go on, once
 
 
 def test_the_cadence_draws_a_part_s_last_note_again_from_the_tonic_letters():

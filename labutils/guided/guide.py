@@ -41,7 +41,7 @@ import re
 from fractions import Fraction
 from typing import List, Optional
 
-from labutils.guided.parts import WISH_TRIES, FormRules
+from labutils.guided.parts import FULL, PHRASE, WISH_TRIES, FormRules
 from labutils.music.rhythm import ACCIDENTALS, NOTE_LETTERS, REST_LETTERS, RhythmState, apply_repeat_fixes, key_value_ok
 
 MAX_RETRIES = 8  # resampled attempts at one bar before the fallback bar
@@ -171,13 +171,14 @@ class TuneRow:
     def _accept_music(self, char: str) -> str:
         """accept() for a character of the music."""
         rhythm = self.rhythm
-        closing, begins_note = self._closing(char), self._begins_note(char)
+        closing = self._closing(char) if char in ":|]" else None
+        begins_note = char in _STARTS_A_NOTE and self._begins_note(char)
         bar_was_full = closing is not None and rhythm.bar_is_full
         verdict, before = self._check(char)
         if verdict is None and closing is not None:
             verdict = self._part_end_verdict(closing, char, bar_was_full)
-        elif verdict is None and before is not None and self._form_rules().part_is_full(self.rhythm):
-            self.refused, verdict = _NOT_CLOSING, REJECT  # the part's 16th bar: '|]' or '||' closes it
+        elif verdict is None and before is not None:
+            verdict = self._plain_bar_line_verdict()
         if verdict is not None:
             if verdict not in (ROLL_BACK, NOTE_AGAIN):
                 self._rebuild()
@@ -245,7 +246,7 @@ class TuneRow:
         """True when char would end the tune (a blank line, or an X: line's first letter) before
         FormRules.may_end allows it."""
         end = self.end
-        if not end.seen_music or end.line.strip() or char not in "\nX" or (char == "X" and end.line):
+        if char not in "\nX" or not end.seen_music or end.line.strip() or (char == "X" and end.line):
             return False
         if self.end_verdict[0] != self.text:
             self.end_verdict = (self.text, self._form_rules().may_end(self.rhythm))
@@ -288,6 +289,18 @@ class TuneRow:
         self.wishing = True  # the bar again, no longer than the pickup leaves when it was too long
         self.wish_cap = end.wanted if end.wanted is not None and end.wanted < end.length else None
         return ROLL_BACK
+
+    def _plain_bar_line_verdict(self) -> Optional[str]:
+        """After a plain '|' is read: REJECT after the 16th bar of a part (only '|]' or '||' may close it),
+        UNDO once after the 8th of a phrase part not repeated (the model may write ':|' there), else None."""
+        mark = self._form_rules().plain_bar_line(self.rhythm)
+        if mark == FULL:
+            self.refused = _NOT_CLOSING
+            return REJECT
+        if mark == PHRASE and self.undoable and not self.repeat_wished and self.undos < MAX_UNDOS:
+            self.repeat_wished = True
+            return UNDO
+        return None
 
     def _refused_repeat(self) -> str:
         """The verdict on a ':' that no repeat sign fits (the bar is short, or too long for the pickup the

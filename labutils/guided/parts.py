@@ -17,7 +17,8 @@ Wishes, asked a few times (WISH_TRIES resampled bars) and then let go:
   ("triad"; None asks nothing);
 - from the second part on, where the tune may end, a last bar closed by '|]' or '||' completes the
   opening pickup (is a whole bar when there is none), as a repeat's last bar must already;
-- a phrase part played once would rather be repeated (AABB): `PartEnd.whole_repeated`.
+- a phrase part played once would rather be repeated (AABB): where it closes after 8 bars
+  (`PartEnd.whole_repeated`), or goes on past its 8th bar with a plain '|' (`plain_bar_line`).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from labutils.music.transpose import LETTERS, NATURAL_SEMITONES
 PHRASE_TYPES = ("reel", "jig", "hornpipe", "polka", "slide", "slip jig")  # their parts are 8 or 16 bars as played
 PHRASE_BARS = 8
 CADENCES = ("tonic", "triad")
+FULL, PHRASE = "full", "phrase"  # what a plain bar line ends (FormRules.plain_bar_line)
 WISH_TRIES = 2  # resampled bars at a part's end for the wishes, then the bar stands as the model wrote it
 _KINDS = {"soft": DOUBLE}  # the rhythm's '||', '|]' and '[|' are one kind to it; to form.py, a part's end as '||' is
 
@@ -162,17 +164,24 @@ class FormRules:
         degree = (bar.last_pitch - bar.key.tonic) % 12
         return degree == 0 if self.cadence == "tonic" else degree in TRIADS.get(bar.key.mode, (0,))
 
-    def part_is_full(self, rhythm: RhythmState) -> bool:
-        """True when the last bar line read is a plain '|' that ends the 16th bar heard (a tune type with
-        phrases; the 32nd for others) since the last bar line that closed a part or a pass: that bar line
-        must close it instead."""
+    def plain_bar_line(self, rhythm: RhythmState) -> Optional[str]:
+        """What the plain '|' just read ends, counting the bars heard since the last bar line that closed
+        a part or a pass: FULL, the 16th (a tune type with phrases; the 32nd in others), where the part
+        must close instead; PHRASE, the 8th of a phrase part with no repeat and no ending yet, where
+        a repeat is wished for; else None."""
         limit = 2 * PHRASE_BARS if self.phrases else 4 * PHRASE_BARS
         written = [bar for bar in rhythm.written_bars() if bar[1] != ""]
         since = next((n for n, bar in enumerate(reversed(written)) if bar[1] != PLAIN), len(written))
-        if since < limit or written[-1][1] != PLAIN:  # (too few bars to be full: the usual answer, and quick)
-            return False
+        if not written or written[-1][1] != PLAIN or since < PHRASE_BARS or (since > PHRASE_BARS + 1 and since < limit):
+            return None  # (the usual answer, and a quick one)
         bars = tune_bars(rhythm)
-        return len(heard_bars(bars, list(range(len(bars) - since, len(bars))))) >= limit
+        heard = len(heard_bars(bars, list(range(len(bars) - since, len(bars)))))
+        if heard >= limit:
+            return FULL
+        opened = len(bars) > since and bars[len(bars) - since - 1].line in (START, BOTH)  # a repeat is open
+        if self.phrases and heard == PHRASE_BARS and not opened and all(bar.ending is None for bar in bars[-since:]):
+            return PHRASE
+        return None
 
     def may_end(self, rhythm: RhythmState) -> bool:
         """True when the tune may end after the bars read: after its second part, on whole phrases."""

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from labutils.guided.guide import KEEP, MAX_MASKED, MAX_UNDOS, NOTE_AGAIN, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
 from labutils.guided.parts import check_cadence
 from labutils.params import GENERATION_DEFAULTS
-from labutils.sampling import check_temperature, next_probabilities, vocab_maps
+from labutils.sampling import check_temperature, next_probabilities, step_kernels, vocab_maps
 
 
 def generate_tunes(
@@ -68,7 +68,7 @@ def generate_tunes(
     model.eval()
     bar = tqdm(total=num_tunes, disable=not progress, desc="tunes")
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), step_kernels(next(model.parameters()).device):
             batch = TuneBatch(model, rows, start, vocab, char2idx, seed=seed, temperature=temperature, top_k=top_k)
             while len(tunes) < num_tunes and batch.starts <= max_starts:
                 ended = batch.step()
@@ -130,7 +130,7 @@ class TuneBatch:
         self.note_probs = torch.zeros(len(rows), len(vocab), dtype=torch.float64, device=self.device)
         # (rows, vocab): each row's state after the character before its last note, and that note's probabilities
         self.prev_probs: Optional[torch.Tensor] = None  # (rows, vocab): the last step's probabilities
-        self.drawn = [False] * len(rows)  # the row's last character was drawn from prev_probs
+        self.drawn = [False] * len(rows)  # the row's last character was drawn from its prev_probs row
         self.starts = len(rows)  # tunes begun
 
     def step(self) -> List[str]:
@@ -142,6 +142,10 @@ class TuneBatch:
         for r, row in enumerate(self.rows):
             chars[r] = self._follow(r, row, chars[r], probs, moves, ended)
         self._next_states(new_state, chars, moves, probs)
+        if moves.undone or moves.renoted:  # their last character came from older probabilities: keep those
+            probs = probs.clone()
+            probs[moves.undone] = self.prev_probs[moves.undone]
+            probs[moves.renoted] = self.note_probs[moves.renoted]
         self.prev_probs = probs
         return ended
 
@@ -165,13 +169,13 @@ class TuneBatch:
             if verdict == KEEP:
                 moves.renoted.append(r)
                 redone = True
-        self.drawn[r] = verdict == KEEP and not forced and not redone
+        self.drawn[r] = verdict == KEEP and not forced  # (drawn again: from what step() keeps in prev_probs)
         if verdict == KEEP:
             if row.guided:
                 char = self.char2idx[row.text[-1]]  # (the guide writes "X:" for "X" + anything)
             if row.new_rollback_point:
                 moves.keep.append(r)  # the state before the bar line's last character
-            if row.new_note_point and self.drawn[r]:
+            if row.new_note_point and self.drawn[r] and not redone:
                 moves.note.append(r)  # the state and probabilities the note's first character was drawn from
             elif row.new_note_point and r not in moves.renoted:
                 row.note_point = None  # (not drawn from this step's probabilities: nothing kept to draw again)
