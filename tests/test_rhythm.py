@@ -157,6 +157,7 @@ def test_repeat_signs_abc2midi_reads_without_error(body):
     ("A2>B A3|", "'>'"), ("(3ABc>A BA|", "'>'"),  # broken rhythm: two notes of the same length
     ("BA BA>|B3 A|", "'>|'"), ("A|BA B>:|", "'>:'"),  # ... in one bar (abc2midi: a wrong bar, or an error)
     ("(3A(3BcB A|", "'(3'"), ("(3(3ABc BA|", "'(3'"),  # abc2midi: "nested tuples"
+    ("BA (3BA(::", "bar 0 has"),  # '(' then '::' is a slur and a repeat sign (here: a short bar repeated)
     ("A2/2/ BA BA B|", "'2/2/'"), ("A/3A BA BA B|", "'/3'"),  # lengths abc2midi reads (powers of 2)
     ('"Am7sus"A BA B|', '"Am7sus"'), ('"Am BA BA|', "'\"'"), ("Z A BA B|", "'Z'"),
 ])

@@ -233,8 +233,8 @@ class AbcReader:
             self.mode = None
 
     def _tuplet_sign(self, char: str) -> None:
-        """'(' then digits and ':' is a tuplet (3 or (p:q:r; '(' alone a slur."""
-        if char.isdigit() or char == ":":
+        """'(' then digits and ':' is a tuplet (3 or (p:q:r; '(' alone a slur ('(::' is a slur, then '::')."""
+        if char.isdigit() or (char == ":" and self.mode_text[:1].isdigit()):
             self.mode_text += char
             return
         self.mode = None
