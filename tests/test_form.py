@@ -9,9 +9,9 @@ from fractions import Fraction
 
 import pytest
 
-from labutils.data import load_training_data
+from labutils.data import DataNotFoundError, load_training_data
 from labutils.music.bars import BOTH, DOUBLE, END, FINAL, PLAIN, START, read_bars, read_key, read_length
-from labutils.music.form import form_summary, form_table, key_distance, play_order, tune_form, tune_type
+from labutils.music.form import form_layout, form_summary, form_table, key_distance, play_order, tune_form, tune_type
 from labutils.music.transpose import transpose_tune
 
 HEAD = "X:1\nT:Test\nR:{kind}\nM:{meter}\nL:1/8\nK:{key}\n"
@@ -212,10 +212,70 @@ def test_tune_types():
     assert tune_type("X:1\nK:G\nABc|") is None
 
 
+# --- what students see: the layout and tune_quality's form ------------------------------------------
+def test_form_layout_names_bars_by_part_and_marks_the_returns():
+    lines = form_layout(REEL).splitlines()
+    assert lines[0] == "A: 8 bars, repeated, last note: the tonic"
+    assert lines[1].split() == ["up", "A|", "A1", "d2fd", "AdFA|", "A2", "G2BG", "FGAB|", "A3", "c2ec", "dcBA|"]
+    assert "A5 d2fd AdFA| =A1" in lines[2] and "A6 G2BG FGAB| =A2" in lines[2]
+    assert lines[4].startswith("B: 8 bars, repeated") and "B8 d2f2 d3:| =A8" in lines[7]
+    assert lines[-1] == "7 of 16 bars restate an earlier bar; phrase return in 2 of 2 8-bar parts"
+    jig = form_layout(JIG)
+    assert jig.startswith("A: 8 bars, repeated, 2 endings, last note: the tonic")
+    assert "1.A7 ABA AGE|" in jig and "2.A7 ABA AGF|" in jig and "2.A8 G3 G2|| =A8" in jig  # endings share numbers
+    one_part = form_layout(ONE_PART.replace("A6|]", "c6|]")).splitlines()
+    assert one_part[0] == "A: 8 bars, last note: 3 semitones above the tonic" and len(one_part) == 4
+    assert "=" not in form_layout(HEAD.format(kind="reel", meter="C|", key="C") + "cdef gfed|c2ef gfed|]\n")
+
+
+def test_tune_quality_reports_each_tune_s_form_beside_the_real_tunes(songs):
+    from labutils.music import CopyIndex, quality_summary, tune_quality
+
+    off_the_tonic = with_last_bar(REEL, "d2f2 e3")
+    quality = tune_quality([REEL, JIG, ONE_PART, off_the_tonic], index=CopyIndex(songs[:20]))
+    reel, jig, one_part, off = (row["form"] for row in quality["tunes"])
+    assert (reel["tune_type"], reel["key"], reel["parts"], reel["bars_per_part"]) == ("reel", "D major", 2, [8, 8])
+    assert reel["repeated"] == [True, True] and reel["bars_played"] == 32 and reel["pickup"] == "1/8"
+    assert reel["completes_pickup"] and reel["last_on_tonic"] and reel["part_degrees"] == [0, 0]
+    assert reel["phrase_returns"] == [True, True] and (reel["bars_written"], reel["bars_repeating"]) == (16, 7)
+    assert jig["endings"] == [2, 0] and jig["bars_played"] == 32
+    assert (one_part["parts"], one_part["repeated"], one_part["bars_played"]) == (1, [False], 8)
+    assert off["last_degree"] == 2 and not off["last_on_tonic"] and off["part_degrees"] == [0, 2]
+    shares = quality["form"]
+    assert shares["one_part"] == 0.25 and shares["last_on_tonic"] == 0.75 and shares["parts_on_tonic"] == 0.75
+    assert shares["two_part_32"] == 1.0 and shares["counts"]["dance_tunes"] == 3
+    assert quality["real_form"]["counts"]["tunes"] == len(songs)
+    assert 0.70 <= quality["real_form"]["phrase_return"] <= 0.82
+    json.dumps(quality)  # quality.json takes it as it is
+    lines = quality_summary(quality)
+    assert lines["form_one_part"] == "25% (real tunes 0.4%): tunes with one part only"
+    assert lines["form_last_on_tonic"].startswith("75% (real tunes 7")
+
+
+def test_without_the_tune_collection_there_are_no_real_figures(monkeypatch):
+    from labutils import data
+    from labutils.music import CopyIndex, quality, quality_summary, tune_quality
+
+    def missing():
+        raise DataNotFoundError("not installed")
+
+    monkeypatch.setattr(data, "load_training_data", missing)
+    quality._real_form.cache_clear()
+    try:
+        report = tune_quality([REEL], index=CopyIndex([ONE_PART]))
+    finally:
+        quality._real_form.cache_clear()
+    assert report["real_form"] is None and report["form"]["phrase_return"] == 1.0
+    assert quality_summary(report)["form_phrase_return"] == "100%: 8-bar parts whose bar 5 or 6 restates bar 1 or 2"
+
+
 # --- many tunes --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def songs():
-    return load_training_data()
+    try:
+        return load_training_data()
+    except DataNotFoundError as error:
+        pytest.skip(f"the tune collection is not installed: {error}")
 
 
 @pytest.fixture(scope="module")

@@ -267,7 +267,11 @@ def form_summary(tunes: Sequence[str]) -> Dict:
     and `keys`, the count of each K: key (a Counter)."""
     if isinstance(tunes, str):
         raise TypeError("form_summary takes a list of tunes; wrap a single tune in a list.")
-    forms = [tune_form(t) for t in tunes]
+    return summarize_forms([tune_form(t) for t in tunes])
+
+
+def summarize_forms(forms: Sequence[TuneForm]) -> Dict:
+    """form_summary of tunes already read with tune_form."""
     dance = [f for f in forms if f.dance]
     returns = [r for f in forms for r in f.phrase_returns]
     counts = {
@@ -320,7 +324,7 @@ def form_table(groups: Mapping[str, Sequence[str]], reference: Optional[str] = N
     return summaries
 
 
-def _percent(share: Optional[float]) -> str:
+def percent(share: Optional[float]) -> str:
     """'73%', '0.4%' below 10%, '-' for None."""
     if share is None:
         return "-"
@@ -333,9 +337,58 @@ def format_table(summaries: Mapping[str, Dict]) -> str:
     lines = ["| | " + " | ".join(f"{n} ({summaries[n]['counts']['tunes']})" for n in names) + " |",
              "|---|" + "---|" * len(names)]
     for key, label in SHARES:
-        cells = [_percent(summaries[n][key]) for n in names]
+        cells = [percent(summaries[n][key]) for n in names]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if all("key_distance" in summaries[n] for n in names):
         cells = [f"{summaries[n]['key_distance']:.2f}" for n in names]
         lines.append("| keys: total variation distance from the first column's | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _degree_text(degree: Optional[int]) -> str:
+    return "none" if degree is None else "the tonic" if degree == 0 else f"{degree} semitones above the tonic"
+
+
+def _bar_text(tune: str, bar: Bar) -> str:
+    """A bar as written, its closing bar line included, on one line (the collection's '!' line ends dropped)."""
+    return " ".join(tune[slice(*bar.span)].replace("!\n", "\n").split())
+
+
+def form_layout(tune: str, per_line: int = 4) -> str:
+    """The tune's bars laid out by part, `per_line` to a line, each part under a line saying its form.
+
+    Bars are named by part and number (A1, A2, ... B1; an opening pickup is 'up', an ending's bars
+    carry its number: '1.A7'); a bar with the same notes as an earlier one is marked '=A1'.
+    """
+    bars, form = read_bars(tune), tune_form(tune)
+    cells_by_part, first_seen = [], {}
+    for number, indices in enumerate(split_parts(bars)):
+        name, counted, cells = chr(ord("A") + number % 26), set(heard_bars(bars, indices)), []
+        count, ending_start, ending = 0, None, None  # each ending's bars are numbered from the same bar
+        for i in indices:
+            bar = bars[i]
+            if bar.ending != ending:
+                ending_start = count if ending_start is None else ending_start
+                count, ending = (ending_start if bar.ending is not None else count), bar.ending
+            label = "up"
+            same = first_seen.get(bar.notes) if i in counted else None
+            if i in counted:
+                count += 1
+                label = f"{name}{count}"
+                first_seen.setdefault(bar.notes, label)
+            cells.append(f"{bar.ending}.{label}" if bar.ending is not None else label)
+            cells[-1] += f" {_bar_text(tune, bar)}" + (f" ={same}" if same else "")
+        cells_by_part.append(cells)
+    width = max((len(c) for cells in cells_by_part for c in cells), default=0)
+    lines = []
+    for number, cells in enumerate(cells_by_part):
+        lines.append(f"{chr(ord('A') + number % 26)}: {form.bars_per_part[number]} bars"
+                     f"{', repeated' if form.repeated[number] else ''}"
+                     f"{f', {form.endings[number]} endings' if form.endings[number] else ''}"
+                     f", last note: {_degree_text(form.part_degrees[number])}")
+        lines += ["    " + "  ".join(c.ljust(width) for c in cells[s:s + per_line]).rstrip()
+                  for s in range(0, len(cells), per_line)]
+    returns = form.phrase_returns
+    lines.append(f"{form.bars_repeating} of {form.bars_written} bars restate an earlier bar; "
+                 f"phrase return in {sum(returns)} of {len(returns)} 8-bar parts")
     return "\n".join(lines)
