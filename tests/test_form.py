@@ -388,5 +388,6 @@ def test_garbled_tunes_are_read_without_error(songs):
         for _ in range(rng.randint(1, 60)):
             text[rng.randrange(len(text))] = rng.choice(alphabet)
         tune_form("".join(text))
+        form_layout("".join(text))
     for text in ["", "X:1", "X:1\nK:G\n", "X:1\nK:G\n::|:|[1[2", "X:1\nL:0/0\nK:G\nA/0|0B|99999c|", "X:1\nK:G\n(0a(3:0:0b|"]:
-        assert tune_form(text).bars_played >= 0
+        assert tune_form(text).bars_played >= 0 and form_layout(text).endswith("8-bar parts")

@@ -354,35 +354,39 @@ def _bar_text(tune: str, bar: Bar) -> str:
     return " ".join(tune[slice(*bar.span)].replace("!\n", "\n").split())
 
 
+def _part_cells(tune: str, bars: Sequence[Bar], indices: List[int], name: str, first_seen: Dict) -> List[str]:
+    """One part's bars as 'A5 d2fd AdFA| =A1' (see form_layout); `first_seen` maps notes to the bar that had them first."""
+    counted, cells = set(heard_bars(bars, indices)), []
+    count, ending_start, ending = 0, None, None  # every ending's bars are numbered from the same bar
+    for i in indices:
+        bar = bars[i]
+        if bar.ending != ending:
+            ending_start = count if ending_start is None else ending_start
+            count, ending = (ending_start if bar.ending is not None else count), bar.ending
+        label, same = "up", None
+        if i in counted:
+            count += 1
+            label, same = f"{name}{count}", first_seen.get(bar.notes)
+            first_seen.setdefault(bar.notes, label)
+        cell = f"{bar.ending}.{label}" if bar.ending is not None else label
+        cells.append(f"{cell} {_bar_text(tune, bar)}" + (f" ={same}" if same else ""))
+    return cells
+
+
 def form_layout(tune: str, per_line: int = 4) -> str:
     """The tune's bars laid out by part, `per_line` to a line, each part under a line saying its form.
 
     Bars are named by part and number (A1, A2, ... B1; an opening pickup is 'up', an ending's bars
     carry its number: '1.A7'); a bar with the same notes as an earlier one is marked '=A1'.
     """
-    bars, form = read_bars(tune), tune_form(tune)
-    cells_by_part, first_seen = [], {}
-    for number, indices in enumerate(split_parts(bars)):
-        name, counted, cells = chr(ord("A") + number % 26), set(heard_bars(bars, indices)), []
-        count, ending_start, ending = 0, None, None  # each ending's bars are numbered from the same bar
-        for i in indices:
-            bar = bars[i]
-            if bar.ending != ending:
-                ending_start = count if ending_start is None else ending_start
-                count, ending = (ending_start if bar.ending is not None else count), bar.ending
-            label = "up"
-            same = first_seen.get(bar.notes) if i in counted else None
-            if i in counted:
-                count += 1
-                label = f"{name}{count}"
-                first_seen.setdefault(bar.notes, label)
-            cells.append(f"{bar.ending}.{label}" if bar.ending is not None else label)
-            cells[-1] += f" {_bar_text(tune, bar)}" + (f" ={same}" if same else "")
-        cells_by_part.append(cells)
+    bars, form, first_seen = read_bars(tune), tune_form(tune), {}
+    names = [chr(ord("A") + number % 26) for number in range(form.parts)]
+    cells_by_part = [_part_cells(tune, bars, indices, names[number], first_seen)
+                     for number, indices in enumerate(split_parts(bars))]
     width = max((len(c) for cells in cells_by_part for c in cells), default=0)
     lines = []
     for number, cells in enumerate(cells_by_part):
-        lines.append(f"{chr(ord('A') + number % 26)}: {form.bars_per_part[number]} bars"
+        lines.append(f"{names[number]}: {form.bars_per_part[number]} bars"
                      f"{', repeated' if form.repeated[number] else ''}"
                      f"{f', {form.endings[number]} endings' if form.endings[number] else ''}"
                      f", last note: {_degree_text(form.part_degrees[number])}")
