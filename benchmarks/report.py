@@ -3,6 +3,8 @@ import statistics
 
 import matplotlib
 
+from labutils.music.form import format_table
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -198,8 +200,23 @@ def markdown(results):
               "- Figure 5: `labutils.music.play_song` per parser+synthesizer; the notes' column is "
               "`mdl.lab1.play_song` (abc2midi then timidity through files).",
               *_extra_notes(results), *_rerun_notes(results),
-              "", "Plots: " + ", ".join(f"[{name}]({name})" for name in PLOTS), ""]
+              "", "Plots: " + ", ".join(f"[{name}]({name})" for name in PLOTS), "", *form_section(results)]
     return "\n".join(lines)
+
+
+def form_section(results):
+    """Figure 8: the form table of real | plain | guided tunes, one per seed (`benchmarks/form.py`)."""
+    if "form" not in results:
+        return []
+    lines = ["## Figure 8: does it sound like a tune? Form of real, plain and guided tunes", "",
+             "The shipped model, `labutils.guided.generate_tunes` at the project's defaults (guided or not); "
+             "the real column is the lab's tunes, its key distance that of a seeded sample as large as the "
+             "generated columns (`labutils.music.form_table`).", ""]
+    for seed, groups in results["form"].items():
+        seconds = groups.get("seconds", {})
+        lines += [f"Seed {seed} (plain {seconds.get('plain', '?')} s, guided {seconds.get('guided', '?')} s):", "",
+                  format_table({name: groups[name] for name in ("real", "plain", "guided")}), ""]
+    return lines
 
 
 def _rerun_notes(results):

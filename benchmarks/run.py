@@ -12,7 +12,8 @@ against training time for the notes' recipe and our CPU default, (3) generation
 throughput, (4) share of generated tunes that abc2midi reads cleanly, (5) playback
 time of the median tune per backend, (6) the Kneser-Ney n-gram baseline by order against
 our LSTM, (7) training steps/s with one competing process, fixed vs measured thread
-counts. Each as ours/notes with absolute numbers.
+counts, (8) the form of real, plain and guided tunes (parts, cadences, returning phrases). Each
+of 1-7 as ours/notes with absolute numbers; 8 as one table per seed.
 """
 import argparse
 import json
@@ -37,16 +38,18 @@ FULL = {"throughput_steps": 40, "throughput_repeats": 5, "evals_per_curve": 120,
         "clean_samples": 32, "clean_length": 2000, "temperatures": [1.0, 0.9, 0.8, 0.7, 0.6, 0.5],
         "real_tunes": None, "play_repeats": 5,
         "ngram_orders": list(range(1, 11)), "busy_steps": 40, "busy_params": {},
-        "sampler_tunes": 150, "sampler_temperatures": [0.6, 0.7, 0.8, 0.9, 1.0], "sampler_rounds": 3}
+        "sampler_tunes": 150, "sampler_temperatures": [0.6, 0.7, 0.8, 0.9, 1.0], "sampler_rounds": 3,
+        "form_tunes": 200, "form_seeds": [0, 1]}
 QUICK = {"throughput_steps": 2, "throughput_repeats": 1, "evals_per_curve": 2, "evals_unreported": 2,
          "gen_length": 40, "gen_batch": 8, "gen_batch_more": 16, "gen_repeats": 1,
          "clean_samples": 4, "clean_length": 400, "temperatures": [1.0, 0.8],
          "real_tunes": 20, "play_repeats": 1,
          "ngram_orders": [1, 2, 3], "busy_steps": 3,
          "busy_params": {"hidden_size": 32, "embedding_dim": 16, "batch_size": 4, "seq_length": 32},
-         "sampler_tunes": 2, "sampler_temperatures": [0.7], "sampler_rounds": 1}
+         "sampler_tunes": 2, "sampler_temperatures": [0.7], "sampler_rounds": 1,
+         "form_tunes": 2, "form_seeds": [0]}
 QUICK_MINUTES = 0.1
-FIGURES = ("1", "2", "3", "4", "4g", "5", "6", "7")
+FIGURES = ("1", "2", "3", "4", "4g", "5", "6", "7", "8")
 
 
 def parse_args(argv):
@@ -166,6 +169,15 @@ def run(settings, minutes, cpu_params, figures=FIGURES):
         say("(7) training speed with one competing process, fixed and measured thread counts")
         results["busy_machine"] = measure.busy_machine_speed(corpus, {**cpu_params, **settings["busy_params"]},
                                                              settings["busy_steps"])
+    if "8" in figures:
+        say("(8) form: the lab's tunes | plain | guided tunes of the shipped model")
+        from labutils.pretrained import load_pretrained
+
+        from . import form
+
+        pretrained, pretrained_vocab = load_pretrained(torch.device("cpu"))
+        results["form"] = form.form_figures(pretrained, pretrained_vocab, settings["form_tunes"],
+                                            settings["form_seeds"], real=corpus["songs"], show=False)
     results["environment"]["load_at_end"] = measure.load_now()
     return results
 

@@ -1,19 +1,23 @@
 """generate_text: sample characters one at a time from a trained model, carrying its state.
 
 Also what every sampler here shares: `next_probabilities` (temperature and top-k), `sample_next`,
-`check_temperature` (the one check of a temperature, for the functions and the CLI alike) and
-`vocab_maps`. Whole tunes, guided so that every bar has the meter's length: labutils.guided.
+`check_temperature` (the one check of a temperature, for the functions and the CLI alike),
+`vocab_maps`, and the model's one-character step (`step_function`, `step_kernels`). Whole tunes,
+guided so that every bar has the meter's length: labutils.guided.
 """
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Dict, List, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from labutils.corpus import lab_vocab
+from labutils.model import LSTMModel
 
 # At most this many characters are generated per sample, and a start string may be this long:
 # that many characters take minutes on a CPU and hold hundreds of tunes; more is a typo, not a wish.
@@ -27,6 +31,51 @@ def check_temperature(temperature, name: str = "temperature") -> float:
             or not math.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"{name} must be a finite number above 0 (the lab uses 0.6 to 1.0), got {temperature!r}")
     return float(temperature)
+
+
+@contextmanager
+def step_kernels(device: torch.device) -> Iterator[None]:
+    """While generating on a CPU: PyTorch's own LSTM/GRU kernel for the one-character steps.
+
+    Why: the CPU default, oneDNN's (mkldnn) kernel, sets up every call afresh, which costs more than
+    the step itself for one sample (figures: benchmarks/README.md); training's long windows keep it.
+    """
+    if device.type != "cpu" or not torch.backends.mkldnn.enabled:
+        yield
+        return
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = True
+
+
+def step_function(model):
+    """step(inputs (batch, seq), state) -> (logits (batch, seq, vocab), state): model(..., return_state=True).
+
+    For labutils' one-layer LSTMModel in eval mode on a CPU, one character per row (seq 1) takes a
+    faster way to the same numbers: each character's input gates (its embedding times the input
+    weights, plus both biases) come from a table made here, so a step is one matrix product with
+    the recurrent weights (figures: benchmarks/README.md). Any other model or input is the model's
+    own call. Make it after the weights last changed (as the samplers do, in eval mode).
+    """
+    lstm = getattr(model, "lstm", None)
+    if (not isinstance(model, LSTMModel) or not isinstance(lstm, nn.LSTM) or model.num_layers != 1 or model.training
+            or not lstm.bias or getattr(lstm, "proj_size", 0) or next(model.parameters()).device.type != "cpu"):
+        return lambda inputs, state: model(inputs, state, return_state=True)
+    table = torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, model.embedding.weight, lstm.weight_ih_l0.t())  # (vocab, 4 hidden)
+    recurrent = lstm.weight_hh_l0.t()  # (hidden, 4 hidden): gates i, f, g, o side by side
+
+    def step(inputs, state):
+        if inputs.size(1) != 1:
+            return model(inputs, state, return_state=True)
+        h, c = state[0][0], state[1][0]  # (batch, hidden)
+        i, f, g, o = torch.addmm(table[inputs[:, 0]], h, recurrent).chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return model.fc(h).unsqueeze(1), (h.unsqueeze(0), c.unsqueeze(0))  # (batch, 1, vocab)
+
+    return step
 
 
 def vocab_maps(vocab: Optional[Sequence[str]], char2idx: Optional[Dict[str, int]]):
@@ -104,13 +153,13 @@ def generate_text(
     input_idx = start.repeat(num_samples, 1)  # (num_samples, len(start_string))
     generated = torch.empty(num_samples, generation_length, dtype=torch.long)
     try:
-        with torch.inference_mode():
-            state = model.init_hidden(num_samples, device)
+        with torch.inference_mode(), step_kernels(device):
+            state, step = model.init_hidden(num_samples, device), step_function(model)
             while input_idx.size(1) > PRIME_CHUNK:  # prime with all but the last chunk, keeping only the state
                 _, state = model(input_idx[:, :PRIME_CHUNK], state, return_state=True)
                 input_idx = input_idx[:, PRIME_CHUNK:]
             for i in tqdm(range(generation_length), disable=not progress, desc="generating"):
-                logits, state = model(input_idx, state, return_state=True)  # (num_samples, seq, vocab)
+                logits, state = step(input_idx, state)  # (num_samples, seq, vocab)
                 input_idx = sample_next(logits[:, -1, :], temperature, top_k, generator)  # (num_samples, 1)
                 generated[:, i] = input_idx[:, 0].cpu()
     finally:

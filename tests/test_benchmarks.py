@@ -94,6 +94,8 @@ def test_quick_run_writes_table_plots_and_json(tmp_path):
     assert raw["environment"]["threads"] >= 1 and raw["environment"]["torch"] == torch.__version__
     assert len(raw["time_to_quality"]["notes"]) >= 2 and len(raw["time_to_quality"]["ours"]) >= 2
     assert not (tmp_path / "tmp.abc").exists() and not list(tmp_path.glob("*.wav"))  # nothing left in cwd
+    assert raw["form"]["0"]["guided"]["counts"]["tunes"] == 2  # figure 8: real | plain | guided
+    assert f"| | real ({raw['data']['tunes']}) | plain (2) | guided (2) |" in table
 
     # One figure again on its own: measured anew, merged into the results the full run left.
     done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--figures", "3", "--out", str(out)],
@@ -115,7 +117,7 @@ def test_one_figure_alone_needs_the_last_run_and_figure_4_needs_2(tmp_path, caps
         run.parse_args(["--figures", "4"])
     assert "add 2" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        run.parse_args(["--figures", "3,8"])
+        run.parse_args(["--figures", "3,9"])
     assert run.parse_args(["--figures", "3, 4g"]).figures == ["3", "4g"]
     assert run.main(["--quick", "--figures", "3", "--out", str(tmp_path)]) == 1  # nothing to merge into
     assert not (tmp_path / "results.json").exists()

@@ -1,5 +1,6 @@
 import csv
 import json
+import re
 import subprocess
 import sys
 
@@ -70,7 +71,7 @@ def test_resume_of_a_missing_run_is_a_clear_error(tmp_path, capsys):
     assert "not a run folder" in capsys.readouterr().err
 
 
-def test_generate_from_a_run_checkpoint(tmp_path):
+def test_generate_from_a_run_checkpoint(tmp_path, capsys):
     assert cli.main(["train", *SMALL_RUN[:6], "--comet", "disabled", "--quiet", "--runs-dir", str(tmp_path),
                      "--name", "g"]) == 0
     out = tmp_path / "gen"
@@ -80,6 +81,9 @@ def test_generate_from_a_run_checkpoint(tmp_path):
     assert (out / "generated.txt").is_file()
     quality = json.loads((out / "quality.json").read_text())
     assert quality["count"] == len(list(out.glob("tunes/*.abc")))
+    assert 0.6 < quality["real_form"]["phrase_return"] < 0.85  # the lab's tunes beside the generated ones
+    assert set(quality["form"]) >= {"two_part_32", "one_part", "phrase_return", "bar_repetition", "counts"}
+    assert re.search(r"form_phrase_return: .* \(real tunes 7\d%\): 8-bar parts", capsys.readouterr().out)
 
 
 def test_python_dash_m_entry_point():

@@ -1,20 +1,25 @@
 """labutils.guided: the bar guide (what one row does with each character it is offered) and generate_tunes."""
 import shutil
+import warnings
 
 import pytest
 import torch
 
 from labutils.guided import generate_tunes
-from labutils.guided.guide import KEEP, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
+from labutils.guided.guide import KEEP, NOTE_AGAIN, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
+from labutils.guided.parts import PHRASE_TYPES, played_bars, tune_bars
+from labutils.music.form import split_parts, tune_form
 from labutils.music.rhythm import RhythmState
 
 HEAD = "X:1\nT:t\nM:2/4\nL:1/8\nK:G\n"
+REEL = "X:1\nT:t\nR:reel\nM:2/4\nL:1/8\nK:G\n"  # a tune type with 8-bar phrases (bars of 4/8 here)
+BAR = "BA BA|"
 ABC2MIDI = shutil.which("abc2midi")
 
 
-def row_after(text):
-    """A guided row that has written `text`, every character kept."""
-    row = TuneRow(guided=True, max_chars=1500, start="")
+def row_after(text, cadence=None, row=None):
+    """A guided row that has written `text` (after what `row` wrote), every character kept."""
+    row = row or TuneRow(guided=True, max_chars=1500, start="", cadence=cadence)
     for char in text:
         verdict = row.accept(char)
         assert verdict == KEEP, (char, verdict, row.text)
@@ -36,11 +41,87 @@ def test_a_note_in_a_full_bar_is_refused_with_every_other_note():
     assert row.text == HEAD + "A|BA BA" and row.accept("|") == KEEP
 
 
-def test_a_colon_where_no_repeat_sign_fits_is_refused():
+def test_a_refused_repeat_after_a_short_bar_rolls_the_bar_back():
     row = row_after(HEAD + "BA BA|BA B")  # ':|' here would replay a bar of 3/8 + 4/8
     assert not row.rhythm.allows(":|") and not row.rhythm.allows("::")
-    assert row.accept(":") == REJECT and row.text.endswith("BA B")
+    assert row.accept(":") == ROLL_BACK  # not REJECT, whose next best draw was '|]': a one-part tune
+    assert row.roll_back() and row.text == HEAD + "BA BA|" and row.rhythm.pending_bar == "|"  # the bar again
+    row_after("BA B", row=row)
+    assert row.accept(":") == REJECT and {"|", ":", "]"} <= set(row.refused)  # once: then the bar goes on
+    assert row.accept("A") == KEEP and row.accept(":") == KEEP
     assert row_after(HEAD + "A|BA BA|BA B").accept(":") == KEEP  # with a pickup of 1/8 it fits
+
+
+def test_a_refused_repeat_after_a_full_bar_rolls_back_to_a_bar_the_repeat_fits():
+    row = row_after(HEAD + "A|BA BA|BA BA")  # a full bar, then the pickup again: a bar of 1/8
+    assert row.accept(":") == ROLL_BACK and row.roll_back()
+    row_after("BA B", row=row)  # the bar again, now no longer than the pickup leaves (3/8)
+    assert row.accept("A") == REJECT and row.accept(" ") == REJECT  # only its bar line is left
+    assert row.accept(":") == KEEP and row.accept("|") == KEEP
+    row = row_after(REEL + "A|" + BAR * 5 + "BA BA")  # where the part may not close: a plain '|'
+    assert row.accept(":") == REJECT and row.refused == (":",) and row.accept("|") == KEEP
+
+
+def test_a_tune_does_not_end_after_one_part():
+    row = row_after(REEL + BAR * 7 + "BA BG:|!\n")  # part A: 8 bars, repeated
+    assert row.accept("\n") == REJECT and {"\n", "X"} <= set(row.refused)  # no blank line: the tune goes on
+    assert row.accept("X") == REJECT  # nor a new tune's X: line
+    row_after(BAR * 7 + "BA BG:|!\n", row=row)  # part B
+    assert row.accept("\n") == TUNE_DONE
+    assert tune_form(row.tune()).parts == 2
+
+
+def test_a_part_closes_only_on_whole_phrases():
+    row = row_after(REEL + BAR * 6 + "BA BA")
+    assert row.accept(":") == REJECT and row.refused == (":",)  # 7 bars repeated: 14 played
+    assert row.accept("|") == KEEP  # a plain bar line: the part goes on
+    assert row_after(REEL + BAR * 7 + "BA BA").accept(":") == KEEP  # 8 repeated: 16
+    assert row_after(REEL + BAR * 3 + "BA BA").accept(":") == KEEP  # 4 repeated: 8
+    assert row_after(HEAD + BAR * 2 + "BA BA").accept(":") == KEEP  # no type with phrases: no rule
+    row = row_after(REEL + BAR * 15 + "BA BA|")
+    assert row.accept("B") == REJECT and "B" in row.refused and not {"|", "]"} & set(row.refused)
+    assert row.accept("]") == KEEP  # the 16th bar's bar line closes the part: '|]', played once
+
+
+def test_a_phrase_part_played_once_may_draw_its_bar_line_again_for_a_repeat():
+    row = row_after(REEL + BAR * 7 + "BA BA|")
+    row.undoable = True  # (the sampler says so when it kept the step's probabilities)
+    assert row.accept("]") == UNDO  # '|]' closes 8 bars played once: the model may choose ':|' instead
+    assert row.undo_last() == "|" and row.accept(":") == KEEP and row.accept("|") == KEEP
+    row = row_after(REEL + BAR * 7 + "BA BA|")
+    row.undoable = True
+    assert row.accept("]") == UNDO and row.undo_last() == "|"
+    assert row.accept("|") == KEEP and row.accept("]") == KEEP  # once a bar: then '|]' stands
+    row = row_after(REEL + BAR * 7 + "BA BA|")
+    row.undoable = True
+    assert row.accept("B") == UNDO  # a plain '|' after 8 bars: the model may write ':|' there too
+    assert row.undo_last() == "|" and row.accept("|") == KEEP and row.accept("B") == KEEP  # or go on, once
+
+
+def test_the_cadence_draws_a_part_s_last_note_again_from_the_tonic_letters():
+    row = row_after(REEL + BAR * 7 + "BA BA", cadence="tonic")
+    assert row.accept(":") == NOTE_AGAIN and row.note_letters == "Gg"  # A is no tonic of G
+    assert row.take_back_note() == "Gg" and row.text.endswith("BA B")
+    assert row.accept("G") == KEEP and row.accept(":") == KEEP
+    assert row_after(REEL + BAR * 7 + "BA BA").accept(":") == KEEP  # cadence None: any note
+    assert row_after(REEL + BAR * 7 + "BA BB", cadence="triad").accept(":") == KEEP  # B: in G's triad
+    row = row_after(REEL + BAR * 7 + "BA BA", cadence="triad")
+    assert row.accept(":") == NOTE_AGAIN and row.note_letters == "DGBdgb"
+
+
+def test_a_last_bar_completes_the_pickup():
+    row = row_after(REEL + "A|" + BAR * 7 + "BA B:|!\nA|" + BAR * 7 + "BA BA|")  # pickups of 1/8
+    assert row.accept("]") == ROLL_BACK and row.roll_back()  # a full last bar: 9/8 with the pickup
+    row_after("BA B", row=row)
+    assert row.accept("A") == REJECT  # the bar again, no longer than the pickup leaves
+    assert row.accept("|") == KEEP and row.accept("]") == KEEP and row.accept("\n") == KEEP
+    assert row.accept("\n") == TUNE_DONE and tune_form(row.tune()).completes_pickup
+
+
+def test_a_field_abc2midi_does_not_allow_in_the_music_is_refused():
+    row = row_after(HEAD + "BA BA|\n")
+    assert row.accept("A") == KEEP and row.accept(":") == REJECT  # "A:" in the music: abc2midi's error
+    assert row_after(HEAD + "BA BA|\nK:D\n").rhythm.ok  # a key change is fine
 
 
 def test_a_refused_character_leaves_the_row_as_it_was():
@@ -62,11 +143,11 @@ def test_the_header_is_fields_and_a_key_abc2midi_reads():
 
 
 def test_a_finished_tune_has_its_repeat_signs_written_out():
-    body = "A|BA BA|BA B:|\nc|dc dc|[1 dc d:|[2 dc d2|]\n\n"  # the collection's usual first ending
+    body = "A|BA BA|BA B:|\nc|dc dc|[1 dc d:|[2 dc d|]\n\n"  # the collection's usual first ending
     row = row_after(HEAD + body[:-1])
     assert row.accept("\n") == TUNE_DONE
     tune = row.tune()
-    assert "BA B::\nc" in tune and tune.endswith("d2|]")
+    assert "BA B::\nc" in tune and tune.endswith("dc d|]")
     state = RhythmState().feed(tune + "\n").finish()
     assert state.ok and state.repeat_fixes() == []
 
@@ -133,24 +214,84 @@ def test_seed_reproduces_tunes(pretrained):
     first = generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4)
     assert generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4) == first
     assert generate_tunes(model, 4, vocab=vocab, seed=4, batch_size=4) != first
+    triad = generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, cadence="triad")
+    assert generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, cadence="triad") == triad != first
 
 
-def test_unguided_first_tune_is_what_generate_text_writes(pretrained):
-    from labutils.data import extract_song_snippet
-    from labutils.sampling import generate_text
-
+def test_plain_sampling_has_no_cadence(pretrained):
     model, vocab = pretrained
-    tunes = generate_tunes(model, 3, vocab=vocab, seed=5, batch_size=3, guided=False, temperature=0.8)
-    texts = generate_text(model, "X", 1500, vocab=vocab, num_samples=3, seed=5, temperature=0.8)
-    firsts = [extract_song_snippet(text)[0] for text in texts]
-    assert sorted(tunes) == sorted(firsts)
+    plain = generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, guided=False)
+    assert generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, guided=False, cadence=None) == plain
+
+
+def test_guided_tunes_keep_the_form(pretrained):
+    """Two parts or more, phrase parts of 8 or 16 bars as played; the cadence on the tonic, unless asked not to."""
+    model, vocab = pretrained
+    forms = [tune_form(t) for t in generate_tunes(model, 16, vocab=vocab, seed=2, batch_size=8)]
+    assert all(form.parts >= 2 for form in forms)
+    played = [bars for form in forms if form.tune_type in PHRASE_TYPES for bars in form.part_bars_played]
+    assert len(played) >= 16 and all(bars in (8, 16) for bars in played)
+    assert sum(form.parts_on_tonic for form in forms) >= 12
+    free = [tune_form(t) for t in generate_tunes(model, 16, vocab=vocab, seed=2, batch_size=8, cadence=None)]
+    assert sum(form.parts_on_tonic for form in free) < sum(form.parts_on_tonic for form in forms)
+    plain = [tune_form(t) for t in generate_tunes(model, 16, vocab=vocab, seed=2, batch_size=8, guided=False)]
+    assert any(form.parts < 2 for form in plain)  # what the guide is for
+
+
+def test_the_guide_counts_parts_as_the_form_report_does():
+    """The guide's phrases (the rhythm's bars, form.py's counting) against form.py's on the lab's tunes."""
+    from labutils.data import load_training_data
+
+    songs = load_training_data()
+    same = 0
+    for song in songs:
+        bars = tune_bars(RhythmState().feed(song.rstrip("\n") + "\n"), "")
+        same += played_bars(bars, split_parts(bars)) == tune_form(song).part_bars_played
+    assert same >= 0.98 * len(songs)  # (the rest: a missing bar line or two)
+
+
+class HostileModel(torch.nn.Module):
+    """The shipped model, except that in the music it always proposes '|]' or ':|': after a note or a
+    space, the characters '|', ']' and ':' get nearly all of the step."""
+
+    def __init__(self, model, vocab, max_calls):
+        super().__init__()
+        self.model, self.vocab, self.calls, self.max_calls = model, vocab, 0, max_calls
+        self.boost = torch.zeros(len(vocab))
+        self.boost[[vocab.index(c) for c in "|]:"]] = 12.0
+        self.last, self.in_music = {}, {}  # per row: the last input character, past a "K:" since the last "X:"
+
+    def init_hidden(self, batch_size, device):
+        return self.model.init_hidden(batch_size, device)
+
+    def forward(self, x, state=None, return_state=False):
+        self.calls += 1
+        assert self.calls <= self.max_calls, "generate_tunes went on past its bounds"
+        logits, state = self.model(x, state, return_state=True)  # (rows, 1, vocab)
+        for row, char in enumerate(self.vocab[i] for i in x[:, -1].tolist()):
+            pair, self.last[row] = self.last.get(row, "") + char, char
+            self.in_music[row] = {"K:": True, "X:": False}.get(pair, self.in_music.get(row, False))
+            if self.in_music[row] and char in "ABCDEFGabcdefg2 ":
+                logits[row, -1] += self.boost
+        return (logits, state) if return_state else logits
+
+
+def test_the_guide_is_bounded_with_a_model_that_always_closes(pretrained):
+    model, vocab = pretrained
+    hostile = HostileModel(model, vocab, max_calls=12 * 4 * 400)  # starts (4 a tune + 2 a row) x 4 x max_chars
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (fewer tunes than asked is allowed, and said)
+        tunes = generate_tunes(hostile, 2, vocab=vocab, seed=0, batch_size=2, max_chars=400)
+    assert hostile.calls > 50  # (it wrote music)
+    for tune in tunes:
+        assert tune_form(tune).parts >= 2 and RhythmState().feed(tune + "\n").finish().ok
 
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"num_tunes": 0}, "num_tunes"), ({"num_tunes": -2}, "num_tunes"), ({"num_tunes": 2.5}, "num_tunes"),
     ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
     ({"temperature": float("nan")}, "temperature"), ({"temperature": float("inf")}, "temperature"),
-    ({"start": "X\u00e9"}, "vocabulary"), ({"top_k": 0}, "top_k"),
+    ({"start": "X\u00e9"}, "vocabulary"), ({"top_k": 0}, "top_k"), ({"cadence": "dominant"}, "cadence"),
 ])
 def test_generate_tunes_bad_arguments(model, kwargs, message):
     arguments = {"num_tunes": 2, **kwargs}

@@ -15,6 +15,7 @@ from labutils.music.rhythm import (
     meter_length,
     repeat_errors,
 )
+from labutils.music.rhythm.notation import TICKS
 
 HEAD = "X:1\nT:t\nM:2/4\nL:1/8\nK:G\n"
 
@@ -86,6 +87,16 @@ def test_what_a_sampler_asks_before_the_next_character():
     assert s.key_being_read is None and s.between_symbols and s.ok
 
 
+def test_the_bars_as_written_with_their_bar_lines_and_endings():
+    eighth = TICKS // 8
+    s = state("A|BA BA|B2 A:|[1 BA B2|]")
+    bars = [(length / eighth, kind, ending) for length, kind, ending, _ in s.feed("\n").written_bars()]
+    assert bars == [(1, "|", None), (4, "|", None), (3, ":|", None), (4, "soft", 1)]
+    s = state("A|BA BA||\n|BA ")  # an empty bar: its '|' adds nothing; the bar being written comes last
+    assert [(length / eighth, kind) for length, kind, _, _ in s.written_bars()] == [(1, "|"), (4, "soft"), (2, "")]
+    assert s.written_bars() == s.copy().written_bars()  # (read on from a cache, copies included)
+
+
 def test_free_meter_checks_nothing():
     assert state("ABCDEFG|A|", head="X:1\nM:none\nL:1/8\nK:C\n").feed(" ").ok
 
@@ -144,6 +155,9 @@ def test_repeat_signs_abc2midi_reads_without_error(body):
     ("A ,A BA B|", "','"), ("A /A BA B|", "'/'"), ("|2A BA BA|", "'2'"[:0] + "'2'"),
     ("[A>B]A BA B|", "'>'"), ("[[AB] BA B|", "'['"), ("A2 BA B]|", "']'"),  # chords
     ("A2>B A3|", "'>'"), ("(3ABc>A BA|", "'>'"),  # broken rhythm: two notes of the same length
+    ("BA BA>|B3 A|", "'>|'"), ("A|BA B>:|", "'>:'"),  # ... in one bar (abc2midi: a wrong bar, or an error)
+    ("(3A(3BcB A|", "'(3'"), ("(3(3ABc BA|", "'(3'"),  # abc2midi: "nested tuples"
+    ("BA (3BA(::", "bar 0 has"),  # '(' then '::' is a slur and a repeat sign (here: a short bar repeated)
     ("A2/2/ BA BA B|", "'2/2/'"), ("A/3A BA BA B|", "'/3'"),  # lengths abc2midi reads (powers of 2)
     ('"Am7sus"A BA B|', '"Am7sus"'), ('"Am BA BA|', "'\"'"), ("Z A BA B|", "'Z'"),
 ])

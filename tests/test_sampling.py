@@ -3,7 +3,7 @@ import torch
 
 from labutils.corpus import lab_vocab
 from labutils.model import LSTMModel
-from labutils.sampling import check_temperature, generate_text, sample_next
+from labutils.sampling import check_temperature, generate_text, sample_next, step_function, step_kernels
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,9 @@ def test_start_string_errors(model):
         generate_text(model, "", 10)
 
 
-def test_multichar_start_primes_state_then_feeds_one_char(model):
+def test_multichar_start_primes_state_then_feeds_one_char():
+    torch.manual_seed(0)
+    model = LSTMModel(83, 16, 32, cell="gru")  # (an LSTM's one-character steps skip forward: step_function)
     calls = []
     original = model.forward
 
@@ -65,6 +67,40 @@ def test_multichar_start_primes_state_then_feeds_one_char(model):
     finally:
         del model.forward
     assert calls == [((1, 10), True), ((1, 1), True), ((1, 1), True), ((1, 1), True)]
+
+
+def test_the_one_character_step_gives_the_model_s_own_numbers():
+    torch.manual_seed(0)
+    lstm = LSTMModel(83, 24, 48, dropout=0.5, weight_dropout=0.2).eval()
+    x, state = torch.randint(0, 83, (5, 1)), (torch.randn(1, 5, 48), torch.randn(1, 5, 48))
+    with torch.inference_mode():
+        logits, (h, c) = step_function(lstm)(x, state)
+        want, (want_h, want_c) = lstm(x, state, return_state=True)
+    assert logits.shape == (5, 1, 83) and h.shape == c.shape == (1, 5, 48)
+    assert torch.allclose(logits, want, atol=1e-5) and torch.allclose(h, want_h, atol=1e-6)
+    assert torch.allclose(c, want_c, atol=1e-6)
+    for other in (LSTMModel(83, 8, 16, num_layers=2).eval(), LSTMModel(83, 8, 16, cell="gru").eval()):
+        x, state = torch.randint(0, 83, (2, 1)), other.init_hidden(2, "cpu")
+        assert torch.equal(step_function(other)(x, state)[0], other(x, state, return_state=True)[0])
+
+
+def test_the_faster_step_samples_the_same_text_for_a_seed(monkeypatch):
+    from labutils import sampling
+    from labutils.pretrained import load_pretrained
+
+    model, vocab = load_pretrained(torch.device("cpu"))
+    fast = [generate_text(model, "X", 400, vocab=vocab, seed=seed, num_samples=4) for seed in (0, 1)]
+    monkeypatch.setattr(sampling, "step_function", lambda m: lambda x, s: m(x, s, return_state=True))
+    assert [generate_text(model, "X", 400, vocab=vocab, seed=seed, num_samples=4) for seed in (0, 1)] == fast
+
+
+def test_generating_leaves_the_cpu_kernels_as_they_were():
+    assert torch.backends.mkldnn.enabled
+    with pytest.raises(RuntimeError):
+        with step_kernels(torch.device("cpu")):
+            assert not torch.backends.mkldnn.enabled  # PyTorch's own LSTM kernel for one-character steps
+            raise RuntimeError("stop")
+    assert torch.backends.mkldnn.enabled  # training keeps oneDNN's, faster on long windows
 
 
 @pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), float("inf"), True, "0.7"])

@@ -15,9 +15,10 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from labutils.guided.guide import KEEP, MAX_MASKED, MAX_UNDOS, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
+from labutils.guided.guide import KEEP, MAX_MASKED, MAX_UNDOS, NOTE_AGAIN, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
+from labutils.guided.parts import check_cadence
 from labutils.params import GENERATION_DEFAULTS
-from labutils.sampling import check_temperature, next_probabilities, vocab_maps
+from labutils.sampling import check_temperature, next_probabilities, step_kernels, vocab_maps
 
 
 def generate_tunes(
@@ -32,6 +33,7 @@ def generate_tunes(
     vocab: Optional[Sequence[str]] = None,
     batch_size: int = 64,
     start: str = "X",
+    cadence: Optional[str] = "tonic",
     progress: bool = False,
 ) -> List[str]:
     """Sample `num_tunes` complete tunes, each from "X:" to its end, many rows at once.
@@ -43,25 +45,30 @@ def generate_tunes(
     extra model call); a bar line or note that proves wrong only at the next character is
     taken back and drawn again from the previous step's logits; only when masking cannot
     help does the row go back to its bar's start (its LSTM state too), and after a few such
-    tries it writes a fallback bar. Every limit is a small constant, and a seed reproduces
-    the tunes. `guided=False` is plain sampling (each row's first tune is what generate_text
-    writes with the same seed). A tune that reaches `max_chars` without ending is dropped and
-    its row starts afresh. Temperature defaults to labutils.params.GENERATION_DEFAULTS.
-    """
+    tries it writes a fallback bar. The guide also keeps the form (parts.py): a repeat that
+    does not fit rolls its bar back instead of ending the tune, a reel's, jig's, ... part
+    closes only after 8 or 16 bars as played, and no tune ends before its second part.
+    `cadence` is a choice, on by default: "tonic" steers a part's last note to the key's tonic,
+    "triad" to its tonic chord, None leaves it to the model. Steering only masks and draws
+    again from the model's own probabilities: it never copies a bar. Every limit is a small
+    constant; a seed reproduces the tunes. `guided=False` is plain sampling (each row's first
+    tune is what generate_text writes with the same seed; no cadence). A tune that reaches
+    `max_chars` without ending is dropped and its row starts afresh. Temperature defaults to
+    labutils.params.GENERATION_DEFAULTS."""
     temperature = _check_arguments(num_tunes, temperature, top_k, max_chars, batch_size)
     vocab, char2idx = vocab_maps(vocab, None)
     unknown = sorted(set(start + "X:\n |") - char2idx.keys())
     if not start or unknown:
         raise ValueError(f"start {start!r} (and the characters a tune needs, X: | and newline) must be in the "
                          f"vocabulary; missing: {''.join(unknown)!r}. Known characters: {''.join(vocab)!r}")
-    rows = [TuneRow(guided, max_chars, start) for _ in range(min(num_tunes, batch_size))]
+    rows = [TuneRow(guided, max_chars, start, check_cadence(cadence)) for _ in range(min(num_tunes, batch_size))]
     max_starts = 4 * num_tunes + 2 * len(rows)  # bound: a model that never ends a tune stops here
     tunes: List[str] = []
     was_training = model.training
     model.eval()
     bar = tqdm(total=num_tunes, disable=not progress, desc="tunes")
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), step_kernels(next(model.parameters()).device):
             batch = TuneBatch(model, rows, start, vocab, char2idx, seed=seed, temperature=temperature, top_k=top_k)
             while len(tunes) < num_tunes and batch.starts <= max_starts:
                 ended = batch.step()
@@ -96,6 +103,8 @@ class _Moves:
     undone: List[int] = field(default_factory=list)  # drew their last position again: the state before it
     back: List[int] = field(default_factory=list)  # rolled back: the saved state and input
     fresh: List[int] = field(default_factory=list)  # start a new tune from scratch: a zero state
+    note: List[int] = field(default_factory=list)  # began a note: keep the step's state and probabilities
+    renoted: List[int] = field(default_factory=list)  # drew their last note's first character again: its state
 
 
 class TuneBatch:
@@ -117,8 +126,11 @@ class TuneBatch:
         self.inp = prime[:, -1:]  # (rows, 1): the last character each row has written
         self.saved = tuple(s.clone() for s in self.state) if isinstance(self.state, tuple) else self.state.clone()
         self.saved_inp = self.inp.clone()  # (rows, 1): the state and input at each row's roll-back point
+        self.note_state = tuple(s.clone() for s in self.state) if isinstance(self.state, tuple) else self.state.clone()
+        self.note_probs = torch.zeros(len(rows), len(vocab), dtype=torch.float64, device=self.device)
+        # (rows, vocab): each row's state after the character before its last note, and that note's probabilities
         self.prev_probs: Optional[torch.Tensor] = None  # (rows, vocab): the last step's probabilities
-        self.drawn = [False] * len(rows)  # the row's last character was drawn from prev_probs
+        self.drawn = [False] * len(rows)  # the row's last character was drawn from its prev_probs row
         self.starts = len(rows)  # tunes begun
 
     def step(self) -> List[str]:
@@ -129,7 +141,11 @@ class TuneBatch:
         moves, ended = _Moves(), []
         for r, row in enumerate(self.rows):
             chars[r] = self._follow(r, row, chars[r], probs, moves, ended)
-        self._next_states(new_state, chars, moves)
+        self._next_states(new_state, chars, moves, probs)
+        if moves.undone or moves.renoted:  # their last character came from older probabilities: keep those
+            probs = probs.clone()
+            probs[moves.undone] = self.prev_probs[moves.undone]
+            probs[moves.renoted] = self.note_probs[moves.renoted]
         self.prev_probs = probs
         return ended
 
@@ -138,6 +154,7 @@ class TuneBatch:
         forced = bool(row.forced)
         if forced:
             char = self.char2idx.get(row.forced.pop(0), char)
+        row.undoable = self.drawn[r]
         verdict, redone = row.accept(self.vocab[char]), False
         if verdict in (REJECT, UNDO):
             if forced:
@@ -147,12 +164,21 @@ class TuneBatch:
                 verdict, char, redone = self._draw_again(row, verdict, char, probs[r], previous)
                 if redone:
                     moves.undone.append(r)
-        self.drawn[r] = verdict == KEEP and not forced and not redone
+        if verdict == NOTE_AGAIN:
+            verdict, char = self._note_again(row, r)
+            if verdict == KEEP:
+                moves.renoted.append(r)
+                redone = True
+        self.drawn[r] = verdict == KEEP and not forced  # (drawn again: from what step() keeps in prev_probs)
         if verdict == KEEP:
             if row.guided:
                 char = self.char2idx[row.text[-1]]  # (the guide writes "X:" for "X" + anything)
             if row.new_rollback_point:
                 moves.keep.append(r)  # the state before the bar line's last character
+            if row.new_note_point and self.drawn[r] and not redone:
+                moves.note.append(r)  # the state and probabilities the note's first character was drawn from
+            elif row.new_note_point and r not in moves.renoted:
+                row.note_point = None  # (not drawn from this step's probabilities: nothing kept to draw again)
         elif verdict == ROLL_BACK:
             (moves.back if row.roll_back() else moves.fresh).append(r)
         elif verdict == TUNE_DONE:
@@ -163,6 +189,18 @@ class TuneBatch:
         else:  # the tune ran past max_chars: start afresh
             moves.fresh.append(r)
         return char
+
+    def _note_again(self, row: TuneRow, r: int):
+        """Follow NOTE_AGAIN: take back the row's last note and draw its first character again from the
+        probabilities it was drawn from, only row.note_letters allowed. Returns (verdict, character)."""
+        allowed = [self.char2idx[c] for c in row.take_back_note() if c in self.char2idx]
+        probs = torch.zeros_like(self.note_probs[r])
+        probs[allowed] = self.note_probs[r, allowed]
+        if not probs.sum() > 0:
+            return ROLL_BACK, allowed[0] if allowed else 0
+        char = int(torch.multinomial(probs, num_samples=1, generator=self.generator))
+        verdict = row.accept(self.vocab[char])
+        return (verdict if verdict == KEEP else ROLL_BACK), char
 
     def _draw_again(self, row: TuneRow, verdict: str, char: int, probs: torch.Tensor,
                     previous: Optional[torch.Tensor]):
@@ -195,14 +233,18 @@ class TuneBatch:
             masked += [char] + [self.char2idx[c] for c in row.refused if c in self.char2idx]
         return ROLL_BACK, masked[0], False
 
-    def _next_states(self, new_state, chars: List[int], moves: _Moves) -> None:
+    def _next_states(self, new_state, chars: List[int], moves: _Moves, probs: torch.Tensor) -> None:
         """Each row's state and input for the next step: the step's own, unless `moves` says otherwise."""
         nxt = torch.tensor(chars, dtype=torch.long, device=self.device).unsqueeze(1)  # (rows, 1)
         _copy_rows(self.saved, self.state, moves.keep)
         self.saved_inp[moves.keep] = self.inp[moves.keep]
+        _copy_rows(self.note_state, new_state, moves.note)
+        if moves.note:
+            self.note_probs[moves.note] = probs[moves.note]
         _copy_rows(new_state, self.state, moves.undone)  # these rows wrote their last position again
         self.state = new_state
         _copy_rows(self.state, self.saved, moves.back)
+        _copy_rows(self.state, self.note_state, moves.renoted)
         nxt[moves.back] = self.saved_inp[moves.back]
         for r in moves.fresh:
             self.starts += 1
@@ -229,8 +271,9 @@ def _copy_rows(target, source, rows: List[int]) -> None:
     """target[:, rows] = source[:, rows] for an LSTM (h, c) or GRU h state."""
     if not rows:
         return
+    index = torch.tensor(rows, dtype=torch.long, device=(target[0] if isinstance(target, tuple) else target).device)
     for t, s in zip(*((target, source) if isinstance(target, tuple) else ((target,), (source,)))):
-        t[:, rows] = s[:, rows]
+        t.index_copy_(1, index, s.index_select(1, index))
 
 
 def _zero_rows(state, rows: List[int]) -> None:

@@ -23,7 +23,10 @@ meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when instal
 piano roll (`display.py`). `transpose.transpose_tune(tune, semitones)` moves a tune into
 another key (the training data's transposed copies). `RhythmState` (`rhythm/`) reads a tune one
 character at a time as abc2midi does: how full the bar is, which bars are wrong, what a repeat
-plays again (labutils.guided samples with it). From a shell:
+plays again (labutils.guided samples with it). Does it sound like a tune? `tune_form(tune)` reads
+its form (parts, repeats, last notes, returning phrases: `form.py`, over the bars `bars.py` reads),
+`form_layout(tune)` lays its bars out by part, `form_table({"real": songs, "mine": tunes})`
+compares groups of tunes, and `tune_quality` carries the same figures. From a shell:
 `python -m labutils play TUNE.abc --out tune.wav`.
 """
 from labutils import submodule_loader
@@ -51,10 +54,12 @@ __all__ = ["SongError", "TuneReport", "WavResult", "MAX_CHARS", "MAX_SECONDS", "
            "available_tools", "say_pure_python_once", "check_tune", "check_corpus", "clean_rate",
            "song_notes", "render_song", "abc_to_midi", "abc_to_wav", "save_song", "play_song",
            "write_wavs", "piano_roll", "sheet_svg", "show_sheet", "main"]
-from labutils.music.quality import COPY_RUN, CopyIndex, best_tunes, quality_summary, tune_quality
+from labutils.music.form import form_layout, form_summary, form_table, tune_form
+from labutils.music.quality import COPY_RUN, CopyIndex, best_tunes, quality_summary, real_form, tune_quality
 from labutils.music.rhythm import RhythmState
 
-__all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "tune_quality", "RhythmState"]
+__all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "real_form", "tune_quality", "RhythmState",
+            "tune_form", "form_summary", "form_table", "form_layout"]
 
-MODULES = ("abc", "common", "display", "play", "quality", "rhythm", "synth", "transpose")
+MODULES = ("abc", "bars", "common", "display", "form", "play", "quality", "rhythm", "synth", "transpose")
 __getattr__, __dir__ = submodule_loader(__name__, MODULES)

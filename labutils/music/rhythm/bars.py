@@ -33,6 +33,7 @@ class Bars:
         self.bar_text: Dict[int, Tuple[int, int, bool]] = {}  # bar item -> (text position, characters, a digit next)
         self.repeats = RepeatSimulator()
         self.problems: List[str] = []  # notes that overflow their bar, ABC abc2midi cannot read
+        self.closed: Tuple = (0, (), None, None)  # written_bars so far: (items read, bars closed, ending, meter)
 
     def copy(self) -> Bars:
         """An independent copy."""
@@ -130,6 +131,32 @@ class Bars:
             self.overflowed = True
             self.problems.append(f"bar {self.written}: a note overflows the bar ({whole_notes(self.fill_t)} of "
                                  f"a whole note, the meter has {whole_notes(self.bar_t)})")
+
+    def written_bars(self) -> List[Tuple[int, str, Optional[int], Optional[int]]]:
+        """The bars written so far, repeats not played: (length, the kind of the bar line that closes it,
+        its ending number or None, the meter's bar length), in ticks; the bar being written comes last,
+        closed by '', when it has a note. A bar line with no note before it adds no bar: a kind other
+        than '|' goes to the bar before. Read on from the bars closed at the last call."""
+        read, closed, ending, meter = self.closed
+        bars, fill = list(closed), 0
+        for i in range(read, len(self.items)):
+            kind, value = self.items[i]
+            if kind == DUR:
+                fill += value
+            elif kind == METER:
+                meter = value
+            elif kind == ENDING:
+                ending = value
+            else:
+                if fill:
+                    bars.append((fill, value, ending, meter))
+                elif bars and value != PLAIN:
+                    bars[-1] = (bars[-1][0], value) + bars[-1][2:]
+                ending, fill = (ending if value == PLAIN else None), 0
+                self.closed = (i + 1, tuple(bars), ending, meter)  # (a bar line's item never changes again)
+        if fill:
+            bars.append((fill, "", ending, meter))
+        return bars
 
     # -- what is wrong ---------------------------------------------------------------------------
     @property

@@ -233,8 +233,8 @@ class AbcReader:
             self.mode = None
 
     def _tuplet_sign(self, char: str) -> None:
-        """'(' then digits and ':' is a tuplet (3 or (p:q:r; '(' alone a slur."""
-        if char.isdigit() or char == ":":
+        """'(' then digits and ':' is a tuplet (3 or (p:q:r; '(' alone a slur ('(::' is a slur, then '::')."""
+        if char.isdigit() or (char == ":" and self.mode_text[:1].isdigit()):
             self.mode_text += char
             return
         self.mode = None
@@ -250,6 +250,8 @@ class AbcReader:
         self._end_token()
         if not self.bars.broken_rhythm(self.mode_text):
             self._malformed(self.mode_text)  # no note right before it
+        elif char in "|:":
+            self._malformed(self.mode_text + char)  # the note after it is past a bar line, or a repeat's start
         self._feed_char(char)
 
     # -- notes, chords, decorations --------------------------------------------------------------
@@ -358,6 +360,8 @@ class AbcReader:
         p = int(parts[0]) if parts[0].isdigit() else 3
         q = int(parts[1]) if parts[1].isdigit() else tuplet_q(p, self.meter_text)
         r = int(parts[2]) if parts[2].isdigit() else p
+        if self.bars.tuplet is not None:
+            self._malformed("(" + text)  # abc2midi: "nested tuples"
         if p > 0 and r > 0:
             self.bars.start_tuplet(q, p, r)
 

@@ -54,6 +54,11 @@ class RhythmState(AbcReader):
         """
         return self.bars.repeat_fixes(self.body_start)
 
+    def written_bars(self) -> List[Tuple[int, str, Optional[int], Optional[int]]]:
+        """The bars read so far as written, repeats not played (Bars.written_bars): (length, the kind of the
+        bar line that closes it, its ending number or None, the meter's bar length), lengths in ticks."""
+        return self.bars.written_bars()
+
     # -- where the music stands ------------------------------------------------------------------
     @property
     def bar_length(self) -> Optional[Fraction]:
