@@ -218,6 +218,21 @@ def test_seed_reproduces_tunes(pretrained):
     assert generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, cadence="triad") == triad != first
 
 
+def test_plain_tunes_are_generate_text_s_tunes_for_the_seed(pretrained):
+    """guided=False is plain sampling: a row's first tune is the one generate_text writes with the seed."""
+    from labutils.data import extract_song_snippet
+    from labutils.params import GENERATION_DEFAULTS
+    from labutils.sampling import generate_text
+
+    model, vocab = pretrained
+    tunes = generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, guided=False)
+    texts = generate_text(model, "X", 1500, vocab=vocab, num_samples=4, seed=3,
+                          temperature=GENERATION_DEFAULTS["temperature"])
+    firsts = [(extract_song_snippet(text) or [None])[0] for text in texts]
+    assert tunes and tunes[0] in firsts  # (the first to end is a row's first tune)
+    assert sum(tune in firsts for tune in tunes) >= 3  # (a row that ends early may begin a second)
+
+
 def test_plain_sampling_has_no_cadence(pretrained):
     model, vocab = pretrained
     plain = generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, guided=False)
