@@ -135,7 +135,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         module = importlib.import_module(DELEGATED[argv[0]][0])
         return module.main(argv[1:])
     args = build_parser().parse_args(argv)
-    from labutils import jobs
+    from labutils import jobs, threads
+
+    threads.speak_to("cli")  # thread messages name the --threads flag
 
     try:
         if args.command == "run":

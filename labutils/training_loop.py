@@ -265,7 +265,7 @@ def train(model, train_data: np.ndarray, params: Dict, *, val_data: Optional[np.
           best_checkpoint_path: Optional[PathLike] = None, resume_from: Optional[PathLike] = None, tracker=None,
           extra_checkpoint: Optional[Dict] = None, on_step: Optional[Callable[[int, List[Dict]], None]] = None,
           progress: bool = True, train_as_written: Optional[np.ndarray] = None,
-          extra_data: Optional[np.ndarray] = None) -> TrainResult:
+          extra_data: Optional[np.ndarray] = None, threads: Optional[int] = None) -> TrainResult:
     """Train `model` on `train_data` (int64 array) for params["num_training_iterations"] steps.
 
     Every `eval_every` steps the held-out bits/char on `val_data` is recorded; every
@@ -277,9 +277,10 @@ def train(model, train_data: np.ndarray, params: Dict, *, val_data: Optional[np.
     figure, the best checkpoint and `result.kept_model` are the kept model's. `train_as_written`
     (the tunes without transposed copies) and `extra_data` (more tunes) are read on the schedule of
     labutils.schedule. With params["init_output_bias"], a fresh start first sets the output bias
-    to the log character frequencies (`labutils.model.init_output_bias`).
+    to the log character frequencies (`labutils.model.init_output_bias`). `threads` fixes the CPU
+    threads (params["threads"]); by default they are measured (labutils.threads).
     """
-    params = with_defaults(params)
+    params = with_defaults(params if threads is None else {**params, "threads": threads})
     optimizer = optimizer or make_optimizer(model, params)
     rng = np.random.default_rng(params["seed"])
     torch.manual_seed(params["seed"])
