@@ -171,14 +171,14 @@ class Tracker:
 
     def log_audio(self, path_or_array, name: Optional[str] = None,
                   sample_rate: Optional[int] = None, step: Optional[int] = None) -> None:
-        """Log a WAV file, or a numpy array of samples (then sample_rate is needed); offline, only
+        """Log an audio file (WAV, Ogg), or a numpy array of samples (then sample_rate is needed); offline, only
         the first MAX_OFFLINE_AUDIO (the files themselves stay where they are)."""
         if self.ended:
             return
         if self.mode == "offline" and self.audio_logged >= MAX_OFFLINE_AUDIO:
             if self.audio_logged == MAX_OFFLINE_AUDIO:
                 print(f"Comet offline: the zip holds the first {MAX_OFFLINE_AUDIO} audio files only "
-                      "(the others stay where they are, e.g. in the run folder's wavs/).")
+                      "(the others stay where they are, e.g. in the run folder's audio/).")
             self.audio_logged += 1
             return
         self.audio_logged += 1

@@ -43,6 +43,7 @@ from labutils.music.play import (
                                  render_song,
                                  save_song,
                                  song_notes,
+                                 write_audio,
                                  write_wavs,
 )
 from labutils.music.synth import MAX_SECONDS, SAMPLE_RATE
@@ -50,11 +51,11 @@ from labutils.music.synth import MAX_SECONDS, SAMPLE_RATE
 __all__ = ["SongError", "TuneReport", "WavResult", "MAX_CHARS", "MAX_SECONDS", "SAMPLE_RATE",
            "available_tools", "say_pure_python_once", "check_tune", "check_corpus", "clean_rate",
            "song_notes", "render_song", "abc_to_midi", "abc_to_wav", "save_song", "play_song",
-           "write_wavs", "piano_roll", "sheet_svg", "show_sheet", "main"]
+           "write_wavs", "write_audio", "piano_roll", "sheet_svg", "show_sheet", "main"]
 from labutils.music.quality import COPY_RUN, CopyIndex, best_tunes, quality_summary, tune_quality
 from labutils.music.rhythm import RhythmState
 
 __all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "tune_quality", "RhythmState"]
 
-MODULES = ("abc", "common", "display", "play", "quality", "rhythm", "synth", "transpose")
+MODULES = ("abc", "audiofile", "common", "display", "play", "quality", "rhythm", "synth", "transpose")
 __getattr__, __dir__ = submodule_loader(__name__, MODULES)
