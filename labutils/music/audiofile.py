@@ -48,25 +48,32 @@ def audio_suffix() -> str:
 
 def encode_audio(audio: np.ndarray, sample_rate: int, suffix: str = ".wav") -> bytes:
     """Mono audio in [-1, 1] as the bytes of a '.wav' (16-bit) or '.ogg' (Vorbis) file."""
-    samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     buffer = io.BytesIO()
-    if suffix == ".ogg":
-        soundfile = _soundfile()
-        if soundfile is None:
-            raise RuntimeError("Ogg Vorbis needs the soundfile package: pip install soundfile")
-        with soundfile.SoundFile(buffer, "w", sample_rate, 1, format="OGG", subtype="VORBIS") as out:
-            for start in range(0, len(samples), VORBIS_BLOCK):  # one large write can crash libsndfile 1.2
-                out.write(samples[start:start + VORBIS_BLOCK])
-    elif suffix == ".wav":
-        from scipy.io import wavfile
-
-        wavfile.write(buffer, sample_rate, (samples * 32767).astype(np.int16))
-    else:
-        raise ValueError(f"audio files are '.ogg' or '.wav', got {suffix!r}")
+    _encode(buffer, audio, sample_rate, suffix)
     return buffer.getvalue()
 
 
 def write_audio_file(path: PathLike, audio: np.ndarray, sample_rate: int, suffix: Optional[str] = None) -> Path:
     """Write mono audio at `path` (atomically) as `suffix` says, '.ogg' or '.wav' (default: the path's)."""
-    data = encode_audio(audio, sample_rate, suffix or Path(path).suffix.lower())
-    return atomic_write_bytes(path, lambda handle: handle.write(data))
+    suffix = suffix or Path(path).suffix.lower()
+    if suffix not in MIME_TYPES:
+        raise ValueError(f"audio files are '.ogg' or '.wav', got {suffix!r}")
+    return atomic_write_bytes(path, lambda handle: _encode(handle, audio, sample_rate, suffix))
+
+
+def _encode(handle, audio: np.ndarray, sample_rate: int, suffix: str) -> None:
+    """Write mono audio in [-1, 1] into a binary file handle as a '.wav' or '.ogg' file."""
+    samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+    if suffix == ".ogg":
+        soundfile = _soundfile()
+        if soundfile is None:
+            raise RuntimeError("Ogg Vorbis needs the soundfile package: pip install soundfile")
+        with soundfile.SoundFile(handle, "w", sample_rate, 1, format="OGG", subtype="VORBIS") as out:
+            for start in range(0, len(samples), VORBIS_BLOCK):  # one large write can crash libsndfile 1.2
+                out.write(samples[start:start + VORBIS_BLOCK])
+    elif suffix == ".wav":
+        from scipy.io import wavfile
+
+        wavfile.write(handle, sample_rate, (samples * 32767).astype(np.int16))
+    else:
+        raise ValueError(f"audio files are '.ogg' or '.wav', got {suffix!r}")
