@@ -18,8 +18,9 @@ Two steps make a sound, each with a pip-only fallback:
 Choose explicitly with `backend="abc2midi"|"music21"` and `synth="timidity"|"numpy"`. Audio
 stops after `max_seconds` (120 s by default); every external program runs with a timeout in
 its own temporary folder; nothing is written unless a path is given (`save_song(tune,
-"tune.wav")`). `clean_rate(songs)` is the share of clean tunes (no error, every bar the
-meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
+"tune.wav")`). `write_audio(tunes, folder)` writes Ogg Vorbis where `soundfile` is installed
+(`audiofile.py`: a tenth of a WAV's size), else WAV; `play_song` embeds the same.
+`clean_rate(songs)` is the share of clean tunes (no error, every bar the meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
 piano roll (`display.py`). `transpose.transpose_tune(tune, semitones)` moves a tune into
 another key (the training data's transposed copies). `RhythmState` (`rhythm/`) reads a tune one
 character at a time as abc2midi does: how full the bar is, which bars are wrong, what a repeat
