@@ -95,7 +95,7 @@ def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
     parser.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sampler")
-    parser.add_argument("--no-audio", action="store_true", help="do not write WAV files")
+    parser.add_argument("--no-audio", action="store_true", help="do not write audio files")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,10 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Train on the tune collection and write runs/<name>/.")
     _add_training_flags(train)
     gen = sub.add_parser("generate", allow_abbrev=False, help="Generate tunes from a checkpoint (or the shipped model).",
-                         description="Generate text from a checkpoint, extract tunes, write ABC and WAV files.")
+                         description="Generate text from a checkpoint, extract tunes, write ABC and audio files.")
     gen.add_argument("--checkpoint", help="a checkpoint.pt or a run folder (default: the model shipped "
                                           "with labutils)")
-    gen.add_argument("--out", help="folder for generated.txt, tunes/ and wavs/ (default: print only)")
+    gen.add_argument("--out", help="folder for generated.txt, tunes/ and audio/ (default: print only)")
     gen.add_argument("--force", action="store_true", help="replace earlier results in --out")
     _add_generation_flags(gen)
     export = sub.add_parser("export-model", allow_abbrev=False,
@@ -135,7 +135,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         module = importlib.import_module(DELEGATED[argv[0]][0])
         return module.main(argv[1:])
     args = build_parser().parse_args(argv)
-    from labutils import jobs
+    from labutils import jobs, threads
+
+    threads.speak_to("cli")  # thread messages name the --threads flag
 
     try:
         if args.command == "run":

@@ -122,7 +122,7 @@ def check_generation_flags(args) -> None:
 
 def _check_generate_out(out_dir: Path, force: bool) -> None:
     """--out must not hold earlier results unless --force; its folder must be writable."""
-    earlier = [name for name in ("generated.txt", "tunes", "wavs") if (out_dir / name).exists()]
+    earlier = [name for name in ("generated.txt", "tunes", "audio", "wavs") if (out_dir / name).exists()]
     if earlier and not force:
         raise FileExistsError(f"--out {str(out_dir)!r} already holds earlier results ({', '.join(earlier)}): "
                               "pick another --out, or pass --force to replace them")
@@ -258,7 +258,8 @@ def _generate(model, vocab: List[str], args) -> List[str]:
 
 def write_generated(model, vocab: List[str], out_dir: Path, args, tracker=None,
                     training_tunes: Optional[List[str]] = None) -> Dict:
-    """Generate tunes; write generated.txt, tunes/*.abc, quality.json and (unless --no-audio) wavs/*.wav."""
+    """Generate tunes; write generated.txt, tunes/*.abc, quality.json and (unless --no-audio) audio/ (Ogg
+    Vorbis, or WAV without soundfile: labutils.music.audiofile)."""
     from labutils.music import quality_summary, tune_quality
 
     tunes = _generate(model, vocab, args)
@@ -274,14 +275,14 @@ def write_generated(model, vocab: List[str], out_dir: Path, args, tracker=None,
                "sampler": "plain" if args.plain else "guided (every bar the meter's length)",
                **quality_summary(quality)}
     if not args.no_audio and tunes:
-        from labutils.music import write_wavs
+        from labutils.music import write_audio
 
-        results = write_wavs(tunes, out_dir / "wavs")
-        wavs = [r.path for r in results if r.path is not None]
-        summary["playable"] = len(wavs)
+        results = write_audio(tunes, out_dir / "audio")
+        files = [r.path for r in results if r.path is not None]
+        summary["playable"] = len(files)
         summary["not_playable"] = {f"tune_{i:02d}": r.reason for i, r in enumerate(results) if r.path is None}
         if tracker is not None:
-            for path in wavs:
+            for path in files:
                 tracker.log_audio(path, name=Path(path).name)
     return summary
 

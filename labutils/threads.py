@@ -4,7 +4,9 @@ PyTorch's threads wait for one another at every operation. On a quiet machine tw
 beat one, but when another program keeps a core busy, the thread that shares it holds back
 the other, and a step can take many times longer than on one thread. `ThreadChooser` times
 a few real training steps at each candidate count, now and again during the run, and trains
-at the faster; `--threads N` (params["threads"]) fixes the count instead.
+at the faster; `train(..., threads=N)` (the CLI's `--threads N`) fixes the count instead.
+Training says its choice once per process (`thread_chooser`), in the words of the caller:
+a notebook's `threads=` argument, or the CLI's flag after `speak_to("cli")`.
 """
 from __future__ import annotations
 
@@ -19,6 +21,22 @@ RECHECK_SECONDS = 60.0  # measure again after this much training time (the machi
 MAX_RECHECK_SECONDS = 480.0  # ... and twice as long after each check that changed nothing, up to this
 TRIAL_STEPS = 3  # steps timed at each candidate; the first after a change is left out (warm-up)
 SLOW_FACTOR = 2.0  # a trial step this many times slower than the best count so far ends that count's trial
+HOW_TO_FIX = {"python": "train(..., threads={n})", "cli": "--threads {n}"}  # how each audience fixes the count
+_audience = "python"
+_said = False  # whether this process has said its thread choice
+
+
+def speak_to(audience: str) -> None:
+    """Word the thread messages for `audience`: "python" (notebooks, scripts) or "cli"."""
+    if audience not in HOW_TO_FIX:
+        raise ValueError(f"audience must be one of {sorted(HOW_TO_FIX)}, got {audience!r}.")
+    global _audience
+    _audience = audience
+
+
+def how_to_fix(n="N") -> str:
+    """How the current audience fixes the thread count: 'train(..., threads=N)' or '--threads N'."""
+    return HOW_TO_FIX[_audience].format(n=n)
 
 
 def candidate_threads(default: Optional[int] = None, cpus: Optional[int] = None) -> List[int]:
@@ -64,7 +82,7 @@ class ThreadChooser:
         if fixed is not None:
             self._use(fixed)
             self.chosen = fixed
-            say(f"Training threads: {fixed} (fixed by --threads / params['threads']).")
+            say(f"Training threads: {fixed} (fixed by {how_to_fix(fixed)}).")
         elif len(self.candidates) == 1:
             self._use(self.candidates[0])
             self.chosen = self.candidates[0]
@@ -95,7 +113,7 @@ class ThreadChooser:
         self._use(best)
         if changed:
             timing = ", ".join(f"{medians[n]:.3f} s at {n}" for n in sorted(medians))
-            self.say(f"Training threads: {best} (measured seconds per step: {timing}; --threads N fixes it).")
+            self.say(f"Training threads: {best} (measured seconds per step: {timing}; {how_to_fix()} fixes it).")
         self._next_check = self.clock() + self._interval
 
     def run(self, step: Callable[[], float]) -> float:
@@ -123,10 +141,21 @@ class ThreadChooser:
         return result
 
 
+def say_once(say: Callable[[str], None]) -> Callable[[str], None]:
+    """`say` for the first thread message of this process; later ones are kept quiet (a notebook
+    trains many times, and the choice is in each chooser's `choices`)."""
+    def once(message: str) -> None:
+        global _said
+        if not _said:
+            _said = True
+            say(message)
+    return once
+
+
 def thread_chooser(params: Dict, device, say: Callable[[str], None] = print) -> ThreadChooser:
     """The chooser training uses: params["threads"] fixed, else measured on a CPU; a GPU run keeps
-    PyTorch's setting (its CPU threads only feed the GPU)."""
+    PyTorch's setting (its CPU threads only feed the GPU). It speaks through `say_once`."""
     fixed = params.get("threads")
     if fixed is None and torch.device(device).type != "cpu":
-        return ThreadChooser([torch.get_num_threads()], say=say)
-    return ThreadChooser(candidate_threads(), fixed=fixed, say=say)
+        return ThreadChooser([torch.get_num_threads()], say=say_once(say))
+    return ThreadChooser(candidate_threads(), fixed=fixed, say=say_once(say))

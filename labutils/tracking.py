@@ -11,6 +11,7 @@ comet_ml is imported only when an experiment starts, after its network-using ext
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -18,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Optional
+
+from labutils.files import atomic_write_text
 
 MODES = ("auto", "online", "offline", "disabled")
 
@@ -137,9 +140,9 @@ MAX_OFFLINE_AUDIO = 4
 class Tracker:
     """One Comet experiment (or nothing, in disabled mode); use it as a context manager."""
 
-    def __init__(self, experiment=None, mode: str = "disabled"):
+    def __init__(self, experiment=None, mode: str = "disabled", name: Optional[str] = None):
         self.experiment = experiment  # comet_ml experiment, None when disabled
-        self.mode = mode
+        self.mode, self.name = mode, name
         self.audio_logged = 0
         self.url = getattr(experiment, "url", None) if mode == "online" else None
         self.offline_zip: Optional[Path] = None
@@ -168,14 +171,14 @@ class Tracker:
 
     def log_audio(self, path_or_array, name: Optional[str] = None,
                   sample_rate: Optional[int] = None, step: Optional[int] = None) -> None:
-        """Log a WAV file, or a numpy array of samples (then sample_rate is needed); offline, only
+        """Log an audio file (WAV, Ogg), or a numpy array of samples (then sample_rate is needed); offline, only
         the first MAX_OFFLINE_AUDIO (the files themselves stay where they are)."""
         if self.ended:
             return
         if self.mode == "offline" and self.audio_logged >= MAX_OFFLINE_AUDIO:
             if self.audio_logged == MAX_OFFLINE_AUDIO:
                 print(f"Comet offline: the zip holds the first {MAX_OFFLINE_AUDIO} audio files only "
-                      "(the others stay where they are, e.g. in the run folder's wavs/).")
+                      "(the others stay where they are, e.g. in the run folder's audio/).")
             self.audio_logged += 1
             return
         self.audio_logged += 1
@@ -217,7 +220,8 @@ class Tracker:
             zips = sorted(folder.glob(f"{self.experiment.get_key()}*.zip"), key=os.path.getmtime)
             if zips:
                 self.offline_zip = zips[-1]
-                print(f"Comet: offline experiment saved to {self.offline_zip} — upload it with: "
+                replaced = _replace_earlier_zip(self.offline_zip, self.name)
+                print(f"Comet: offline experiment saved to {self.offline_zip}{replaced} — upload it with: "
                       f"comet upload {self.offline_zip}  (needs COMET_API_KEY)")
             else:
                 print(f"Comet: the offline experiment ended but no zip was written in {folder}; "
@@ -231,6 +235,30 @@ class Tracker:
         return False  # never swallow the exception (or Ctrl-C)
 
 
+OFFLINE_ZIPS = ".labutils-comet-zips.json"  # in an offline folder: {experiment name: the zip labutils wrote}
+
+
+def _replace_earlier_zip(new_zip: Path, name: Optional[str]) -> str:
+    """Delete the zip that the last offline experiment of this name wrote in this folder (a notebook
+    cell run again) and record the new one; a zip labutils did not record is never touched.
+    Returns the words to add to the saved message ('' when nothing was replaced)."""
+    if not name:
+        return ""
+    record = new_zip.parent / OFFLINE_ZIPS
+    try:
+        written = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        written = {}
+    earlier = written.get(name) if isinstance(written, dict) else None
+    written = {**(written if isinstance(written, dict) else {}), name: new_zip.name}
+    atomic_write_text(record, json.dumps(written, indent=1, sort_keys=True) + "\n")
+    old = new_zip.parent / earlier if isinstance(earlier, str) and Path(earlier).name == earlier else None
+    if old is None or old == new_zip or not old.is_file():
+        return ""
+    old.unlink()
+    return f" (it replaces {old.name}, the earlier run of {name!r})"
+
+
 def _existing_file(path, kind: str) -> Path:
     """Return path as a Path, or raise FileNotFoundError saying which file is missing."""
     path = Path(path)
@@ -242,7 +270,8 @@ def _existing_file(path, kind: str) -> Path:
 def start_experiment(params: dict, api_key: Optional[str] = None,
                      project_name: str = "rnn-music-lab", mode: str = "auto", run_dir=None,
                      name: Optional[str] = None) -> Tracker:
-    """Start a Comet experiment, log params; offline zips go to run_dir or <temp>/cometml-runs."""
+    """Start a Comet experiment, log params; offline zips go to run_dir or <temp>/cometml-runs, where
+    an experiment of the same `name` replaces the zip it wrote before (a notebook cell run again)."""
     global _running_tracker
     requested_mode, mode = mode, choose_mode(mode, api_key)
     if mode == "disabled":
@@ -281,7 +310,7 @@ def start_experiment(params: dict, api_key: Optional[str] = None,
         experiment.set_name(name)
     if params:
         experiment.log_parameters(dict(params))
-    tracker = Tracker(experiment, mode)
+    tracker = Tracker(experiment, mode, name)
     _running_tracker = tracker
     if mode == "online" and not getattr(experiment, "alive", True):
         print("Comet: the online experiment could not start (see the message above), so this "

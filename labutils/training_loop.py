@@ -134,6 +134,9 @@ def resume_state(path: PathLike, model, optimizer, rng: np.random.Generator,
     """Load the checkpoint at `path` into the model, optimizer, random state and weight average,
     and return where that run stood."""
     ckpt = load_checkpoint(path, next(model.parameters()).device)
+    if ckpt.get("optimizer_state") is None:
+        raise ValueError(f"{str(path)!r} holds a model only (e.g. best.pt), not a run to resume: "
+                         "resume from the run's checkpoint.pt.")
     model.load_state_dict(ckpt["model_state"])
     optimizer.load_state_dict(ckpt["optimizer_state"])
     rng.bit_generator.state = ckpt["numpy_rng_state"]
@@ -174,13 +177,14 @@ class Checkpoints:
         self._write(self.path, model, state, extra)
 
     def save_best(self, state: RunState) -> None:
-        """Write the model the run keeps, at a new lowest held-out loss."""
+        """Write the model the run keeps, at a new lowest held-out loss: the model only (no optimizer
+        state, twice the model's size; a resume reads the periodic checkpoint)."""
         if self.best_path is not None:
-            self._write(self.best_path, state.kept, state, self.extra)
+            self._write(self.best_path, state.kept, state, self.extra, with_optimizer=False)
 
-    def _write(self, path: PathLike, model, state: RunState, extra: Dict) -> None:
-        """One atomic checkpoint of `model` with the run's optimizer, random state and history."""
-        save_checkpoint(path, model, self.optimizer, step=state.step, history=state.history, params=self.params,
+    def _write(self, path: PathLike, model, state: RunState, extra: Dict, with_optimizer: bool = True) -> None:
+        """One atomic checkpoint of `model` with the run's random state, history and (by default) optimizer."""
+        save_checkpoint(path, model, self.optimizer if with_optimizer else None, step=state.step, history=state.history, params=self.params,
                         numpy_rng_state=self.rng.bit_generator.state, torch_rng_state=torch.get_rng_state(),
                         extra=extra)
 
@@ -265,7 +269,7 @@ def train(model, train_data: np.ndarray, params: Dict, *, val_data: Optional[np.
           best_checkpoint_path: Optional[PathLike] = None, resume_from: Optional[PathLike] = None, tracker=None,
           extra_checkpoint: Optional[Dict] = None, on_step: Optional[Callable[[int, List[Dict]], None]] = None,
           progress: bool = True, train_as_written: Optional[np.ndarray] = None,
-          extra_data: Optional[np.ndarray] = None) -> TrainResult:
+          extra_data: Optional[np.ndarray] = None, threads: Optional[int] = None) -> TrainResult:
     """Train `model` on `train_data` (int64 array) for params["num_training_iterations"] steps.
 
     Every `eval_every` steps the held-out bits/char on `val_data` is recorded; every
@@ -277,9 +281,10 @@ def train(model, train_data: np.ndarray, params: Dict, *, val_data: Optional[np.
     figure, the best checkpoint and `result.kept_model` are the kept model's. `train_as_written`
     (the tunes without transposed copies) and `extra_data` (more tunes) are read on the schedule of
     labutils.schedule. With params["init_output_bias"], a fresh start first sets the output bias
-    to the log character frequencies (`labutils.model.init_output_bias`).
+    to the log character frequencies (`labutils.model.init_output_bias`). `threads` fixes the CPU
+    threads (params["threads"]); by default they are measured (labutils.threads).
     """
-    params = with_defaults(params)
+    params = with_defaults(params if threads is None else {**params, "threads": threads})
     optimizer = optimizer or make_optimizer(model, params)
     rng = np.random.default_rng(params["seed"])
     torch.manual_seed(params["seed"])

@@ -1,8 +1,20 @@
 """labutils.threads: the thread count is chosen from (injected) step timings, and a flag fixes it."""
+import subprocess
+import sys
+
+import numpy as np
 import pytest
 import torch
 
+from labutils import threads as threads_module
 from labutils.threads import ThreadChooser, candidate_threads, thread_chooser
+
+
+@pytest.fixture(autouse=True)
+def fresh_process(monkeypatch):
+    """Each test starts as a new Python process would: nothing said yet, worded for Python callers."""
+    monkeypatch.setattr(threads_module, "_said", False)
+    monkeypatch.setattr(threads_module, "_audience", "python")
 
 
 class FakeMachine:
@@ -61,7 +73,7 @@ def test_fixed_threads_never_measure():
     for _ in range(10):
         threads.run(machine.step)
     assert set(machine.steps_at) == {3} and threads.choices == []
-    assert said == ["Training threads: 3 (fixed by --threads / params['threads'])."]
+    assert said == ["Training threads: 3 (fixed by train(..., threads=3))."]
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
@@ -77,8 +89,6 @@ def test_candidates_stay_within_the_cpus():
 
 
 def test_training_uses_the_fixed_count(capsys):
-    import numpy as np
-
     from labutils.model import LSTMModel
     from labutils.training_loop import train
 
@@ -88,9 +98,9 @@ def test_training_uses_the_fixed_count(capsys):
         data = np.random.default_rng(0).integers(0, 10, 500)
         params = {"num_training_iterations": 3, "batch_size": 2, "seq_length": 8, "learning_rate": 1e-3,
                   "embedding_dim": 8, "hidden_size": 16, "eval_every": 0, "threads": 1}
-        train(model, data, params, progress=False)
+        train(model, data, {**params, "threads": None}, progress=False, threads=1)  # the notebook's argument
         assert torch.get_num_threads() == 1
-        assert "Training threads: 1 (fixed" in capsys.readouterr().out
+        assert "Training threads: 1 (fixed by train(..., threads=1))." in capsys.readouterr().out
     finally:
         torch.set_num_threads(before)
     assert thread_chooser({}, torch.device("cpu"), say=lambda s: None).chosen in (None, 1)
@@ -113,3 +123,31 @@ def test_checks_that_change_nothing_come_less_often():
     phases = len(threads.choices)
     assert 3 <= phases <= 6  # checks at about 100, 300, 700 s ... instead of every 100 s (12)
     assert machine.steps_at.count(2) == phases and len(said) == 1
+
+
+def test_fourteen_trainings_say_the_thread_choice_once(capsys, monkeypatch):
+    from labutils.model import LSTMModel
+    from labutils.training_loop import train
+
+    monkeypatch.setattr(threads_module, "candidate_threads", lambda: [1, 2])  # measured even on one CPU
+    before = torch.get_num_threads()
+    data = np.random.default_rng(0).integers(0, 10, 500)
+    params = {"num_training_iterations": 12, "batch_size": 2, "seq_length": 8, "learning_rate": 1e-3,
+              "embedding_dim": 8, "hidden_size": 16, "eval_every": 0}
+    try:
+        for run in range(14):  # notebook 08 trains 14 models
+            train(LSTMModel(10, 8, 16), data, params, progress=run % 2 == 0)
+    finally:
+        torch.set_num_threads(before)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Training threads" in line]
+    assert len(lines) == 1, lines
+    assert "train(..., threads=N) fixes it" in lines[0] and "--threads" not in lines[0]
+
+
+def test_the_cli_names_its_flag(tmp_path):
+    command = [sys.executable, "-m", "labutils", "train", "--preset", "small", "--iterations", "3", "--threads", "1",
+               "--comet", "disabled", "--quiet", "--runs-dir", str(tmp_path), "--name", "t"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "Training threads" in line]
+    assert lines == ["Training threads: 1 (fixed by --threads 1)."]

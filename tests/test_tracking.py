@@ -355,3 +355,22 @@ def test_no_needs_end_warning_in_jupyter(monkeypatch, tmp_path):
     finally:
         logger.removeHandler(handler)
     assert not [r for r in records if "experiment.end()" in r.getMessage()]
+
+
+def test_a_rerun_of_the_same_name_replaces_its_own_zip_only(tmp_path, capsys):
+    run_dir = tmp_path / "05_training"
+    run_dir.mkdir()
+    (run_dir / "mine.zip").write_bytes(b"a zip the user made")
+    zips = []
+    for run in range(3):  # notebook 05's cell, run three times
+        with start_experiment({"run": run}, mode="offline", run_dir=run_dir, name="05_training") as tracker:
+            tracker.log_metrics({"loss": 1.0}, step=1)
+        zips.append(tracker.offline_zip)
+    other = start_experiment({"run": 9}, mode="offline", run_dir=run_dir, name="another")
+    other.end()
+    assert sorted(p.name for p in run_dir.glob("*.zip")) == sorted(["mine.zip", zips[-1].name, other.offline_zip.name])
+    assert (run_dir / "mine.zip").read_bytes() == b"a zip the user made"
+    messages, _ = read_zip(zips[-1])
+    assert str(logged_params(messages)["run"]) == "2"  # the zip kept is the last run's
+    printed = [line for line in capsys.readouterr().out.splitlines() if "offline experiment saved" in line]
+    assert len(printed) == 4 and f"it replaces {zips[1].name}" in printed[2] and "replaces" not in printed[0]

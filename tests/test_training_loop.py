@@ -98,6 +98,18 @@ def test_best_checkpoint_tracks_the_lowest_held_out_loss(corpus, tmp_path):
     assert training.evaluate_bpc(model, val_data, TINY["seq_length"]) == pytest.approx(result.best_val_bpc, abs=1e-4)
 
 
+def test_best_checkpoint_holds_the_model_only(corpus, tmp_path):
+    train_data, val_data = corpus
+    training_loop.train(make_model(), train_data, {**TINY, "num_training_iterations": 10, "eval_every": 5},
+                        val_data=val_data, checkpoint_path=tmp_path / "checkpoint.pt",
+                        best_checkpoint_path=tmp_path / "best.pt", progress=False)
+    assert checkpoints.load_checkpoint(tmp_path / "best.pt")["optimizer_state"] is None
+    # Adam keeps two numbers per weight: the resumable checkpoint is about three models, best.pt one
+    assert (tmp_path / "best.pt").stat().st_size < (tmp_path / "checkpoint.pt").stat().st_size / 2
+    with pytest.raises(ValueError, match="holds a model only.*checkpoint.pt"):
+        training_loop.train(make_model(), train_data, TINY, resume_from=tmp_path / "best.pt", progress=False)
+
+
 def test_training_follows_the_schedule_and_resumes_on_it(corpus, tmp_path):
     train_data, val_data = corpus
     params = {**TINY, "lr_schedule": "cosine", "warmup_steps": 4}

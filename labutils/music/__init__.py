@@ -18,8 +18,9 @@ Two steps make a sound, each with a pip-only fallback:
 Choose explicitly with `backend="abc2midi"|"music21"` and `synth="timidity"|"numpy"`. Audio
 stops after `max_seconds` (120 s by default); every external program runs with a timeout in
 its own temporary folder; nothing is written unless a path is given (`save_song(tune,
-"tune.wav")`). `clean_rate(songs)` is the share of clean tunes (no error, every bar the
-meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
+"tune.wav")`). `write_audio(tunes, folder)` writes Ogg Vorbis where `soundfile` is installed
+(`audiofile.py`: a tenth of a WAV's size), else WAV; `play_song` embeds the same.
+`clean_rate(songs)` is the share of clean tunes (no error, every bar the meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
 piano roll (`display.py`). `transpose.transpose_tune(tune, semitones)` moves a tune into
 another key (the training data's transposed copies). `RhythmState` (`rhythm/`) reads a tune one
 character at a time as abc2midi does: how full the bar is, which bars are wrong, what a repeat
@@ -46,6 +47,7 @@ from labutils.music.play import (
                                  render_song,
                                  save_song,
                                  song_notes,
+                                 write_audio,
                                  write_wavs,
 )
 from labutils.music.synth import MAX_SECONDS, SAMPLE_RATE
@@ -53,7 +55,7 @@ from labutils.music.synth import MAX_SECONDS, SAMPLE_RATE
 __all__ = ["SongError", "TuneReport", "WavResult", "MAX_CHARS", "MAX_SECONDS", "SAMPLE_RATE",
            "available_tools", "say_pure_python_once", "check_tune", "check_corpus", "clean_rate",
            "song_notes", "render_song", "abc_to_midi", "abc_to_wav", "save_song", "play_song",
-           "write_wavs", "piano_roll", "sheet_svg", "show_sheet", "main"]
+           "write_wavs", "write_audio", "piano_roll", "sheet_svg", "show_sheet", "main"]
 from labutils.music.form import form_layout, form_summary, form_table, tune_form
 from labutils.music.quality import COPY_RUN, CopyIndex, best_tunes, quality_summary, real_form, tune_quality
 from labutils.music.rhythm import RhythmState
@@ -61,5 +63,6 @@ from labutils.music.rhythm import RhythmState
 __all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "real_form", "tune_quality", "RhythmState",
             "tune_form", "form_summary", "form_table", "form_layout"]
 
-MODULES = ("abc", "bars", "common", "display", "form", "play", "quality", "rhythm", "synth", "transpose")
+MODULES = ("abc", "audiofile", "bars", "common", "display", "form", "play", "quality", "rhythm", "synth",
+           "transpose")
 __getattr__, __dir__ = submodule_loader(__name__, MODULES)

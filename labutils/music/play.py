@@ -11,6 +11,7 @@ import numpy as np
 
 from labutils.files import atomic_write_bytes, check_output
 from labutils.music.abc import TuneReport, tune_to_midi
+from labutils.music.audiofile import MIME_TYPES, audio_suffix, encode_audio, ogg_available, write_audio_file
 from labutils.music.common import SongError, tool_path
 from labutils.music.synth import (
     MAX_SECONDS,
@@ -120,13 +121,6 @@ def _audio(notes: List[Note], synth: str, max_seconds: float, sample_rate: int) 
     return audio[: int(max_seconds * sample_rate)]  # the cap bounds the file size too
 
 
-def _write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write mono audio in [-1, 1] as a 16-bit WAV at `path`, atomically."""
-    from scipy.io import wavfile
-
-    return atomic_write_bytes(path, lambda handle: wavfile.write(handle, sample_rate, (audio * 32767).astype(np.int16)))
-
-
 def abc_to_midi(song, path: PathLike, backend: str = "auto", overwrite: bool = False) -> Path:
     """Write the tune as a MIDI file at `path` (atomically) and return the path; SongError if it does
     not parse, FileExistsError if `path` exists and not `overwrite`."""
@@ -142,7 +136,7 @@ def abc_to_wav(song, path: PathLike, backend: str = "auto", synth: str = "auto",
     """Write the tune as a mono 16-bit WAV at `path` (atomically) and return the path; SongError if
     unplayable, FileExistsError if `path` exists and not `overwrite`."""
     path = check_output(path, overwrite)
-    return _write_wav(path, render_song(song, backend, synth, max_seconds, sample_rate), sample_rate)
+    return write_audio_file(path, render_song(song, backend, synth, max_seconds, sample_rate), sample_rate, ".wav")
 
 
 def save_song(song, path: PathLike, **options) -> Path:
@@ -151,7 +145,8 @@ def save_song(song, path: PathLike, **options) -> Path:
 
 
 def play_song(song, backend: str = "auto", synth: str = "auto", max_seconds: float = MAX_SECONDS):
-    """An IPython Audio player for the tune, or None after printing one line saying why it cannot play."""
+    """An IPython Audio player for the tune (Ogg Vorbis inside where soundfile is installed, else WAV),
+    or None after printing one line saying why it cannot play."""
     from IPython.display import Audio
 
     try:
@@ -161,12 +156,16 @@ def play_song(song, backend: str = "auto", synth: str = "auto", max_seconds: flo
         return None
     if full_seconds > max_seconds:
         print(f"The tune lasts {full_seconds:.0f} s: playing the first {max_seconds:g} s (max_seconds).")
-    return Audio(audio, rate=SAMPLE_RATE)
+    if not ogg_available():
+        return Audio(audio, rate=SAMPLE_RATE)
+    player = Audio(data=encode_audio(audio, SAMPLE_RATE, ".ogg"))  # a tenth of the WAV in the saved notebook
+    player.mimetype = MIME_TYPES[".ogg"]  # IPython calls bytes audio/wav; the data URI must say what they are
+    return player
 
 
 @dataclass
 class WavResult:
-    """What write_wavs did with one tune: the WAV path, or None and the reason."""
+    """What write_wavs / write_audio did with one tune: the file's path, or None and the reason."""
 
     index: int
     path: Optional[Path]
@@ -179,14 +178,28 @@ def write_wavs(songs: Sequence[str], folder: PathLike, backend: str = "auto", sy
 
     The names are write_wavs' own, so by default it replaces them (a notebook cell run twice);
     with overwrite=False an existing tune_NN.wav is kept and reported as the reason."""
+    return _write_tunes(songs, folder, ".wav", backend, synth, max_seconds, overwrite)
+
+
+def write_audio(songs: Sequence[str], folder: PathLike, backend: str = "auto", synth: str = "auto",
+                max_seconds: float = MAX_SECONDS, overwrite: bool = True) -> List[WavResult]:
+    """Like write_wavs, in the compact format this machine writes: folder/tune_NN.ogg (Ogg Vorbis,
+    through soundfile), else tune_NN.wav (labutils.music.audiofile)."""
+    return _write_tunes(songs, folder, audio_suffix(), backend, synth, max_seconds, overwrite)
+
+
+def _write_tunes(songs: Sequence[str], folder: PathLike, suffix: str, backend: str, synth: str,
+                 max_seconds: float, overwrite: bool) -> List[WavResult]:
+    """folder/tune_NN<suffix> for each playable tune; one WavResult per tune, in order."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     results = []
     for index, song in enumerate(songs):
-        path = folder / f"tune_{index:02d}.wav"
+        path = folder / f"tune_{index:02d}{suffix}"
         try:
-            results.append(WavResult(index, abc_to_wav(song, path, backend, synth, max_seconds,
-                                                       overwrite=overwrite)))
+            path = check_output(path, overwrite)
+            audio = render_song(song, backend, synth, max_seconds, SAMPLE_RATE)
+            results.append(WavResult(index, write_audio_file(path, audio, SAMPLE_RATE)))
         except (SongError, FileExistsError) as error:
             results.append(WavResult(index, None, str(error)))
     return results
@@ -248,8 +261,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         if parsed is None:
             raise SongError(f"not playable: {report.errors[0]}")
         check_output(out, args.force, inputs=[source], flag="--force")
-        _write_wav(out, _audio(_playable(parsed, args.max_seconds)[0], args.synth, args.max_seconds, SAMPLE_RATE),
-                   SAMPLE_RATE)
+        audio = _audio(_playable(parsed, args.max_seconds)[0], args.synth, args.max_seconds, SAMPLE_RATE)
+        write_audio_file(out, audio, SAMPLE_RATE, ".wav")
     except SongError as error:
         print(f"Cannot play this tune: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,80 @@
+"""Notebook 08's part 1, executed as a student runs it: what its prose says about the outputs holds."""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "08_experiments.ipynb"
+LINE = re.compile(r"^(\{.*?\})\s+(\d+) tunes,\s+(\d+) clean,\s+(\d+)% distinct bars$")
+
+
+def run_cells(tmp_path_factory, keep):
+    """Run the notebook's code cells for which keep(source) is true, under LABUTILS_SMALL=1; return them."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(SOLUTION, as_version=4)
+    nb.cells = [cell for cell in nb.cells if cell.cell_type == "code" and keep(cell.source)]
+    work = tmp_path_factory.mktemp("nb08")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LABUTILS_SMALL", "1")
+        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
+    return nb.cells
+
+
+@pytest.fixture(scope="module")
+def part_one(tmp_path_factory):
+    """The code cells up to and including the temperature table."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    last = next(i for i, cell in enumerate(nb.cells) if "sampling_report(texts)" in cell.source)
+    wanted = {cell.source for cell in nb.cells[: last + 1]}
+    return run_cells(tmp_path_factory, lambda source: source in wanted)[-1]
+
+
+@pytest.fixture(scope="module")
+def bidirectional(tmp_path_factory):
+    """The set-up cells, the data cell and part 7 (a bidirectional LSTM against a plain one)."""
+    keep = ("import time", "device = get_device()", "songs = load_training_data()", "class DirectionalLSTM")
+    return run_cells(tmp_path_factory, lambda source: any(mark in source for mark in keep)
+                     or "google.colab" in source)[-1]
+
+
+def printed(cell) -> str:
+    return "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
+
+
+def test_the_sampling_cell_shows_progress_and_says_it_is_small(part_one):
+    bars = [out for out in part_one.outputs
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+            or (out.output_type == "stream" and out.name == "stderr" and "sampling" in out.text)]
+    assert bars, part_one.outputs  # a tqdm.auto bar: a widget in Jupyter, text elsewhere
+    assert "LABUTILS_SMALL=1: texts of 400 characters" in printed(part_one)
+
+
+def test_the_prose_about_temperature_and_top_k_holds(part_one):
+    rows = {}
+    for line in printed(part_one).splitlines():
+        found = LINE.match(line.strip())
+        if found:
+            rows[found.group(1)] = tuple(int(found.group(n)) for n in (2, 3, 4))  # tunes, clean, % distinct
+    cold, warm, hot = rows["{'temperature': 0.5}"], rows["{'temperature': 1.0}"], rows["{'temperature': 1.5}"]
+    argmax = rows["{'temperature': 1.0, 'top_k': 1}"]
+    others = [row for name, row in rows.items() if "'top_k': 1}" not in name]
+    assert len(rows) == 5
+    assert cold[2] < warm[2] <= hot[2]  # the lower the temperature, the fewer distinct bars
+    assert hot[1] < min(cold[1], warm[1])  # T=1.5: the fewest clean tunes of the three temperatures
+    assert argmax[2] < 10 and all(argmax[2] < row[2] for row in others)  # the argmax repeats itself
+    assert all(argmax[0] < row[0] for row in others)  # and completes the fewest tunes
+
+
+def test_the_bidirectional_lstm_looks_ahead_and_is_worse_left_to_right(bidirectional):
+    scores = {}
+    for line in printed(bidirectional).splitlines():
+        found = re.match(r"^(one direction|bidirectional)\s+held-out bits/char: reading whole windows ([\d.]+), "
+                         r"left to right ([\d.]+)$", line.strip())
+        if found:
+            scores[found.group(1)] = float(found.group(2)), float(found.group(3))
+    (plain_whole, plain_left), (bidi_whole, bidi_left) = scores["one direction"], scores["bidirectional"]
+    assert plain_whole == pytest.approx(plain_left, abs=0.01)  # one direction: both ways of scoring agree
+    assert bidi_whole < plain_whole / 2  # reading ahead: far better on whole windows
+    assert bidi_left > plain_left  # from the left only, worse than the plain LSTM of the same steps
