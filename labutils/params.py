@@ -62,7 +62,8 @@ TRAINING_DEFAULTS: Dict = {
     "eval_every": 100,
     "checkpoint_every": 200,
     "seed": 0,
-    "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.music.transpose)
+    "transpose": [],  # semitones: train on each tune also moved by these (labutils.music.transpose),
+    # or "tradition": into the keys the tunes are played in for their mode (labutils.music.keys)
     "transpose_from": 0,  # ... from this step on; the tunes as written before it
     "init_output_bias": False,  # a fresh start sets the output bias to log character frequencies
     "threads": None,  # CPU threads; None: measured at 1 and 2 during the run (labutils.threads)
@@ -162,6 +163,10 @@ def check_params(params: Dict, names: Optional[Mapping[str, str]] = None) -> Non
         step = params.get(key)
         if step is not None and (not isinstance(step, int) or step < 0):
             raise ValueError(f"{name(key)} must be a step number of 0 or more, got {step!r}")
+    transpose = params.get("transpose", [])
+    if transpose != "tradition" and not (isinstance(transpose, (list, tuple))
+                                         and all(isinstance(shift, int) for shift in transpose)):
+        raise ValueError(f"{name('transpose')} must be semitones (e.g. [-2, 2]) or 'tradition', got {transpose!r}")
     clip = params.get("grad_clip")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise ValueError(f"{name('grad_clip')} must be a finite number above 0, got {clip}")

@@ -21,7 +21,8 @@ its own temporary folder; nothing is written unless a path is given (`save_song(
 "tune.wav")`). `clean_rate(songs)` is the share of clean tunes (no error, every bar the
 meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
 piano roll (`display.py`). `transpose.transpose_tune(tune, semitones)` moves a tune into
-another key (the training data's transposed copies). `RhythmState` (`rhythm/`) reads a tune one
+another key, and `keys.tradition_copies(tunes)` into the keys the tradition plays (the training
+data's transposed copies). `RhythmState` (`rhythm/`) reads a tune one
 character at a time as abc2midi does: how full the bar is, which bars are wrong, what a repeat
 plays again (labutils.guided samples with it). From a shell:
 `python -m labutils play TUNE.abc --out tune.wav`.
@@ -56,5 +57,5 @@ from labutils.music.rhythm import RhythmState
 
 __all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "tune_quality", "RhythmState"]
 
-MODULES = ("abc", "common", "display", "play", "quality", "rhythm", "synth", "transpose")
+MODULES = ("abc", "bars", "common", "display", "form", "keys", "play", "quality", "rhythm", "synth", "transpose")
 __getattr__, __dir__ = submodule_loader(__name__, MODULES)
