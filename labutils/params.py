@@ -20,9 +20,9 @@ NOTES_PARAMS: Dict = {
 
 # What `make run` uses on a CPU: the best held-out loss we found for ten minutes of training on
 # 2 cores (how it was chosen: benchmarks/tuning/README.md): a wider LSTM reading longer windows,
-# regularised against memorising the training tunes (dropout, recurrent weight dropout,
-# transposed copies, and for part of the run half of each batch from music21's Irish
-# collections), with a cosine learning-rate schedule.
+# regularised against memorising the training tunes (dropout, copies of the tunes moved into
+# the keys the tradition plays for their mode, and for part of the run half of each batch from
+# music21's Irish collections), with a cosine learning-rate schedule.
 CPU_PARAMS: Dict = {
     "num_training_iterations": 2200,
     "batch_size": 16,
@@ -31,11 +31,11 @@ CPU_PARAMS: Dict = {
     "embedding_dim": 128,
     "hidden_size": 640,
     "dropout": 0.5,
-    "weight_dropout": 0.2,
+    "weight_dropout": 0.0,
     "grad_clip": 1.0,
     "lr_schedule": "cosine",
     "warmup_steps": 30,
-    "transpose": [-2, 2],
+    "transpose": "tradition",
     "transpose_from": 300,
     "init_output_bias": True,
     "cpu_bf16": True,

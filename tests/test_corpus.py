@@ -49,6 +49,16 @@ def test_prepare_corpus_with_copies_in_the_traditions_keys():
         corpus.prepare_corpus(songs, 0.1, seed=0, transpose="fifths")
 
 
+def test_the_cpu_default_trains_on_the_collections_mix_of_keys():
+    from labutils.music.form import key_distance
+    from labutils.params import CPU_PARAMS
+
+    songs = load_training_data()
+    moved = corpus.prepare_corpus(songs, 0.1, seed=0, transpose=CPU_PARAMS["transpose"])
+    keys = key_counts(decode(moved["train"], moved["idx2char"]).split("\n\n"))
+    assert sum(keys.values()) > 1.8 * len(moved["train_songs"])  # the copies are there
+    assert key_distance(keys, key_counts(songs)) < 0.15  # a tone up and down: 0.55 (E, F and C major)
+
 def test_training_corpus_reads_the_given_tunes_with_the_run_settings(tmp_path, capsys):
     tunes = load_training_data()[:10]
     (tmp_path / "tunes.abc").write_text("\n\n".join(tunes) + "\n", encoding="utf-8")
