@@ -3,10 +3,9 @@
     python -m benchmarks.form_probe NAME '{"dropout": 0.2}' 2200 --measure-at 1100 2200 [--threads 1]
 
 The candidate is `labutils.params.CPU_PARAMS` with the JSON overrides, its cosine schedule
-spanning the given steps, seeded as `make run` is. `--copies tradition` replaces the transposed
-copies (a tone up and down, `transpose`) by copies into the keys the tradition plays in the
-tune's mode (`tradition_copies`). Every `--every` steps: held-out bits/char
-(clock stopped). At each `--measure-at` step: the model is saved (`--keep`, default /tmp),
+spanning the given steps, seeded as `make run` is (`{"transpose": "tradition"}` moves the
+training tunes into the keys the tradition plays instead of a tone up and down). Every
+`--every` steps: held-out bits/char (clock stopped). At each `--measure-at` step: the model is saved (`--keep`, default /tmp),
 `benchmarks.restate` scores its held-out bars by role, and `--tunes` guided tunes (seed 0,
 temperature 0.7) give the form shares of `labutils.music.form` (phrase return, bar
 repetition, ...). Everything goes to `--out/form_probe_NAME.json`. Compare candidates by step:
@@ -14,10 +13,8 @@ two such probes with one thread each fit a 2-core machine.
 """
 import argparse
 import json
-import random
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import torch
@@ -26,11 +23,8 @@ from labutils import params as lab_params
 from labutils.checkpoints import save_checkpoint
 from labutils.data import join_songs
 from labutils.guided import generate_tunes
-from labutils.music.bars import tune_key
 from labutils.music.form import form_summary
-from labutils.music.transpose import TransposeError, transpose_tune
 from labutils.ngram import fit_ngram
-from labutils.text import vectorize_string
 
 if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
     sys.exit("Run it as a module from the repository root: python -m benchmarks.form_probe --help")
@@ -38,42 +32,6 @@ if __name__ == "__main__" and not __package__:  # run as a file, where the impor
 from . import measure, restate
 
 HERE = Path(__file__).resolve().parent
-
-
-def tradition_copies(songs, all_songs, alphabet, draws=3, floor=0.01, seed=0):
-    """Copies of `songs` moved into keys the tradition plays: for each tune, `draws` keys of its mode
-    drawn in proportion to their share of `all_songs` (keys under `floor` left out); a draw of the
-    tune's own key, or of one already drawn, makes no copy. Each moves by -6..+5 semitones."""
-    shares = Counter(tune_key(song).name for song in all_songs if tune_key(song) is not None)
-    total = sum(shares.values())
-    rng, copies = random.Random(seed), []
-    for song in songs:
-        key = tune_key(song)
-        if key is None:
-            continue
-        keys = [name for name, count in shares.items() if count / total >= floor and name.endswith(" " + key.mode)]
-        weights = [shares[name] for name in keys]
-        drawn = {key.name}
-        for name in rng.choices(keys, weights, k=draws) if keys else []:
-            if name in drawn:
-                continue
-            drawn.add(name)
-            target = tune_key(f"K:{name}")
-            shift = (target.tonic - key.tonic + 6) % 12 - 6
-            try:
-                moved = transpose_tune(song, shift)
-            except TransposeError:
-                continue
-            if set(moved) <= alphabet:
-                copies.append(moved)
-    return copies
-
-
-def with_tradition_copies(corpus):
-    """The corpus with `train` the training tunes and their `tradition_copies`, `train_as_written` the tunes."""
-    copies = tradition_copies(corpus["train_songs"], corpus["songs"], set(corpus["vocab"]))
-    train = vectorize_string(join_songs(list(corpus["train_songs"]) + copies), corpus["char2idx"])
-    return {**corpus, "train": train, "train_as_written": corpus["train"], "transposed_tunes": len(copies)}
 
 
 def measure_model(model, vocab, corpus, ngram, num_tunes, seed=0):
@@ -95,8 +53,6 @@ def main(argv=None):
     parser.add_argument("--measure-at", type=int, nargs="+", default=None, help="default: the last step")
     parser.add_argument("--every", type=int, default=100, help="held-out loss every this many steps")
     parser.add_argument("--tunes", type=int, default=200)
-    parser.add_argument("--copies", choices=["tone", "tradition"], default="tone",
-                        help="transposed copies: a tone up and down (CPU_PARAMS), or into the tradition's keys")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=Path("/tmp"), help="folder for the measured models")
     parser.add_argument("--out", type=Path, default=HERE / "tuning")
@@ -106,9 +62,6 @@ def main(argv=None):
     ngram = fit_ngram(join_songs(corpus["train_songs"]), 10, corpus["vocab"])
     params = {**lab_params.with_defaults(lab_params.CPU_PARAMS), **args.overrides,
               "num_training_iterations": args.steps}
-    if args.copies == "tradition":
-        corpus, params = with_tradition_copies(corpus), {**params, "transpose": [], "copies": "tradition"}
-        print(f"{corpus['transposed_tunes']} copies in the tradition's keys", flush=True)
     ours, step, _ = measure.our_trainer(corpus, params, seed=params["seed"])
     measure_at = set(args.measure_at or [args.steps])
     record = {"name": args.name, "overrides": args.overrides, "params": params, "threads": args.threads,

@@ -28,6 +28,19 @@ def _collection_names(value: str) -> List[str]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+class _TransposeAction(argparse.Action):
+    """--transpose -2 2 -> [-2, 2]; --transpose tradition -> "tradition"; --transpose alone -> []."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values == ["tradition"]:
+            setattr(namespace, self.dest, "tradition")
+            return
+        try:
+            setattr(namespace, self.dest, [int(value) for value in values])
+        except ValueError:
+            parser.error(f"{option_string} takes semitones (e.g. -2 2) or the word tradition, got {' '.join(values)}")
+
+
 def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """--preset and the flags that each override one of its settings (dest: the setting's key in params)."""
     parser.add_argument("--preset", choices=["auto", "notes", "cpu", "small"], default="auto",
@@ -49,9 +62,10 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         settings.add_argument("--eval-every", type=int, help="held-out evaluation every N steps"),
         settings.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps"),
         settings.add_argument("--seed", type=int, help="random seed (default 0)"),
-        settings.add_argument("--transpose", type=int, nargs="*", metavar="SEMITONES",
-                              help="also train on each tune moved by these semitones, e.g. --transpose -2 2 "
-                                   "(--transpose alone: none)"),
+        settings.add_argument("--transpose", nargs="*", action=_TransposeAction, metavar="SEMITONES",
+                              help="also train on each tune moved by these semitones, e.g. --transpose -2 2, "
+                                   "or into the keys the tradition plays (--transpose tradition; "
+                                   "--transpose alone: none)"),
         settings.add_argument("--extra-tunes", type=_collection_names, metavar="NAMES",
                               help="also train on music21's collections, comma-separated: "
                                    f"{', '.join(EXTRA_COLLECTIONS)}, or none (the held-out tunes stay the lab's)"),

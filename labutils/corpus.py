@@ -8,12 +8,13 @@ music21's collections (labutils.extra_tunes).
 from __future__ import annotations
 
 import functools
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from labutils.data import join_songs, load_training_data, train_val_split
 from labutils.extra_tunes import load_extra_tunes
+from labutils.music.keys import tradition_copies
 from labutils.music.transpose import transposed_copies
 from labutils.text import build_vocab, vectorize_string
 
@@ -30,14 +31,17 @@ def lab_vocab() -> Tuple[List[str], Dict[str, int], np.ndarray]:
     return vocab, {c: i for i, c in enumerate(vocab)}, np.array(vocab)
 
 
+Transpose = Union[str, Sequence[int]]  # semitones, e.g. (-2, 2), or "tradition"
+
+
 def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 0,
-                   transpose: Sequence[int] = (), extra_train_songs: Sequence[str] = ()) -> Dict:
+                   transpose: Transpose = (), extra_train_songs: Sequence[str] = ()) -> Dict:
     """Vocabulary of all tunes joined, the seeded split by tune, and both halves vectorized.
 
     Returns a dict: songs, vocab, char2idx, idx2char, train_songs, val_songs, train, val
     (the last two int64 arrays). `make run` and the benchmarks train on exactly this.
-    `transpose` (semitones, e.g. (-2, 2)) adds to `train` each training tune moved into those
-    keys (see `with_transposed_copies`); the held-out half stays as written.
+    `transpose` (semitones, e.g. (-2, 2), or "tradition") adds to `train` copies of the training
+    tunes in other keys (see `with_transposed_copies`); the held-out half stays as written.
     `extra_train_songs` (e.g. `labutils.extra_tunes.load_extra_tunes(...).tunes`) are more training
     tunes, kept apart as `extra_songs` and `extra` (vectorized): training reads them as a share
     of each batch (params["extra_share"], labutils.schedule.training_batch), so the lab's own
@@ -55,11 +59,19 @@ def prepare_corpus(songs: Sequence[str], val_fraction: float = 0.1, seed: int = 
     return with_transposed_copies(corpus, transpose) if transpose else corpus
 
 
-def with_transposed_copies(corpus: Dict, transpose: Sequence[int]) -> Dict:
-    """A prepared corpus whose `train` also holds each training tune moved by each of `transpose`
-    semitones (labutils.music.transpose; copies needing a character outside the vocabulary are left out),
-    and `train_as_written` the tunes alone."""
-    copies = transposed_copies(corpus["train_songs"], transpose, alphabet=set(corpus["vocab"]))
+def with_transposed_copies(corpus: Dict, transpose: Transpose) -> Dict:
+    """A prepared corpus whose `train` also holds copies of the training tunes in other keys, and
+    `train_as_written` the tunes alone. `transpose` is semitones (each tune moved by each shift,
+    labutils.music.transpose) or "tradition" (each tune moved into keys the training tunes play in
+    its mode, as often as they do: labutils.music.keys). Copies needing a character outside the
+    vocabulary are left out."""
+    alphabet = set(corpus["vocab"])
+    if isinstance(transpose, str) and transpose != "tradition":
+        raise ValueError(f"transpose must be semitones (e.g. [-2, 2]) or 'tradition', got {transpose!r}")
+    if transpose == "tradition":
+        copies = tradition_copies(corpus["train_songs"], alphabet=alphabet)
+    else:
+        copies = transposed_copies(corpus["train_songs"], transpose, alphabet=alphabet)
     train = vectorize_string(join_songs(list(corpus["train_songs"]) + copies), corpus["char2idx"])
     return {**corpus, "train": train, "train_as_written": corpus["train"], "transposed_tunes": len(copies)}
 

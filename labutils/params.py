@@ -20,9 +20,9 @@ NOTES_PARAMS: Dict = {
 
 # What `make run` uses on a CPU: the best held-out loss we found for ten minutes of training on
 # 2 cores (how it was chosen: benchmarks/tuning/README.md): a wider LSTM reading longer windows,
-# regularised against memorising the training tunes (dropout, recurrent weight dropout,
-# transposed copies, and for part of the run half of each batch from music21's Irish
-# collections), with a cosine learning-rate schedule.
+# regularised against memorising the training tunes (dropout, copies of the tunes moved into
+# the keys the tradition plays for their mode, and for part of the run half of each batch from
+# music21's Irish collections), with a cosine learning-rate schedule.
 CPU_PARAMS: Dict = {
     "num_training_iterations": 2200,
     "batch_size": 16,
@@ -31,11 +31,11 @@ CPU_PARAMS: Dict = {
     "embedding_dim": 128,
     "hidden_size": 640,
     "dropout": 0.5,
-    "weight_dropout": 0.2,
+    "weight_dropout": 0.0,
     "grad_clip": 1.0,
     "lr_schedule": "cosine",
     "warmup_steps": 30,
-    "transpose": [-2, 2],
+    "transpose": "tradition",
     "transpose_from": 300,
     "init_output_bias": True,
     "cpu_bf16": True,
@@ -62,7 +62,8 @@ TRAINING_DEFAULTS: Dict = {
     "eval_every": 100,
     "checkpoint_every": 200,
     "seed": 0,
-    "transpose": [],  # semitones: train on each tune also moved into these keys (labutils.music.transpose)
+    "transpose": [],  # semitones: train on each tune also moved by these (labutils.music.transpose),
+    # or "tradition": into the keys the tunes are played in for their mode (labutils.music.keys)
     "transpose_from": 0,  # ... from this step on; the tunes as written before it
     "init_output_bias": False,  # a fresh start sets the output bias to log character frequencies
     "threads": None,  # CPU threads; None: measured at 1 and 2 during the run (labutils.threads)
@@ -162,6 +163,10 @@ def check_params(params: Dict, names: Optional[Mapping[str, str]] = None) -> Non
         step = params.get(key)
         if step is not None and (not isinstance(step, int) or step < 0):
             raise ValueError(f"{name(key)} must be a step number of 0 or more, got {step!r}")
+    transpose = params.get("transpose", [])
+    if transpose != "tradition" and not (isinstance(transpose, (list, tuple))
+                                         and all(isinstance(shift, int) for shift in transpose)):
+        raise ValueError(f"{name('transpose')} must be semitones (e.g. [-2, 2]) or 'tradition', got {transpose!r}")
     clip = params.get("grad_clip")
     if clip is not None and not (math.isfinite(clip) and clip > 0):
         raise ValueError(f"{name('grad_clip')} must be a finite number above 0, got {clip}")

@@ -41,11 +41,13 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
     assert "Summary" in capsys.readouterr().out
 
 
-def test_transpose_flag_trains_on_moved_copies_too(tmp_path, capsys):
+@pytest.mark.parametrize("flag,setting,copies", [(["-2", "2"], [-2, 2], (1400, 2 * 724)),
+                                                  (["tradition"], "tradition", (700, 3 * 724))])
+def test_transpose_flag_trains_on_moved_copies_too(tmp_path, capsys, flag, setting, copies):
     assert cli.main(["train", *SMALL_RUN[:6], "--comet", "disabled", "--quiet", "--runs-dir", str(tmp_path),
-                     "--name", "moved", "--transpose", "-2", "2"]) == 0
+                     "--name", "moved", "--transpose", *flag]) == 0
     config = json.loads((tmp_path / "moved" / "config.json").read_text())
-    assert config["params"]["transpose"] == [-2, 2] and 1400 <= config["transposed_tunes"] <= 2 * 724
+    assert config["params"]["transpose"] == setting and copies[0] <= config["transposed_tunes"] <= copies[1]
     assert f"724 training tunes + {config['transposed_tunes']} transposed copies" in capsys.readouterr().out
 
 
@@ -130,6 +132,12 @@ def test_each_setting_flag_sets_a_setting_of_the_same_name(capsys):
     assert set(args.setting_flags) <= settings and len(args.setting_flags) == 19
     assert args.setting_flags["num_training_iterations"] == "--iterations"
     assert (args.num_training_iterations, args.extra_tunes, args.transpose) == (7, ["ryans"], [2])
+    for flag, value in ((["--transpose", "tradition"], "tradition"), (["--transpose"], []),
+                        (["--transpose", "-2", "2"], [-2, 2])):
+        assert cli.build_parser().parse_args(["train", *flag]).transpose == value
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["train", "--transpose", "2", "tradition"])
+    assert "--transpose takes semitones (e.g. -2 2) or the word tradition" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["train", "--preset", "seed"])  # the old alias of "notes" is gone
     assert "invalid choice: 'seed'" in capsys.readouterr().err

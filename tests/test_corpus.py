@@ -1,8 +1,10 @@
 """labutils.corpus: the lab's vocabulary and the text a run trains on."""
 import numpy as np
+import pytest
 
 from labutils import corpus
 from labutils.data import join_songs, load_training_data
+from labutils.music.keys import key_counts
 from labutils.text import decode
 
 
@@ -32,6 +34,30 @@ def test_prepare_corpus_with_transposed_training_tunes():
     assert moved["transposed_tunes"] >= 0.97 * 2 * 724
     assert "K:F# Dorian" in training_text and "K:F# Dorian" not in join_songs(songs)  # from E dorian
 
+
+def test_prepare_corpus_with_copies_in_the_traditions_keys():
+    songs = load_training_data()
+    plain = corpus.prepare_corpus(songs, 0.1, seed=0)
+    moved = corpus.prepare_corpus(songs, 0.1, seed=0, transpose="tradition")
+    assert np.array_equal(moved["val"], plain["val"]) and np.array_equal(moved["train_as_written"], plain["train"])
+    training_text = decode(moved["train"], moved["idx2char"])
+    assert training_text.startswith(join_songs(plain["train_songs"]))
+    assert 700 <= moved["transposed_tunes"] <= 3 * 724
+    keys, written = key_counts(training_text.split("\n\n")), key_counts(plain["train_songs"])
+    assert keys["E major"] == written["E major"] and keys["A major"] > 2 * written["A major"]
+    with pytest.raises(ValueError, match="semitones .* or 'tradition', got 'fifths'"):
+        corpus.prepare_corpus(songs, 0.1, seed=0, transpose="fifths")
+
+
+def test_the_cpu_default_trains_on_the_collections_mix_of_keys():
+    from labutils.music.form import key_distance
+    from labutils.params import CPU_PARAMS
+
+    songs = load_training_data()
+    moved = corpus.prepare_corpus(songs, 0.1, seed=0, transpose=CPU_PARAMS["transpose"])
+    keys = key_counts(decode(moved["train"], moved["idx2char"]).split("\n\n"))
+    assert sum(keys.values()) > 1.8 * len(moved["train_songs"])  # the copies are there
+    assert key_distance(keys, key_counts(songs)) < 0.15  # a tone up and down: 0.55 (E, F and C major)
 
 def test_training_corpus_reads_the_given_tunes_with_the_run_settings(tmp_path, capsys):
     tunes = load_training_data()[:10]

@@ -39,6 +39,8 @@ def test_check_params_names_the_setting_as_asked():
     with pytest.raises(ValueError, match="^--batch-size must be a whole number"):
         lab_params.check_params(bad, {"batch_size": "--batch-size"})
     for key, value in [("learning_rate", float("nan")), ("dropout", 1.0), ("extra_share", 2), ("extra_until", -1),
-                       ("grad_clip", 0.0), ("eval_every", -1)]:
+                       ("grad_clip", 0.0), ("eval_every", -1), ("transpose", "fifths"), ("transpose", [2.5])]:
         with pytest.raises(ValueError, match=f"^{key} must"):
             lab_params.check_params({**good, key: value})
+    for transpose in ([-2, 2], [], "tradition"):
+        lab_params.check_params({**good, "transpose": transpose})

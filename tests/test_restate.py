@@ -44,20 +44,3 @@ def test_scores_are_bits_of_the_right_characters():
     bits = restate.ngram_bits(ngram, REEL, positions)
     assert bits[0] == -np.log2(ngram.probability(REEL[28:30], REEL[30]))
 
-
-def test_tradition_copies_move_tunes_into_the_keys_of_their_mode():
-    from collections import Counter
-
-    from benchmarks.form_probe import tradition_copies
-    from labutils.data import load_training_data
-    from labutils.music.bars import tune_key
-    from labutils.music.form import key_distance
-
-    songs = load_training_data()[:300]
-    copies = tradition_copies(songs, songs, set("".join(songs)))
-    keys = Counter(tune_key(song).name for song in songs)
-    moved = Counter(tune_key(copy).name for copy in copies)
-    assert len(copies) > len(songs) // 2
-    assert set(moved) <= {name for name, count in keys.items() if count >= 3}  # 1% of 300 tunes
-    assert key_distance(keys + moved, keys) < 0.15
-    assert copies == tradition_copies(songs, songs, set("".join(songs)))  # seeded
