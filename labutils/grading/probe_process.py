@@ -7,7 +7,7 @@ only at module level; torch and the probes come in as `probes`. The labutils thi
 is the student view (view.py): the exercises' references are stubs, and a probe that ran into one
 counts as calling the reference.
 
-What it re-runs (`plan`): every top-level import, and each def, class and assignment to plain names (of
+What it re-runs (`plan`): each top-level import, def, class and assignment to plain names (of
 any value: `cross_entropy = nn.CrossEntropyLoss()`, `rng = np.random.default_rng(0)`, `char2idx = {...}`)
 that binds a name the exercises' code reads, directly or through other such statements (less the names a
 probe sets itself, probes.PROVIDED): each under the per-exercise time limit, all within the rebuild's own
@@ -129,8 +129,9 @@ def read_cells(cells, results):
 
 
 def plan(statements, exercises, provided):
-    """The statements to re-run, in notebook order: every import, and each statement binding a name that an
-    exercise's code needs, directly or through another such statement (the names its probe sets left out)."""
+    """The statements to re-run, in notebook order: each import, def, class or assignment binding a name that an
+    exercise's code needs, directly or through another such statement (the names its probe sets left out), and
+    star imports (what they bind is unknown)."""
     binders = {}
     for statement in statements:
         for name in statement.binds or ():
@@ -146,8 +147,7 @@ def plan(statements, exercises, provided):
             for statement in binders.get(name, ()):
                 chosen.add(id(statement))
                 wanted.extend(statement.reads)
-    return [s for s in statements if s.binds is not None and (id(s) in chosen or "*" in s.binds
-                                                                or isinstance(s.node, (ast.Import, ast.ImportFrom)))]
+    return [s for s in statements if s.binds is not None and (id(s) in chosen or "*" in s.binds)]
 
 
 def _unrebuilt(results, statement, why, **details):
