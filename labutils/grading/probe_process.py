@@ -188,27 +188,35 @@ def _missing(name, namespace):
     return None
 
 
-def _hidden_reference(result, hidden_mark):
-    """A probe result that ran into a stub of the student view counts as calling labutils' reference."""
-    message = str(result.get("message", ""))
-    if result.get("error") not in ("not_implemented", "exception") or hidden_mark not in message:
-        return result
-    called = message.split("labutils' reference ", 1)[-1].split(" ", 1)[0]
-    return {"meta": result.get("meta", {}), "error": "reference", "how": "call", "where": [called], "message": called}
-
-
-def _name_errors(value):
-    """The names of the NameErrors a probe's result records (its own error, or one in the data it gathered)."""
-    found, todo = [], [value]
+def _records(value):
+    """Every dict in a probe's result: the result itself and each one in the data it gathered."""
+    todo = [value]
     while todo:
         item = todo.pop()
         if isinstance(item, dict):
-            if item.get("type") == "NameError":
-                found.append(str(item.get("message", "")).partition("'")[2].partition("'")[0])
+            yield item
             todo.extend(item.values())
         elif isinstance(item, (list, tuple)):
             todo.extend(item)
-    return found
+
+
+def _hidden_reference(result, hidden_mark):
+    """A probe result that ran into a stub of the student view (the probe's own error, or one it recorded while
+    gathering data) counts as calling labutils' reference."""
+    for record in _records(result):
+        message = str(record.get("message", ""))
+        if hidden_mark in message and (record.get("error") in ("not_implemented", "exception")
+                                       or record.get("kind") == "error"):
+            called = message.split("labutils' reference ", 1)[-1].split(" ", 1)[0]
+            return {"meta": result.get("meta", {}), "error": "reference", "how": "call", "where": [called],
+                    "message": called}
+    return result
+
+
+def _name_errors(result):
+    """The names of the NameErrors a probe's result records (its own error, or one in the data it gathered)."""
+    return [str(r.get("message", "")).partition("'")[2].partition("'")[0] for r in _records(result)
+            if r.get("type") == "NameError"]
 
 
 def probe_definition(probes, name, obj, inputs, seconds_each, unrebuilt, hidden_mark):
@@ -245,6 +253,7 @@ def main(probes, cells, inputs, settings, send):
             continue
         results["exercises"][name] = {"error": "crashed", "stage": "starting"}  # stays if the process dies
         send(results, False)
+        probes.warm_up(name)
         results["exercises"][name] = probe_definition(probes, name, namespace[name], exercise_inputs, seconds_each,
                                                       results["unrebuilt"], hidden_mark)
         send(results, False)
