@@ -1,6 +1,8 @@
 """A catalogue of student code for the checks and the grader: the lab's solutions as a student
-writes them (SOLUTIONS), untouched TODOs, and the usual mistakes each with the words its
-[FAIL] message must contain (MISTAKES). tests/test_checks.py and tests/test_grading.py use it."""
+writes them (SOLUTIONS), untouched TODOs, and the usual mistakes, each with the words its [FAIL]
+message must contain and the key of the hint it must get (MISTAKES): every hint a judge gives has
+a mistake here that triggers it, or one in student_variants.GRADER_MISTAKES. tests/test_checks.py,
+tests/test_grading.py and tests/test_fair_grading.py use it."""
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -320,45 +322,275 @@ def generate_without_batch_dim(model, start_string, generation_length=1000):
     return start_string
 
 
+# ---------------------------------------------------------------- one mistake for each hint the judges give
+
+
+def vectorize_one_short(string):
+    return np.array([char2idx[c] for c in string[:-1]], dtype=np.int64)
+
+
+def vectorize_whole_string_as_key(string):
+    return np.array([char2idx[string]], dtype=np.int64)
+
+
+def vectorize_digits(string):
+    return "".join(str(char2idx[c]) for c in string)
+
+
+def batch_with_starts(v, seq_length, batch_size):
+    x, y = get_batch(v, seq_length, batch_size)
+    return x, y, seq_length
+
+
+def batch_reversed_rows(v, seq_length, batch_size):
+    idx = np.random.choice(len(v) - seq_length - 1, batch_size)
+    return torch.tensor(_windows(v, idx, seq_length, 0)[:, ::-1].copy()), torch.tensor(_windows(v, idx, seq_length, 1))
+
+
+def batch_input_one_short(v, seq_length, batch_size):
+    idx = np.random.choice(len(v) - seq_length - 1, batch_size)
+    return torch.tensor(_windows(v, idx, seq_length - 1, 0)), torch.tensor(_windows(v, idx, seq_length, 1))
+
+
+def batch_reseeded(v, seq_length, batch_size):
+    np.random.seed(0)
+    return get_batch(v, seq_length, batch_size)
+
+
+def batch_from_the_start_only(v, seq_length, batch_size):
+    idx = np.random.choice(min(len(v) - seq_length - 1, 100), batch_size)
+    return torch.tensor(_windows(v, idx, seq_length, 0)), torch.tensor(_windows(v, idx, seq_length, 1))
+
+
+class NotAModule:
+    def __init__(self, vocab_size, embedding_dim, hidden_size):
+        self.embedding = nn.Embedding(vocab_size, embedding_dim)
+
+
+class WrongEmbedding(LSTMModel):
+    def __init__(self, vocab_size, embedding_dim, hidden_size):
+        super().__init__(vocab_size, embedding_dim, hidden_size)
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.lstm = nn.LSTM(hidden_size, hidden_size, batch_first=True)
+
+
+class TwoLSTMs(LSTMModel):
+    def __init__(self, vocab_size, embedding_dim, hidden_size):
+        super().__init__(vocab_size, embedding_dim, hidden_size)
+        self.lstm2 = nn.LSTM(hidden_size, hidden_size, batch_first=True)
+
+
+class TwoLayerLSTM(LSTMModel):
+    def __init__(self, vocab_size, embedding_dim, hidden_size):
+        super().__init__(vocab_size, embedding_dim, hidden_size)
+        self.lstm = nn.LSTM(embedding_dim, hidden_size, num_layers=2, batch_first=True)
+
+
+class WrongLinear(LSTMModel):
+    def __init__(self, vocab_size, embedding_dim, hidden_size):
+        super().__init__(vocab_size, embedding_dim, hidden_size)
+        self.fc = nn.Linear(hidden_size, vocab_size + 1)
+
+
+class ExtraLayer(LSTMModel):
+    def __init__(self, vocab_size, embedding_dim, hidden_size):
+        super().__init__(vocab_size, embedding_dim, hidden_size)
+        self.norm = nn.LayerNorm(hidden_size)
+
+
+class HiddenOnly(LSTMModel):
+    def init_hidden(self, batch_size, device):
+        return torch.zeros(1, batch_size, self.hidden_size, device=device)
+
+
+class FlatState(LSTMModel):
+    def init_hidden(self, batch_size, device):
+        return (torch.zeros(batch_size, self.hidden_size, device=device),
+                torch.zeros(batch_size, self.hidden_size, device=device))
+
+
+class OnesState(LSTMModel):
+    def init_hidden(self, batch_size, device):
+        return (torch.ones(1, batch_size, self.hidden_size, device=device),
+                torch.ones(1, batch_size, self.hidden_size, device=device))
+
+
+class SeqFirstLogits(LSTMModel):
+    def forward(self, x, state=None, return_state=False):
+        out, state = super().forward(x, state, True)
+        return (out.transpose(0, 1), state) if return_state else out.transpose(0, 1)
+
+
+class AlwaysReturnsState(LSTMModel):
+    def forward(self, x, state=None, return_state=False):
+        return super().forward(x, state, True)
+
+
+class LogSoftmaxLogits(LSTMModel):
+    def forward(self, x, state=None, return_state=False):
+        out, state = super().forward(x, state, True)
+        return (torch.log_softmax(out, -1), state) if return_state else torch.log_softmax(out, -1)
+
+
+class DropsCellState(LSTMModel):
+    def forward(self, x, state=None, return_state=False):
+        if state is not None:
+            state = (state[0], torch.zeros_like(state[1]))
+        return super().forward(x, state, return_state)
+
+
+class StateFirst(LSTMModel):
+    def forward(self, x, state=None, return_state=False):
+        out, state = super().forward(x, state, True)
+        return (state, out) if return_state else out
+
+
+class ReturnsGivenState(LSTMModel):
+    def forward(self, x, state=None, return_state=False):
+        out = super().forward(x, state, False)
+        return (out, state) if return_state else out
+
+
+class MisspelledLayer(LSTMModel):
+    def forward(self, x, state=None, return_state=False):
+        return self.fc(self.lstm(self.embed(x), state)[0])
+
+
+def loss_per_character(labels, logits):
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), reduction="none")
+
+
+def loss_in_a_list(labels, logits):
+    return [compute_loss(labels, logits)]
+
+
+def loss_without_gradient_path(labels, logits):
+    return compute_loss(labels, logits.detach()) + 0 * logits.sum()
+
+
+def step_twice(model, optimizer, x_batch, y_batch):
+    optimizer.zero_grad()
+    loss = compute_loss(y_batch, model(x_batch))
+    loss.backward()
+    optimizer.step()
+    optimizer.step()
+    return loss
+
+
+def step_loss_arguments_swapped(model, optimizer, x_batch, y_batch):
+    optimizer.zero_grad()
+    loss = compute_loss(model(x_batch), y_batch)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def step_returns_nothing(model, optimizer, x_batch, y_batch):
+    train_step(model, optimizer, x_batch, y_batch)
+
+
+def step_reads_globals(x, y):  # the upstream train_step(x, y), not adapted to the lab's signature
+    optimizer.zero_grad()  # noqa: F821 - the globals the lab passes in as arguments
+    loss = compute_loss(y, model(x))  # noqa: F821
+    loss.backward()
+    optimizer.step()  # noqa: F821
+    return loss
+
+
+def generate_one_short(model, start_string, generation_length=1000):
+    return generate_text(model, start_string, generation_length - 1)
+
+
+def generate_cold(model, start_string, generation_length=1000):
+    return generate_loop(model, start_string, generation_length, lambda logits: sample(logits / 0.4))
+
+
+def generate_feeds_previous(model, start_string, generation_length=1000):
+    input_idx = torch.tensor([[char2idx[s] for s in start_string]], dtype=torch.long)
+    state, text = model.init_hidden(1, device), []
+    previous = input_idx[:, -1:]
+    for _ in range(generation_length):
+        predictions, state = model(input_idx, state, return_state=True)
+        predicted_idx = sample(predictions[0, -1, :])
+        text.append(idx2char[predicted_idx.item()])
+        input_idx, previous = previous, predicted_idx.view(1, 1)
+    return start_string + "".join(text)
+
+
 MISTAKES = [
-    ("vectorize_string", vectorize_list, "returned a list"),
-    ("vectorize_string", vectorize_float, "dtype float32, expected int64"),
-    ("vectorize_string", vectorize_own_mapping, "but char2idx["),
-    ("get_batch", batch_off_by_one, "shifted by 2 characters"),
-    ("get_batch", batch_no_shift, "y_batch equals x_batch"),
-    ("get_batch", batch_swapped, "x_batch and y_batch are swapped"),
-    ("get_batch", batch_float, "dtype torch.float32, expected torch.long"),
-    ("get_batch", batch_int32, "dtype torch.int32, expected torch.long"),
-    ("get_batch", batch_lists, "x_batch is a list, expected a torch tensor"),
-    ("get_batch", batch_transposed, "expected (batch_size, seq_length)"),
-    ("get_batch", batch_not_random, "different start positions"),
-    ("get_batch", batch_past_the_end, "i + seq_length + 1 <= len"),
-    ("LSTMModel", NoEmbedding, "0 nn.Embedding layers"),
-    ("LSTMModel", NoLinear, "0 nn.Linear layers"),
-    ("LSTMModel", NotBatchFirst, "batch_first=True"),
-    ("LSTMModel", IgnoresState, "forward ignores its `state` argument"),
-    ("LSTMModel", IgnoresReturnState, "expected (logits, state)"),
-    ("LSTMModel", WrongDevice, "torch.zeros(..., device=device)"),
-    ("LSTMModel", UsesGRU, "nn.GRU, expected nn.LSTM"),
-    ("compute_loss", loss_logits_not_flattened, "flatten logits to (batch*seq, vocab)"),
-    ("compute_loss", loss_labels_not_flattened, "flatten logits to (batch*seq, vocab)"),
-    ("compute_loss", loss_swapped, "flatten logits"),
-    ("compute_loss", loss_item, "returned a Python number"),
-    ("compute_loss", loss_sum, "sums the loss over characters"),
-    ("compute_loss", loss_detached, "no gradient flows"),
-    ("train_step", step_no_zero_grad, "optimizer.zero_grad()"),
-    ("train_step", step_no_step, "did not change"),
-    ("train_step", step_no_backward, "did not change"),
-    ("train_step", step_swapped, "train_step returned loss"),
-    ("train_step", step_returns_loss_after_update, "before optimizer.step()"),
-    ("train_step", step_labels_from_x, "not x_batch"),
-    ("get_batch", batch_target_one_short, "1 character short — hint: y = vectorized_songs[start+1:start+seq_length+1]"),
-    ("generate_text", generate_no_state, "state is not carried"),
-    ("generate_text", generate_reinit, "state is not carried"),
-    ("generate_text", generate_argmax, "that is argmax, not sampling"),
-    ("generate_text", generate_double_softmax, "zero probability"),
-    ("generate_text", generate_no_start, "does not begin with start_string"),
-    ("generate_text", generate_refeeds_start, "characters at a time"),
-    ("generate_text", generate_first_position, "does not follow the model's predictions"),
-    ("generate_text", generate_without_batch_dim, "expects a LongTensor of shape (batch, seq)"),
+    ("vectorize_string", vectorize_list, "returned a list", "vectorize_string.wrap"),
+    ("vectorize_string", vectorize_float, "dtype float32, expected int64", "vectorize_string.int64"),
+    ("vectorize_string", vectorize_own_mapping, "but char2idx[", "vectorize_string.look_up"),
+    ("get_batch", batch_off_by_one, "shifted by 2 characters", "get_batch.off_by_one"),
+    ("get_batch", batch_no_shift, "y_batch equals x_batch", "get_batch.next_character"),
+    ("get_batch", batch_swapped, "x_batch and y_batch are swapped", "get_batch.y_ahead"),
+    ("get_batch", batch_float, "dtype torch.float32, expected torch.long", "get_batch.long"),
+    ("get_batch", batch_int32, "dtype torch.int32, expected torch.long", "get_batch.long"),
+    ("get_batch", batch_lists, "x_batch is a list, expected a torch tensor", "get_batch.tensor"),
+    ("get_batch", batch_transposed, "expected (batch_size, seq_length)", "get_batch.one_row_each"),
+    ("get_batch", batch_not_random, "different start positions", "get_batch.start_each_row"),
+    ("get_batch", batch_past_the_end, "i + seq_length + 1 <= len", "get_batch.recipe"),
+    ("LSTMModel", NoEmbedding, "0 nn.Embedding layers", "LSTMModel.one_embedding"),
+    ("LSTMModel", NoLinear, "0 nn.Linear layers", "LSTMModel.one_linear"),
+    ("LSTMModel", NotBatchFirst, "batch_first=True", "LSTMModel.batch_first"),
+    ("LSTMModel", IgnoresState, "forward ignores its `state` argument", "LSTMModel.state_if_none"),
+    ("LSTMModel", IgnoresReturnState, "expected (logits, state)", "LSTMModel.return_state"),
+    ("LSTMModel", WrongDevice, "torch.zeros(..., device=device)", "LSTMModel.on_device"),
+    ("LSTMModel", UsesGRU, "nn.GRU, expected nn.LSTM", "LSTMModel.use_lstm"),
+    ("compute_loss", loss_logits_not_flattened, "flatten logits to (batch*seq, vocab)", "compute_loss.recipe"),
+    ("compute_loss", loss_labels_not_flattened, "flatten logits to (batch*seq, vocab)", "compute_loss.recipe"),
+    ("compute_loss", loss_swapped, "flatten logits", "compute_loss.recipe"),
+    ("compute_loss", loss_item, "returned a Python number", "compute_loss.keep_tensor"),
+    ("compute_loss", loss_sum, "sums the loss over characters", "compute_loss.mean"),
+    ("compute_loss", loss_detached, "no gradient flows", "compute_loss.torch_only"),
+    ("train_step", step_no_zero_grad, "optimizer.zero_grad()", "train_step.zero_grad"),
+    ("train_step", step_no_step, "did not change", "train_step.backward_step"),
+    ("train_step", step_no_backward, "did not change", "train_step.backward_step"),
+    ("train_step", step_swapped, "train_step returned loss", "train_step.loss"),
+    ("train_step", step_returns_loss_after_update, "before optimizer.step()", "train_step.loss_before"),
+    ("train_step", step_labels_from_x, "not x_batch", "train_step.labels"),
+    ("get_batch", batch_target_one_short, "1 character short — hint: y = vectorized_songs[start+1:start+seq_length+1]", "get_batch.y_slice"),
+    ("generate_text", generate_no_state, "state is not carried", "generate_text.keep_state"),
+    ("generate_text", generate_reinit, "state is not carried", "generate_text.keep_state"),
+    ("generate_text", generate_argmax, "that is argmax, not sampling", "generate_text.multinomial"),
+    ("generate_text", generate_double_softmax, "zero probability", "generate_text.softmax"),
+    ("generate_text", generate_no_start, "does not begin with start_string", "generate_text.return_text"),
+    ("generate_text", generate_refeeds_start, "characters at a time", "generate_text.feed_one"),
+    ("generate_text", generate_first_position, "does not follow the model's predictions", "generate_text.last_position"),
+    ("generate_text", generate_without_batch_dim, "expects a LongTensor of shape (batch, seq)", "generate_text.recipe"),
+    ("vectorize_string", untouched, "is not implemented yet", "not_implemented"),
+    ("vectorize_string", vectorize_one_short, "expected (1,)", "vectorize_string.one_each"),
+    ("vectorize_string", vectorize_whole_string_as_key, "raised KeyError", "vectorize_string.recipe"),
+    ("vectorize_string", vectorize_digits, "returned a str", "vectorize_string.return_array"),
+    ("get_batch", batch_with_starts, "expected a pair", "get_batch.return_pair"),
+    ("get_batch", batch_reversed_rows, "not a run of consecutive characters", "get_batch.x_row"),
+    ("get_batch", batch_input_one_short, "x_batch has shape", "get_batch.x_slice"),
+    ("get_batch", batch_reseeded, "the same batch twice", "get_batch.new_starts"),
+    ("get_batch", batch_from_the_start_only, "all start positions were below", "get_batch.whole_text"),
+    ("LSTMModel", NotAModule, "not an nn.Module", "LSTMModel.module"),
+    ("LSTMModel", WrongEmbedding, "the embedding is nn.Embedding(", "LSTMModel.embedding"),
+    ("LSTMModel", TwoLSTMs, "2 recurrent", "LSTMModel.one_lstm"),
+    ("LSTMModel", TwoLayerLSTM, "num_layers=2", "LSTMModel.lstm"),
+    ("LSTMModel", WrongLinear, "the output layer is nn.Linear(", "LSTMModel.linear"),
+    ("LSTMModel", ExtraLayer, "parameters, expected", "LSTMModel.three_layers"),
+    ("LSTMModel", HiddenOnly, "expected a pair (h, c)", "LSTMModel.zeros_pair"),
+    ("LSTMModel", FlatState, "init_hidden(", "LSTMModel.state_shape"),
+    ("LSTMModel", OnesState, "non-zero", "LSTMModel.zeros"),
+    ("LSTMModel", SeqFirstLogits, "gave logits of shape", "LSTMModel.layer_order"),
+    ("LSTMModel", AlwaysReturnsState, "model(x) returned a tuple", "LSTMModel.logits_only"),
+    ("LSTMModel", LogSoftmaxLogits, "logits differ from embedding -> LSTM -> linear", "LSTMModel.forward"),
+    ("LSTMModel", DropsCellState, "model(x, state) logits differ", "LSTMModel.pass_state"),
+    ("LSTMModel", StateFirst, "the first item is not the logits", "LSTMModel.logits_first"),
+    ("LSTMModel", ReturnsGivenState, "the returned state is not the LSTM's new (h, c)", "LSTMModel.new_state"),
+    ("LSTMModel", MisspelledLayer, "raised AttributeError", "LSTMModel.recipe"),
+    ("compute_loss", loss_per_character, "expected a single number", "compute_loss.mean_all"),
+    ("compute_loss", loss_in_a_list, "returned a list, expected a tensor", "compute_loss.return_tensor"),
+    ("compute_loss", loss_without_gradient_path, "gradient on the logits differs", "compute_loss.flattened"),
+    ("train_step", step_twice, "after one train_step differ", "train_step.order"),
+    ("train_step", step_loss_arguments_swapped, "raised", "train_step.recipe"),
+    ("train_step", step_returns_nothing, "returned a NoneType", "train_step.return_loss"),
+    ("train_step", step_reads_globals, "takes 2 positional arguments", "signature"),
+    ("generate_text", generate_one_short, "returned", "generate_text.length"),
+    ("generate_text", generate_cold, "the sampled shares were", "generate_text.temperature"),
+    ("generate_text", generate_feeds_previous, "does not follow the model's predictions", "generate_text.follow"),
 ]

@@ -76,12 +76,37 @@ def test_labutils_reference_counts_as_not_implemented():
 
 # ---------------------------------------------------------------- the usual mistakes
 
-@pytest.mark.parametrize("name, student, expected", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
+@pytest.mark.parametrize("name, student, expected, hint", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
 @pytest.mark.parametrize("seed", [None, 3])
-def test_each_usual_mistake_is_caught_with_a_hint(name, student, expected, seed):
+def test_each_usual_mistake_is_caught_with_its_hint(name, student, expected, hint, seed):
     message = run(name, student, seed)
     assert message.startswith("[FAIL] ") and " — hint: " in message, message
     assert expected in message, message
+    assert messages.template_regex(texts.HINTS[hint]).fullmatch(message.partition(" — hint: ")[2]), (hint, message)
+
+
+def _hints_the_judges_give():
+    """Every hint key judges.py can give: the keys it names, and each exercise's recipe."""
+    import ast
+    import inspect
+
+    from labutils.exercises import EXERCISES, judges
+
+    named = {node.value for node in ast.walk(ast.parse(inspect.getsource(judges)))
+             if isinstance(node, ast.Constant) and node.value in texts.HINTS}
+    return named | {f"{name}.recipe" for name in EXERCISES}
+
+
+# Hints only the grader gives, with the test that triggers each in a grading run
+GRADER_HINTS = {"missing": "test_grading.py::test_patching_checks_rubric_or_reference_in_the_notebook_earns_nothing",
+                "timeout": "test_sandbox.py::test_a_hanging_cell_and_a_probe_that_runs_too_long_are_reported_as_such"}
+
+
+def test_every_hint_a_judge_gives_has_a_wrong_solution_that_triggers_it():
+    from student_variants import GRADER_MISTAKES
+
+    triggered = {m[3] for m in MISTAKES} | {m[4] for m in GRADER_MISTAKES} | set(GRADER_HINTS)
+    assert sorted(_hints_the_judges_give() - triggered) == []
 
 
 def test_failure_is_an_assertion_error_so_nbval_and_graders_see_it():
@@ -139,3 +164,64 @@ def test_each_message_is_shown_in_its_own_translation(kind, key, language):
         expected = f"{frame['fail']} {messages.translate_part('<name> is not implemented yet', 'whats', language)}"
         expected += f"{frame['hint']}{translated}"
     assert messages.localize(message, language) == expected
+
+
+# ---------------------------------------------------------------- other people's code: the notes, upstream, variants
+
+def _defined(source, name):
+    """`name` as a notebook defines it: the exercise's context, then the pasted source, run as __main__."""
+    from student_variants import CONTEXT
+
+    namespace = {"__name__": "__main__"}
+    exec(compile(CONTEXT + source, "<cell>", "exec"), namespace)
+    return namespace[name]
+
+
+@pytest.mark.parametrize("name", list(SOLUTIONS))
+def test_the_lab_notes_code_pasted_at_the_todos_passes(name):
+    from student_variants import notes_source
+
+    assert run(name, _defined(notes_source(name), name)) == "[PASS]"
+
+
+@pytest.mark.parametrize("name", [n for n in SOLUTIONS if n != "generate_text"])
+def test_the_upstream_solution_adapted_to_the_labs_signatures_passes(name):
+    from student_variants import UPSTREAM
+
+    assert run(name, _defined(UPSTREAM[name], name)) == "[PASS]"
+
+
+def test_upstream_generate_text_fails_only_from_a_longer_start_with_the_hint_for_it():
+    from student_variants import UPSTREAM
+
+    message = run("generate_text", _defined(UPSTREAM["generate_text"], "generate_text"))
+    assert message.startswith("[FAIL] generate_text works from a one-character start string, but from the start "
+                              "string"), message
+    assert "predictions[0, -1, :]" in message.partition(" — hint: ")[2], message
+
+
+def test_upstream_train_step_that_reads_globals_is_told_the_labs_signature():
+    from student_variants import UPSTREAM_UNADAPTED_TRAIN_STEP
+
+    message = run("train_step", _defined(UPSTREAM_UNADAPTED_TRAIN_STEP, "train_step"))
+    assert "raised TypeError" in message and "train_step(model, optimizer, x_batch, y_batch)" in message, message
+
+
+def _variant_id(variant):
+    return f"{variant[0]}-{variant[1]}"
+
+
+@pytest.mark.parametrize("name, _, source", __import__("student_variants").VARIANTS,
+                         ids=[_variant_id(v) for v in __import__("student_variants").VARIANTS])
+@pytest.mark.parametrize("seed", [None, 4])
+def test_common_correct_variants_pass(name, _, source, seed):
+    assert run(name, _defined(source, name), seed) == "[PASS]"
+
+
+def test_pytorchs_own_not_implemented_is_an_error_in_the_code_not_an_untouched_todo():
+    def compute_loss(labels, logits):  # arguments swapped: "not implemented for 'Long'"
+        return torch.nn.functional.cross_entropy(labels.reshape(-1), logits.reshape(-1, logits.size(-1)))
+
+    message = run("compute_loss", compute_loss)
+    assert message.startswith("[FAIL] compute_loss raised NotImplementedError while calling compute_loss"), message
+    assert "not implemented yet" not in message and "flatten logits" in message

@@ -278,8 +278,8 @@ def test_the_environment_variable_sets_the_language(monkeypatch):
         checks.set_language("xx")
 
 
-@pytest.mark.parametrize("name, student, expected", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
-def test_each_usual_mistake_gets_a_chinese_message(name, student, expected, chinese):
+@pytest.mark.parametrize("name, student, expected, hint", MISTAKES, ids=[m[1].__name__ for m in MISTAKES])
+def test_each_usual_mistake_gets_a_chinese_message(name, student, expected, hint, chinese):
     from test_checks import run
 
     message = run(name, student)
@@ -291,9 +291,12 @@ def test_each_usual_mistake_gets_a_chinese_message(name, student, expected, chin
 @pytest.mark.parametrize("result", [
     {"error": "missing", "meta": {}}, {"error": "missing", "meta": {"module": "labutils.text"}},
     {"error": "not_implemented"}, {"error": "reference"}, {"error": "reference", "how": "call", "message": "x"},
-    {"error": "tampered"}, {"error": "crashed", "stage": "calling it"}, {"error": "timeout", "stage": "calling it"},
+    {"error": "crashed", "stage": "calling it"}, {"error": "timeout", "stage": "calling it"},
     {"error": "exception", "type": "KeyError", "stage": "calling it", "message": "'a'"},
-    {"error": "exception", "type": "NameError", "stage": "calling it", "message": "x", "computed_in": 3},
+    {"error": "exception", "type": "TypeError", "stage": "calling it", "message": "x", "arguments": True},
+    {"error": "unrebuilt", "missing": "rng", "cell": 3, "why": "not_rerun"},
+    {"error": "unrebuilt", "missing": "rng", "cell": 3, "why": "failed", "type": "OSError", "message": "x"},
+    {"error": "unrebuilt", "missing": "rng", "cell": 3, "why": "slow", "seconds": 10},
 ], ids=lambda r: "-".join(str(v) for v in r.values())[:40])
 def test_what_the_judge_says_itself_is_in_chinese(result):
     from labutils.exercises.judges import judge

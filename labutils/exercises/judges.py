@@ -18,7 +18,8 @@ from labutils.training import train_step as reference_train_step
 
 
 class Verdict(NamedTuple):
-    """A judge's answer: status is pass, fail, not_implemented or missing."""
+    """A judge's answer: status is pass, partial (fails the check, earns the rubric's partial credit), fail,
+    not_implemented or missing."""
 
     status: str
     message: str
@@ -35,17 +36,35 @@ class _Fail(Exception):
         super().__init__(fail_message(what, hint, **slots))
 
 
+class _Partial(_Fail):
+    """A requirement of full marks failed, but the part that earns partial credit works (the rubric's PARTIAL)."""
+
+
 def _require(condition, what: str, hint: str, **slots) -> None:
     """Fail with the message of `what` and `hint` unless `condition` holds."""
     if not condition:
         raise _Fail(what, hint, **slots)
 
 
+# The exercises' signatures, as the lab's TODO cells write them (the hint when a call does not fit)
+SIGNATURES = {"vectorize_string": "vectorize_string(string)",
+              "get_batch": "get_batch(vectorized_songs, seq_length, batch_size)",
+              "LSTMModel": "LSTMModel(vocab_size, embedding_dim, hidden_size)",
+              "compute_loss": "compute_loss(labels, logits)",
+              "train_step": "train_step(model, optimizer, x_batch, y_batch)",
+              "generate_text": "generate_text(model, start_string, generation_length=1000)"}
+
+
+def _raised_hint(name: str, described: Dict) -> str:
+    """The hint for code that raised: the lab's signature when the call itself did not fit, else the recipe."""
+    return "signature" if described.get("arguments") else f"{name}.recipe"
+
+
 def _no_error(name: str, described: Dict) -> None:
     """Fail when the probe saw the student's code raise, saying what it raised and while doing what."""
     if described.get("kind") == "error":
-        raise _Fail("raised", f"{name}.recipe", name=name, error=described["type"], stage=described["while"],
-                    message=described["message"])
+        raise _Fail("raised", _raised_hint(name, described), name=name, error=described["type"],
+                    stage=described["while"], message=described["message"], signature=SIGNATURES[name])
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
@@ -310,19 +329,19 @@ def _judge_train_step(inputs: Dict, data: Dict) -> None:
             _require(matches, "train_step.second_step", "train_step.zero_grad")
 
 
-def _require_text_shapes(inputs: Dict, data: Dict) -> None:
-    """Both calls returned start_string followed by exactly generation_length characters."""
-    for key, first, count in (("counting", inputs["start"], inputs["length"]), ("sampling", "X", inputs["sample_length"])):
-        out = data[key]
-        _require(out["kind"] == "str", "generate_text.not_str", "generate_text.return_text", type=out["type"])
-        text = out["value"]
-        _require(text.startswith(first), "generate_text.start", "generate_text.return_text", start=repr(first))
-        _require(len(text) == len(first) + count, "generate_text.length", "generate_text.length", start=repr(first),
-                 count=count, got=len(text), expected=len(first) + count)
+def _require_text(out: Dict, start: str, count: int) -> None:
+    """generate_text(model, start, count) returned start followed by exactly `count` characters."""
+    _no_error("generate_text", out)
+    _require(out["kind"] == "str", "generate_text.not_str", "generate_text.return_text", type=out["type"])
+    text = out["value"]
+    _require(text.startswith(start), "generate_text.start", "generate_text.return_text", start=repr(start))
+    _require(len(text) == len(start) + count, "generate_text.length", "generate_text.length", start=repr(start),
+             count=count, got=len(text), expected=len(start) + count)
 
 
 def _require_sampling(inputs: Dict, data: Dict) -> None:
     """Text from the fixed-distribution model has each likely character about as often as the model says."""
+    _require_text(data["sampling"], "X", inputs["sample_length"])
     vocab = inputs["vocab"]
     likely = torch.topk(torch.tensor(inputs["logits"]), 3).indices.tolist()  # characters with 60%, 30%, 10%
     sampled = data["sampling"]["value"][1:]
@@ -337,25 +356,52 @@ def _require_sampling(inputs: Dict, data: Dict) -> None:
              shares=", ".join(f"{s:.0%}" for s in shares))
 
 
+def _counting_failure(inputs: Dict, data: Dict, key: str, start: str) -> Optional[_Fail]:
+    """What is wrong with the counting model's text from `start` (data[key]), or None when it is the reference's."""
+    vocab, length = inputs["vocab"], inputs["length"]
+    try:
+        _require_text(data[key], start, length)
+        expected = reference_generate_text(CountingModel(len(vocab), inputs["step"]), start, length, vocab=vocab)
+        text, calls = data[key]["value"], data[key + "_calls"]
+        if text != expected:
+            _require(not any(call["fresh"] for call in calls[1:]), "generate_text.state_dropped",
+                     "generate_text.keep_state")
+            _require(all(call["seq"] == 1 for call in calls[1:]), "generate_text.fed_many", "generate_text.feed_one",
+                     count=max((call["seq"] for call in calls[1:]), default=1))
+            bad = next(i for i, (a, b) in enumerate(zip(text, expected)) if a != b)
+            raise _Fail("generate_text.diverges", "generate_text.follow", position=bad)
+    except _Fail as failure:
+        return failure
+    return None
+
+
 def _judge_generate_text(inputs: Dict, data: Dict) -> None:
-    """The right length, sampling at the model's probabilities, and the counting model's text exactly."""
-    _require_text_shapes(inputs, data)
+    """Sampling at the model's probabilities, and the counting model's text exactly, from any start string.
+
+    Right from a one-character start string (as the lab generates from "X") but not from a longer one: partial."""
     _require_sampling(inputs, data)
-    vocab, start, length = inputs["vocab"], inputs["start"], inputs["length"]
-    expected = reference_generate_text(CountingModel(len(vocab), inputs["step"]), start, length, vocab=vocab)
-    text, calls = data["counting"]["value"], data["counting_calls"]
-    if text != expected:
-        _require(not any(call["fresh"] for call in calls[1:]), "generate_text.state_dropped", "generate_text.keep_state")
-        _require(all(call["seq"] == 1 for call in calls[1:]), "generate_text.fed_many", "generate_text.feed_one",
-                 count=max((call["seq"] for call in calls[1:]), default=1))
-        bad = next(i for i, (a, b) in enumerate(zip(text, expected)) if a != b)
-        raise _Fail("generate_text.diverges", "generate_text.follow", position=bad)
+    start = inputs["start"]
+    failure = _counting_failure(inputs, data, "counting", start)
+    if failure is None:
+        return
+    if _counting_failure(inputs, data, "counting_one", start[0]) is not None:
+        raise failure
+    out = data["counting"]
+    if out.get("kind") == "error":
+        raise _Partial("generate_text.long_start_raised", "generate_text.last_position", start=repr(start),
+                       error=out["type"], message=out["message"])
+    raise _Partial("generate_text.long_start", "generate_text.last_position", start=repr(start))
 
 
 JUDGES: Dict[str, Callable[[Dict, Dict], None]] = {
     "vectorize_string": _judge_vectorize_string, "get_batch": _judge_get_batch, "LSTMModel": _judge_lstm_model,
     "compute_loss": _judge_compute_loss, "train_step": _judge_train_step, "generate_text": _judge_generate_text,
 }
+
+
+# why the grader could not rebuild a global the student's code reads -> the keys of its message (texts.py)
+UNREBUILT = {"not_rerun": ("not_rerun", "set_plainly"), "failed": ("rerun_failed", "rerun_failed"),
+             "slow": ("rerun_slow", "rerun_slow")}
 
 
 def _judge_error(name: str, error: str, result: Dict) -> Verdict:
@@ -365,25 +411,31 @@ def _judge_error(name: str, error: str, result: Dict) -> Verdict:
         if module.startswith("labutils"):
             return Verdict("missing", fail_message("missing_reference", "missing", name=name, module=module))
         return Verdict("missing", fail_message("missing", "missing", name=name))
-    if error in ("not_implemented", "reference", "tampered"):
+    if error in ("not_implemented", "reference"):
         what = "reference_call" if error == "reference" and result.get("how") == "call" else error
         return Verdict("not_implemented", fail_message(what, "not_implemented", name=name, calls=result.get("message")))
     if error == "crashed":
         return Verdict("fail", fail_message("crashed", f"{name}.recipe", name=name, stage=result.get("stage", "starting")))
     if error == "timeout":
         return Verdict("fail", fail_message("timeout", "timeout", name=name, stage=result.get("stage")))
-    hint = f"{name}.recipe" if result.get("computed_in") is None else "computed_in"
-    return Verdict("fail", fail_message("raised", hint, name=name, error=result["type"], stage=result["stage"],
-                                  message=result["message"], cell=(result.get("computed_in") or 0) + 1))
+    if error == "unrebuilt":
+        what, hint = UNREBUILT[result["why"]]
+        return Verdict("fail", fail_message(what, hint, name=name, missing=result["missing"], cell=result["cell"] + 1,
+                                            error=result.get("type", ""), message=result.get("message", ""),
+                                            seconds=result.get("seconds", 0)))
+    return Verdict("fail", fail_message("raised", _raised_hint(name, result), name=name, error=result["type"],
+                                        stage=result["stage"], message=result["message"], signature=SIGNATURES[name]))
 
 
 def judge(name: str, inputs: Dict, result: Dict) -> Verdict:
     """Compare a probe's result for exercise `name` with the reference: a Verdict with a [PASS]/[FAIL] message."""
     error = result.get("error")
-    if error in ("missing", "not_implemented", "reference", "tampered", "crashed", "timeout", "exception"):
+    if error in ("missing", "not_implemented", "reference", "crashed", "timeout", "exception", "unrebuilt"):
         return _judge_error(name, error, result)
     try:
         JUDGES[name](inputs, result["data"])
+    except _Partial as failure:
+        return Verdict("partial", str(failure))
     except _Fail as failure:
         return Verdict("fail", str(failure))
     except (KeyError, IndexError, TypeError, ValueError, AttributeError, RuntimeError) as error:

@@ -26,10 +26,14 @@ WHATS = {
     "not_implemented": "{name} is not implemented yet",
     "reference": "{name} uses labutils' reference instead of your own code",
     "reference_call": "{name} calls labutils' reference ({calls}) while it runs instead of your own code",
-    "tampered": "{name} switched off the grader's watch on labutils' reference while it ran",
     "crashed": "testing {name} stopped the Python process that tested it (while {stage})",
     "timeout": "{name} did not finish in time while {stage}",
     "raised": "{name} raised {error} while {stage}: {message}",
+    "not_rerun": "{name} reads {missing}, which cell {cell} sets in a loop, a block or another statement the grader "
+                 "does not re-run",
+    "rerun_failed": "{name} reads {missing}; re-running the line of cell {cell} that sets it raised {error}: {message}",
+    "rerun_slow": "{name} reads {missing}; re-running the line of cell {cell} that sets it took more than the "
+                  "grader's {seconds} s",
     "unexpected": "{name} returned something unexpected ({error})",
     # what the grader says
     "not_found": "{name} was not found in any notebook",
@@ -116,15 +120,24 @@ WHATS = {
                               "carried state",
     "generate_text.diverges": "the generated text does not follow the model's predictions (first difference at "
                               "character {position})",
+    "generate_text.long_start": "generate_text works from a one-character start string, but from the start string "
+                                "{start} its text does not follow the model's predictions",
+    "generate_text.long_start_raised": "generate_text works from a one-character start string, but from the start "
+                                       "string {start} it raised {error}: {message}",
 }
 
 HINTS = {
     # of any exercise
     "missing": "write it in the TODO cell and run that cell",
     "not_implemented": "fill in the TODO cell above, run it, then run the check again",
-    "computed_in": "{name} uses a name set by top-level code in cell {cell}, which the grader does not re-run: "
-                   "compute it inside the function or pass it as an argument",
+    "set_plainly": "set {missing} with a plain assignment at the top level of a cell (name = value), compute it "
+                   "inside the function, or pass it as an argument",
+    "rerun_failed": "set {missing} with a line that runs on its own after the imports it needs, or compute it "
+                    "inside the function",
+    "rerun_slow": "the grader re-runs only quick lines: compute {missing} inside the function, or from something "
+                  "quicker than training or loading a model",
     "timeout": "look for an endless loop",
+    "signature": "keep the lab's signature, {signature}: what it works on comes in as arguments",
     "not_found": "define it in its TODO cell and save the notebook",
     "unusable": "do not change the grader's objects from the notebook",
     # vectorize_string
@@ -187,8 +200,8 @@ HINTS = {
     "compute_loss.flattened": "F.cross_entropy on the flattened logits and labels",
     # train_step
     "train_step.recipe": "optimizer.zero_grad(); logits = model(x_batch); loss = compute_loss(y_batch, logits); "
-                         "loss.backward(); optimizer.step(); return loss",
-    "train_step.return_loss": "return loss (or loss.item())",
+                         "loss.backward(); optimizer.step(); return loss.item()",
+    "train_step.return_loss": "return loss.item(), the loss as a number (the loss tensor itself is accepted too)",
     "train_step.labels": "the labels are y_batch (the next characters), not x_batch: "
                          "compute_loss(y_batch, model(x_batch))",
     "train_step.loss_before": "return the loss computed before optimizer.step() (yours is the loss after the update)",
@@ -209,6 +222,9 @@ HINTS = {
                                 "predictions, state = model(input_idx, state, return_state=True)",
     "generate_text.feed_one": "feed only the character just sampled: input_idx = predicted_idx.unsqueeze(0), "
                               "shape (1, 1)",
+    "generate_text.last_position": "prime the model with the whole start_string, then sample only from the last "
+                                   "position's logits, predictions[0, -1, :] (shape (vocab_size,)), and feed back "
+                                   "that one character",
     "generate_text.follow": "prime with the whole start_string, sample from predictions[0, -1, :] and feed the "
                             "sampled character back in",
 }

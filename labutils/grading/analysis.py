@@ -59,6 +59,12 @@ def read_notebook(data: bytes):
     return nb, ""
 
 
+def code_cells(nb, skip: List[int]) -> List[Dict]:
+    """[{"index", "source"}] of the notebook's code cells (for the probe process), but `skip`."""
+    return [{"index": i, "source": str(c.source)} for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and i not in skip]
+
+
 def suspicious_names(nb) -> List[str]:
     """Names in the notebook's code that reach into the grader's process (for the instructor to review).
 
@@ -71,10 +77,41 @@ def suspicious_names(nb) -> List[str]:
     return [name for name in SUSPICIOUS if name in text]
 
 
+def exercise_bindings(nb) -> Tuple[List[str], Dict[str, str]]:
+    """(the exercises the notebook's own code binds, {exercise: labutils module} of those it only imports).
+
+    A cell that is not Python even without its magics, or a star import, counts as binding every exercise."""
+    import ast
+
+    from labutils.exercises import EXERCISES
+    from labutils.grading.probe_process import bound_names, stored_names
+    from labutils.grading.similarity import cell_trees
+
+    defined, imported = set(), {}
+    for tree in cell_trees(nb):
+        if tree is None:
+            return list(EXERCISES), {}
+        for node in tree.body:
+            names = bound_names(node)
+            names = stored_names(node) if names is None else names
+            if "*" in names:
+                return list(EXERCISES), {}
+            from_labutils = isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "labutils"
+            for name in set(names) & set(EXERCISES):
+                if from_labutils:
+                    imported[name] = node.module
+                else:
+                    defined.add(name)
+    return [e for e in EXERCISES if e in defined], {e: m for e, m in imported.items() if e not in defined}
+
+
 def what_the_text_says(nb) -> Dict:
-    """{"language", "digests", "suspicious"}: the feedback's language, exercise digests, names to review."""
+    """{"language", "digests", "suspicious", "defines", "imports"}: the feedback's language, exercise digests,
+    names to review, the exercises the notebook binds itself and those it only imports from labutils."""
     from labutils.grading.similarity import exercise_digests
     from labutils.messages import notebook_language
 
-    return {"language": notebook_language(nb), "digests": exercise_digests(nb), "suspicious": suspicious_names(nb)}
+    defines, imports = exercise_bindings(nb)
+    return {"language": notebook_language(nb), "digests": exercise_digests(nb), "suspicious": suspicious_names(nb),
+            "defines": defines, "imports": imports}
 

@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from labutils.grading import sandbox
 from labutils.grading.intake import MAX_NOTEBOOK_BYTES, find_submissions
 from labutils.grading.pool import run_tasks
+from labutils.grading.progress import Progress, say, summary
 from labutils.grading.report import check_out_folder, printable, write_reports
 from labutils.grading.sandbox import Limits, human_bytes, parse_bytes
 from labutils.grading.similarity import flag_grades
@@ -42,6 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="processes and threads of one kernel's user, as root (default %(default)s)")
     parser.add_argument("--max-notebook-size", default=f"{MAX_NOTEBOOK_BYTES // 1024 ** 2}M",
                         help="largest notebook file read; a larger one is a status row (default %(default)s)")
+    parser.add_argument("--run-all", action="store_true",
+                        help="also run the cells of notebooks whose own code defines no exercise (only their errors "
+                             "and timeouts are reported: they change no grade)")
+    parser.add_argument("--quiet", action="store_true", help="no line on stderr for each notebook graded")
     return parser
 
 
@@ -57,8 +62,10 @@ def isolation_lines(limits: Limits) -> List[str]:
     return lines
 
 
-def grade_all(submissions: Sequence[Tuple[str, List[Path]]], settings: tuple, jobs: int) -> List[Dict]:
-    """Every student's grade: their notebooks graded in `jobs` pool processes; each student printed when done."""
+def grade_all(submissions: Sequence[Tuple[str, List[Path]]], settings: tuple, jobs: int,
+              progress: Optional[Progress] = None) -> List[Dict]:
+    """Every student's grade: their notebooks graded in `jobs` pool processes; each student printed when done,
+    each notebook told to `progress`."""
     owners = [(student, path) for student, (_, notebooks) in enumerate(submissions) for path in notebooks]
     reports: List[Dict] = [{} for _ in owners]
     left = [len(notebooks) for _, notebooks in submissions]
@@ -69,6 +76,8 @@ def grade_all(submissions: Sequence[Tuple[str, List[Path]]], settings: tuple, jo
         if outcome[0] == "error":  # a grader bug: its traceback for the instructor
             print("\n".join(printable(line) for line in str(outcome[1]).splitlines()), file=sys.stderr)
         reports[index] = outcome_report(path, outcome)
+        if progress:
+            progress.notebook_done(submissions[student][0], path.name, reports[index])
         left[student] -= 1
         if left[student] == 0:
             name, notebooks = submissions[student]
@@ -110,8 +119,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     jobs = max(1, min(args.jobs, notebooks))
     threads = max(1, (os.cpu_count() or 1) // jobs)
     print(f"Grading {len(submissions)} submission(s) ({notebooks} notebook(s)) with {jobs} job(s), seed {seed}.")
-    print("\n".join(isolation_lines(limits)))
-    grades = grade_all(submissions, (seed, args.cell_timeout, args.timeout, threads, limits, max_notebook_bytes), jobs)
+    print("\n".join(isolation_lines(limits)), flush=True)
+    progress = Progress(notebooks, args.quiet)
+    grades = grade_all(submissions, (seed, args.cell_timeout, args.timeout, threads, limits, max_notebook_bytes,
+                                     args.run_all), jobs, progress)
     flag_grades(grades)
     out = Path(args.out)
     try:
@@ -120,4 +131,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {printable(str(error))}", file=sys.stderr)
         return 2
     print(f"Wrote {out / 'grades.csv'}, {out / 'grades.json'} and {len(grades)} file(s) in {out / 'feedback'}.")
+    for line in summary(grades, notebooks, progress.seconds()):
+        say(line, sys.stdout)
     return 1 if any(g.get("not_graded") for g in grades) else 0

@@ -158,9 +158,3 @@ async def execute(nb, folder: Path, skip: List[int], cell_timeout: float, deadli
             context.destroy(linger=0)
     record["output_truncated"] = bool(getattr(client, "output_truncated", False))
     return record
-
-
-def code_cells(nb, skip: List[int]) -> List[Dict]:
-    """[{"index", "source"}] of the notebook's code cells (for the probe process), but `skip`."""
-    return [{"index": i, "source": str(c.source)} for i, c in enumerate(nb.cells)
-            if c.cell_type == "code" and i not in skip]

@@ -110,12 +110,14 @@ def _read_frames(data: bytes, key: bytes) -> Dict:
 
 
 def run_kernel_phase(notebook: bytes, cell_timeout: float, seconds: float, limits: Limits, threads: Optional[int],
-                     cgroup=None) -> Tuple[Optional[Dict], str]:
-    """The worker's record of running the notebook's cells for `seconds`, or None and why there is none."""
+                     cgroup=None, run_all: bool = False) -> Tuple[Optional[Dict], str]:
+    """The worker's record of running the notebook's cells for `seconds`, or None and why there is none.
+
+    A notebook whose own code binds no exercise is only read, not run, unless `run_all`."""
     uid = fresh_uid() if detect().root else -1
     with phase_folder() as tmp:
         request = {"cell_timeout": cell_timeout, "deadline": time.time() + seconds, "tmp": tmp, "limits": asdict(limits),
-                   "threads": threads, "uid": uid}
+                   "threads": threads, "uid": uid, "run_all": run_all}
         finished = run_sandboxed(python_argv(WORKER_CODE, labutils_parent()),
                                  _frame(json.dumps(request).encode(), notebook), seconds + KERNEL_GRACE,
                                  sandbox_env(f"{tmp}/grader", threads), KERNEL_PHASE, limits,
@@ -141,6 +143,7 @@ def run_probe_phase(cells: List[Dict], inputs: bytes, seconds_each: float, budge
     """A fresh process re-runs the definitions in `cells` and probes them; (how it went, its results)."""
     key = secrets.token_bytes(32)
     settings = {"seconds_each": seconds_each, "hidden_mark": HIDDEN_MARK,
+                "rebuild_seconds": min(2 * seconds_each, budget / 3),  # what the exercises read, rebuilt in time
                 "modules": sorted({module for module, _ in REFERENCES.values()})}
     payload = _frame(PROBES_FILE.read_bytes(), PROBE_PROCESS_FILE.read_bytes(), json.dumps(cells).encode(), inputs,
                      key, json.dumps(settings).encode())
@@ -181,15 +184,23 @@ def _torch_bytes(value) -> bytes:
     return buffer.getvalue()
 
 
+def _imported_only(record: Dict) -> Dict:
+    """The probe's results for a notebook whose own code binds no exercise: those it imports from labutils are
+    labutils' (missing, from that module), as the probe process would find them; no probe phase is needed."""
+    return {"exercises": {name: {"error": "missing", "meta": {"module": module}}
+                          for name, module in record.get("imports", {}).items()}}
+
+
 def run_notebook(notebook: bytes, inputs: Dict, cell_timeout: float, timeout: float, threads: Optional[int],
-                 limits: Limits) -> Tuple[Optional[Dict], str]:
+                 limits: Limits, run_all: bool = False) -> Tuple[Optional[Dict], str]:
     """Both phases of one notebook within `timeout`; the record the grader judges, or None and why there is none."""
     start = time.monotonic()
     seconds_each = max(5.0, min(20.0, cell_timeout / 2))  # per exercise probed
     probe_budget = min(6 * seconds_each + 15, max(20.0, timeout / 2))
     cgroup = _notebook_cgroup(limits)
     try:
-        record, reason = run_kernel_phase(notebook, cell_timeout, timeout - probe_budget, limits, threads, cgroup)
+        record, reason = run_kernel_phase(notebook, cell_timeout, timeout - probe_budget, limits, threads, cgroup,
+                                          run_all)
         kernel_events = cgroup.events() if cgroup else {}
         if record is None:
             if kernel_events.get("oom_kill"):
@@ -199,6 +210,9 @@ def run_notebook(notebook: bytes, inputs: Dict, cell_timeout: float, timeout: fl
         remaining = start + timeout - time.monotonic()
         budget = max(5.0, min(probe_budget, remaining)) if remaining > 2 else 0
         if "unreadable" in record:
+            return record, ""
+        if not record.get("defines"):
+            record["probe"], record["results"] = {"status": "done", "final": True, "needed": False}, _imported_only(record)
             return record, ""
         if budget <= 0:
             record["probe"] = {"budget": 0, "status": "no time left"}

@@ -1,60 +1,87 @@
-"""The grader's probe process: re-run a notebook's definitions in a fresh namespace, probe each exercise.
+"""The grader's probe process: rebuild what a notebook's exercises need in a fresh namespace, probe each exercise.
 
 LOADED AS TEXT, like labutils/exercises/probes.py: the probe phase (phases.py) starts a fresh process
 in a sandbox of its own whose bootstrap reads both files from its stdin into private modules (never in
 sys.modules) before any student code runs, binds the result channel and calls `main`. Standard library
 only at module level; torch and the probes come in as `probes`. The labutils this process can import
 is the student view (view.py): the exercises' references are stubs, and a probe that ran into one
-counts as calling the reference. The grader's worker imports `parse_cell` and `definitions` as a module.
+counts as calling the reference.
+
+What it re-runs (`plan`): each top-level import, def, class and assignment to plain names (of
+any value: `cross_entropy = nn.CrossEntropyLoss()`, `rng = np.random.default_rng(0)`, `char2idx = {...}`)
+that binds a name the exercises' code reads, directly or through other such statements (less the names a
+probe sets itself, probes.PROVIDED): each under the per-exercise time limit, all within the rebuild's own
+time (`rebuild`). Never an assignment to an attribute or an item (`torch.save = ...`, `RUBRIC["x"] = ...`),
+an expression, a loop or another block, nor a line no exercise needs (`history = train(...)`). A probe
+that fails on a global the process could not rebuild says which, in which cell and why ("unrebuilt").
+The grader's worker imports `parse_cell` and `bound_names` as a module.
 """
 import ast
+import collections
 import re
+import symtable
+import time
 
-ALLOWED_CALLS = {"torch.device", "lab_vocab", "dict", "list", "tuple", "set", "int", "float", "str", "range", "len",
-                 "np.array", "np.arange", "frozenset"}
 # A line IPython reads as a magic or a shell command: `%time ...`, `!ls`, `files = !ls`, `x = %env HOME`
 MAGIC_LINE = re.compile(r"^(\s*)(?:[%!]|[\w.,*\s]+=\s*[%!])")
-
-
-def _call_name(node):
-    """The dotted name a call calls (`torch.device`), or None when it is not a plain name."""
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
-def _cheap(value):
-    """True for assigned values the probe process may recompute: no calls but a few harmless ones."""
-    return all(not isinstance(n, ast.Call) or _call_name(n.func) in ALLOWED_CALLS for n in ast.walk(value)) and not any(
-        isinstance(n, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr,
-                       ast.Await, ast.Yield, ast.YieldFrom)) for n in ast.walk(value))
+# One top-level statement of the notebook: its cell, its syntax tree, the names it binds (None: never re-run)
+# and the global names it reads (when it runs, or when what it defines is called)
+Statement = collections.namedtuple("Statement", "cell node binds reads")
 
 
 def _names_only(target):
-    """True when an assignment target is a name or a tuple/list of names."""
+    """True when an assignment target is a name, or a tuple/list of names (starred ones too)."""
+    if isinstance(target, ast.Starred):
+        target = target.value
     if isinstance(target, ast.Name):
         return True
     return isinstance(target, (ast.Tuple, ast.List)) and all(_names_only(t) for t in target.elts)
 
 
-def definitions(source):
-    """The statements of a cell the probe process re-runs: imports, def, class and cheap assignments to names."""
-    tree = source if isinstance(source, ast.Module) else ast.parse(source)
-    keep = []
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            keep.append(node)
-        elif isinstance(node, ast.Assign) and all(_names_only(t) for t in node.targets) and _cheap(node.value):
-            keep.append(node)
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None \
-                and _cheap(node.value):
-            keep.append(node)
-    return ast.Module(body=keep, type_ignores=[])
+def bound_names(node):
+    """The names a top-level statement binds when the probe process may re-run it ("*" for a star import);
+    None for one it never re-runs: an expression, a loop or other block, an assignment to an attribute or item."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return ["*" if alias.name == "*" else alias.asname or alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+        targets = [node.target]
+    else:
+        return None
+    if not all(_names_only(t) for t in targets):
+        return None
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def read_names(node):
+    """The global names a statement reads when it runs, or when a function or class it defines is used."""
+    try:
+        table = symtable.symtable(ast.unparse(node), "<statement>", "exec")
+    except (SyntaxError, ValueError, RecursionError):
+        return frozenset()
+    names = {symbol.get_name() for symbol in table.get_symbols() if symbol.is_referenced()}
+    scopes = list(table.get_children())
+    while scopes:
+        scope = scopes.pop()
+        names.update(s.get_name() for s in scope.get_symbols() if s.is_global() and s.is_referenced())
+        scopes.extend(scope.get_children())
+    return frozenset(names)
+
+
+def stored_names(node):
+    """Every name a statement the probe process does not re-run may set (for the message when one is missing)."""
+    names = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            names.add(n.id)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(n.name)
+        elif isinstance(n, ast.alias):
+            names.add(n.asname or n.name.split(".")[0])
+    return names
 
 
 def strip_magics(source):
@@ -82,32 +109,73 @@ def parse_cell(source):
         return ast.parse(strip_magics(source))
 
 
-def _note_skipped_names(full, kept, cell_index, skipped_names):
-    """Record the names set by top-level code of a cell that the probe process does not re-run."""
-    kept_ids = {id(n) for n in kept.body}
-    for node in full.body:
-        if id(node) not in kept_ids and isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With)):
-            for n in ast.walk(node):
-                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
-                    skipped_names.setdefault(n.id, cell_index)
-
-
-def rerun_definitions(probes, cell, namespace, seconds_each, results):
-    """Run one cell's definitions in `namespace`, each statement under the time limit; note what failed."""
-    try:
-        full = parse_cell(cell["source"])
-        tree = definitions(full)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-        results["definition_errors"].append({"cell": cell["index"], "error": type(error).__name__})
-        return
-    for node in tree.body:
+def read_cells(cells, results):
+    """The notebook's top-level statements in order; names set only where the process never re-runs them are
+    noted in results["unrebuilt"] (why: "not_rerun"), cells that do not parse in results["definition_errors"]."""
+    statements = []
+    for cell in cells:
         try:
-            with probes.time_limit(seconds_each):
-                exec(compile(ast.Module(body=[node], type_ignores=[]), f"<cell {cell['index'] + 1}>", "exec"),
-                     namespace)
-        except (Exception, SystemExit, probes.ProbeTimeout) as error:  # the kernel run reports these already
+            tree = parse_cell(cell["source"])
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             results["definition_errors"].append({"cell": cell["index"], "error": type(error).__name__})
-    _note_skipped_names(full, tree, cell["index"], results["skipped_names"])
+            continue
+        for node in tree.body:
+            binds = bound_names(node)
+            if binds is None:
+                for name in stored_names(node):
+                    results["unrebuilt"].setdefault(name, {"cell": cell["index"], "why": "not_rerun"})
+            statements.append(Statement(cell["index"], node, binds, read_names(node) if binds else frozenset()))
+    return statements
+
+
+def plan(statements, exercises, provided):
+    """The statements to re-run, in notebook order: each import, def, class or assignment binding a name that an
+    exercise's code needs, directly or through another such statement (the names its probe sets left out), and
+    star imports (what they bind is unknown)."""
+    binders = {}
+    for statement in statements:
+        for name in statement.binds or ():
+            binders.setdefault(name, []).append(statement)
+    chosen = set()
+    for exercise in exercises:
+        seen, wanted = set(), [exercise]
+        while wanted:
+            name = wanted.pop()
+            if name in seen or name in provided.get(exercise, ()):
+                continue
+            seen.add(name)
+            for statement in binders.get(name, ()):
+                chosen.add(id(statement))
+                wanted.extend(statement.reads)
+    return [s for s in statements if s.binds is not None and (id(s) in chosen or "*" in s.binds)]
+
+
+def _unrebuilt(results, statement, why, **details):
+    """Note that the names `statement` binds could not be rebuilt, and why."""
+    for name in statement.binds:
+        results["unrebuilt"][name] = {"cell": statement.cell, "why": why, **details}
+
+
+def rebuild(probes, statements, namespace, settings, results):
+    """Run `statements` in `namespace`, each under the per-exercise time limit, all before the rebuild's deadline;
+    note each one that failed or ran out of time (results["unrebuilt"], results["definition_errors"])."""
+    seconds_each = float(settings["seconds_each"])
+    deadline = time.monotonic() + float(settings["rebuild_seconds"])
+    for statement in statements:
+        limit = min(seconds_each, deadline - time.monotonic())
+        if limit < 0.1:
+            _unrebuilt(results, statement, "slow", seconds=round(float(settings["rebuild_seconds"]), 1))
+            continue
+        try:
+            with probes.time_limit(limit):
+                exec(compile(ast.Module(body=[statement.node], type_ignores=[]), f"<cell {statement.cell + 1}>",
+                             "exec"), namespace)
+        except probes.ProbeTimeout:
+            _unrebuilt(results, statement, "slow", seconds=round(limit, 1))
+            results["definition_errors"].append({"cell": statement.cell, "error": "timeout"})
+        except (Exception, SystemExit) as error:  # the kernel run reports these already
+            _unrebuilt(results, statement, "failed", type=type(error).__name__, message=str(error)[:300])
+            results["definition_errors"].append({"cell": statement.cell, "error": type(error).__name__})
 
 
 def _missing(name, namespace):
@@ -120,32 +188,54 @@ def _missing(name, namespace):
     return None
 
 
+def _records(value):
+    """Every dict in a probe's result: the result itself and each one in the data it gathered."""
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            yield item
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+
+
 def _hidden_reference(result, hidden_mark):
-    """A probe result that ran into a stub of the student view counts as calling labutils' reference."""
-    message = str(result.get("message", ""))
-    if result.get("error") not in ("not_implemented", "exception") or hidden_mark not in message:
-        return result
-    called = message.split("labutils' reference ", 1)[-1].split(" ", 1)[0]
-    return {"meta": result.get("meta", {}), "error": "reference", "how": "call", "where": [called], "message": called}
+    """A probe result that ran into a stub of the student view (the probe's own error, or one it recorded while
+    gathering data) counts as calling labutils' reference."""
+    for record in _records(result):
+        message = str(record.get("message", ""))
+        if hidden_mark in message and (record.get("error") in ("not_implemented", "exception")
+                                       or record.get("kind") == "error"):
+            called = message.split("labutils' reference ", 1)[-1].split(" ", 1)[0]
+            return {"meta": result.get("meta", {}), "error": "reference", "how": "call", "where": [called],
+                    "message": called}
+    return result
 
 
-def probe_definition(probes, name, obj, inputs, seconds_each, skipped_names, hidden_mark):
-    """Probe the notebook's `obj` for exercise `name` under the time limit; say which cell set a name it lacked."""
+def _name_errors(result):
+    """The names of the NameErrors a probe's result records (its own error, or one in the data it gathered)."""
+    return [str(r.get("message", "")).partition("'")[2].partition("'")[0] for r in _records(result)
+            if r.get("type") == "NameError"]
+
+
+def probe_definition(probes, name, obj, inputs, seconds_each, unrebuilt, hidden_mark):
+    """Probe the notebook's `obj` for exercise `name` under the time limit; a NameError for a global the
+    process could not rebuild becomes an "unrebuilt" result that says which global, where and why."""
     with probes.time_limit(seconds_each):
         result = probes.run_probe(name, obj, inputs)
     result = _hidden_reference(result, hidden_mark)
-    if result.get("error") == "exception" and result.get("type") == "NameError":
-        missing = str(result.get("message", "")).split("'")
-        if len(missing) >= 2 and missing[1] in skipped_names:
-            result["computed_in"] = skipped_names[missing[1]]
+    for missing in _name_errors(result):
+        if missing in unrebuilt:
+            return {"meta": result.get("meta", {}), "error": "unrebuilt", "missing": missing, **unrebuilt[missing]}
     return result
 
 
 def main(probes, cells, inputs, settings, send):
-    """The probe process: re-run the notebook's definitions in a fresh namespace, probe each exercise, send().
+    """The probe process: rebuild what the exercises need in a fresh namespace, probe each exercise, send().
 
-    `probes` is labutils/exercises/probes.py loaded as a module; settings: seconds_each, hidden_mark and
-    the reference modules, imported first (their stubs, as a notebook would have them in sys.modules)."""
+    `probes` is labutils/exercises/probes.py loaded as a module; settings: seconds_each, rebuild_seconds,
+    hidden_mark and the reference modules, imported first (their stubs, as a notebook would have them)."""
     import builtins
     import importlib
 
@@ -153,9 +243,9 @@ def main(probes, cells, inputs, settings, send):
     for module in settings["modules"]:
         importlib.import_module(module)
     namespace = {"__name__": "__main__", "__builtins__": builtins}
-    results = {"exercises": {}, "definition_errors": [], "skipped_names": {}}
-    for cell in cells:
-        rerun_definitions(probes, cell, namespace, seconds_each, results)
+    results = {"exercises": {}, "definition_errors": [], "unrebuilt": {}}
+    statements = read_cells(cells, results)
+    rebuild(probes, plan(statements, list(inputs), probes.PROVIDED), namespace, settings, results)
     send(results, False)
     for name, exercise_inputs in inputs.items():
         results["exercises"][name] = _missing(name, namespace)
@@ -163,7 +253,8 @@ def main(probes, cells, inputs, settings, send):
             continue
         results["exercises"][name] = {"error": "crashed", "stage": "starting"}  # stays if the process dies
         send(results, False)
+        probes.warm_up(name)
         results["exercises"][name] = probe_definition(probes, name, namespace[name], exercise_inputs, seconds_each,
-                                                      results["skipped_names"], hidden_mark)
+                                                      results["unrebuilt"], hidden_mark)
         send(results, False)
     send(results, True)

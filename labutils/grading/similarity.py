@@ -50,21 +50,26 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def exercise_digests(nb) -> Dict[str, str]:
-    """{exercise: digest of its normalised code} for the exercises the notebook defines at top level.
+def cell_trees(nb):
+    """The parsed tree of each code cell, or None for one that is not Python even without its magics.
 
     Cells are read as the probe process reads them (magic lines stripped in linear time)."""
     from labutils.grading.probe_process import parse_cell
 
-    found: Dict[str, str] = {}
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         try:
-            tree = parse_cell(str(cell.source))
+            yield parse_cell(str(cell.source))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        for node in tree.body:
+            yield None
+
+
+def exercise_digests(nb) -> Dict[str, str]:
+    """{exercise: digest of its normalised code} for the exercises the notebook defines at top level."""
+    found: Dict[str, str] = {}
+    for tree in cell_trees(nb):
+        for node in tree.body if tree is not None else ():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name in EXERCISES:
                 try:
                     found[node.name] = digest(normalise(node, node.name))

@@ -15,7 +15,10 @@ from labutils.grading.intake import MAX_NOTEBOOK_BYTES, notebook_bytes
 # Points per exercise: the one rubric.
 RUBRIC: Dict[str, int] = {"vectorize_string": 1, "get_batch": 2, "LSTMModel": 3, "compute_loss": 1,
                           "train_step": 2, "generate_text": 3}
-RANK = {"pass": 3, "fail": 2, "not_implemented": 1, "missing": 0}
+# Points of a "partial" verdict: a generate_text that samples right and carries the state from a one-character
+# start string (the lab generates from "X") but not from a longer one.
+PARTIAL: Dict[str, int] = {"generate_text": 2}
+RANK = {"pass": 4, "partial": 3, "fail": 2, "not_implemented": 1, "missing": 0}
 
 
 LIMIT_ERRORS = {"memory": ("MemoryError", "can't allocate memory", "Cannot allocate memory", "bad_alloc"),
@@ -99,8 +102,11 @@ def _verdicts(results: Dict, inputs: Dict, probe_timed_out: bool) -> Dict[str, D
 
 
 def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, threads: Optional[int],
-                   limits=None, max_notebook_bytes: int = MAX_NOTEBOOK_BYTES) -> Dict:
-    """Run one notebook in the sandbox and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}."""
+                   limits=None, max_notebook_bytes: int = MAX_NOTEBOOK_BYTES, run_all: bool = False) -> Dict:
+    """Run one notebook in the sandbox and judge each exercise it defines: {"notebook", "problems", "errors", "exercises"}.
+
+    A notebook whose own code defines no exercise is read (language, flags) but its cells are not run, unless
+    `run_all`: its errors and timeouts would change no grade."""
     from labutils.exercises.inputs import make_inputs
     from labutils.grading.phases import run_notebook
     from labutils.grading.sandbox import Limits
@@ -111,14 +117,16 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
     notebook, problem = notebook_bytes(path, max_notebook_bytes)  # the first gate; the worker parses it
     rng = np.random.default_rng([seed, zlib.crc32(str(path).encode())])
     inputs = {name: make_inputs(name, rng) for name in RUBRIC}
-    record, reason = run_notebook(notebook, inputs, cell_timeout, timeout, threads, limits) if notebook is not None \
-        else (None, problem)
+    record, reason = run_notebook(notebook, inputs, cell_timeout, timeout, threads, limits, run_all) \
+        if notebook is not None else (None, problem)
     report["seconds"] = round(time.monotonic() - started, 1)
     report["worker_peak_bytes"] = (record or {}).get("worker_peak_bytes")  # what the grader's worker held at most
     if record is None or "unreadable" in record:
         report["problems"].append(reason or record["unreadable"])
         return report
     report["language"] = record.get("language", "en")  # feedback in the notebook's language (labutils.messages)
+    if record.get("not_run"):
+        report["not_run"] = "its own code defines no exercise (--run-all runs it)"
     report["sources"], report["suspicious"] = record.get("digests", {}), record.get("suspicious", [])
     report["errors"] = [{**e, "cell": e["cell"] + 1} for e in record.get("errors", [])[:20]]
     report["problems"] += _kernel_problems(record, limits, timeout)
@@ -155,7 +163,7 @@ def student_grade(name: str, notebooks: Sequence[Path], reports: Sequence[Dict])
                 best = {**got, "notebook": report["notebook"], "code": report.get("sources", {}).get(exercise)}
         if best["notebook"] is None and any(r.get("not_graded") for r in reports):
             best["message"] = fail_message("not_graded")
-        best["points"] = points if best["status"] == "pass" else 0
+        best["points"] = {"pass": points, "partial": PARTIAL.get(exercise, 0)}.get(best["status"], 0)
         best["max"] = points
         exercises[exercise] = best
     problems = [f"{r['notebook']}: {p}" for r in reports for p in r["problems"]]
