@@ -301,10 +301,7 @@ def _loss_of(model, x: torch.Tensor, labels: torch.Tensor) -> float:
 
 
 def _nearest_slip(loss: float, slips) -> str:
-    """The hint of the slip whose loss is nearest the student's, if within tolerance; else the general one.
-
-    Nearest, not first: at a tiny model's start two slips' losses can lie within the tolerance.
-    """
+    """The hint of the nearest slip within tolerance (two can be, at a tiny model's start), else the general one."""
     near = [(abs(loss - slip_loss), hint) for slip_loss, hint in slips if _same_loss(loss, slip_loss)]
     return min(near)[1] if near else "train_step.loss"
 
