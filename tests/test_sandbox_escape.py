@@ -59,12 +59,16 @@ for place in places:
 print(sorted(set(planted)))
 """
 # The probe phase re-runs this decorator: it fails (and get_batch goes missing) if the kernel phase's files are there.
+# It looks two folders deep, where the planter writes: deeper lies the lab's own checkout when it is
+# cloned under /tmp (a fresh clone in CI), whose virtual environment has a resource.py of its own.
 LOOKOUT = """def _lookout(function):
     import os
     for top in ("/tmp", "/dev/shm", "/var/tmp", os.path.expanduser("~")):
-        for folder, _, files in os.walk(top):
+        for folder, folders, files in os.walk(top):
             if "labutils-marker" in files or "resource.py" in files:
                 raise RuntimeError("the kernel phase's files are visible: " + folder)
+            if folder.count(os.sep) - top.rstrip(os.sep).count(os.sep) >= 1:
+                folders.clear()
     return function
 """
 WALLS = f"""import os, pathlib, subprocess, sys
