@@ -9,13 +9,13 @@ SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "08_experiments.i
 LINE = re.compile(r"^(\{.*?\})\s+(\d+) tunes,\s+(\d+) clean,\s+(\d+)% distinct bars$")
 
 
-def run_cells(tmp_path_factory, keep):
-    """Run the notebook's code cells for which keep(source) is true, under LABUTILS_SMALL=1; return them."""
+def run_cells(tmp_path_factory, keep, solution=SOLUTION):
+    """Run a solution notebook's code cells for which keep(source) is true, under LABUTILS_SMALL=1; return them."""
     from nbclient import NotebookClient
 
-    nb = nbformat.read(SOLUTION, as_version=4)
+    nb = nbformat.read(solution, as_version=4)
     nb.cells = [cell for cell in nb.cells if cell.cell_type == "code" and keep(cell.source)]
-    work = tmp_path_factory.mktemp("nb08")
+    work = tmp_path_factory.mktemp(Path(solution).stem)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LABUTILS_SMALL", "1")
         NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()

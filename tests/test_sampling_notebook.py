@@ -2,8 +2,8 @@
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from test_experiments_notebook import run_cells
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "06_sampling.ipynb"
 BARS = re.compile(r"^--- (argmax|sampling): (\d+) different bars out of (\d+)", re.M)
@@ -11,20 +11,14 @@ COUNTS = re.compile(r"^(plain|guided)\s+(\d+) complete tunes,\s+(\d+) clean,\s+(
 
 
 def printed(cell) -> str:
+    """What the cell printed (stdout: progress bars go to stderr)."""
     return "".join(out.get("text", "") for out in cell.outputs if out.get("name") == "stdout")
 
 
 @pytest.fixture(scope="module")
 def cells(tmp_path_factory):
-    """{cell id: cell} of the whole notebook, run under LABUTILS_SMALL=1 from a temporary folder."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(SOLUTION, as_version=4)
-    work = tmp_path_factory.mktemp("nb06")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LABUTILS_SMALL", "1")
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
-    return {cell.get("id"): cell for cell in nb.cells if cell.cell_type == "code"}
+    """{cell id: cell} of the whole notebook's code cells, run under LABUTILS_SMALL=1 from a temporary folder."""
+    return {cell.get("id"): cell for cell in run_cells(tmp_path_factory, lambda source: True, SOLUTION)}
 
 
 def test_argmax_repeats_a_few_bars_and_sampling_keeps_moving(cells):
