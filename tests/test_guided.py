@@ -109,8 +109,20 @@ def test_the_cadence_draws_a_part_s_last_note_again_from_the_tonic_letters():
     assert row.accept(":") == NOTE_AGAIN and row.note_letters == "DGBdgb"
 
 
+def test_after_a_first_part_of_16_bars_every_part_is_16_bars():
+    row = row_after(REEL + BAR * 7 + "BA BG:|!\n" + BAR * 7 + "BA BG|")  # A: 8 bars repeated; B: 8 bars
+    assert row.accept("]") == REJECT and row.refused == ("|", "]", ":")  # B may not close played once ...
+    row.undoable = True
+    assert row.accept("]") == UNDO and row.undo_last() == "|"  # ... (the model may write ':|' instead)
+    assert row.accept(":") == KEEP and row.accept("|") == KEEP  # ... but repeated, as A is
+    row_after("!\n", row=row)
+    assert row.accept("\n") == TUNE_DONE and tune_form(row.tune()).part_bars_played == [16, 16]
+    row = row_after(REEL + BAR * 7 + "BA BG||!\n" + BAR * 7 + "BA BG|")  # A: 8 bars played once
+    assert row.accept("]") == KEEP  # B may close after 8 bars too
+
+
 def test_a_last_bar_completes_the_pickup():
-    row = row_after(REEL + "A|" + BAR * 7 + "BA B:|!\nA|" + BAR * 7 + "BA BA|")  # pickups of 1/8
+    row = row_after(REEL + "A|" + BAR * 7 + "BA B:|!\nA|" + BAR * 15 + "BA BA|")  # pickups of 1/8
     assert row.accept("]") == ROLL_BACK and row.roll_back()  # a full last bar: 9/8 with the pickup
     row_after("BA B", row=row)
     assert row.accept("A") == REJECT  # the bar again, no longer than the pickup leaves

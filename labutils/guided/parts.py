@@ -11,6 +11,8 @@ Rules:
   phrases as played (4 or 8 bars repeated, 8 or 16 not), and a first ending's ':|' only after 4 or
   8 bars (its part is counted when the second ending closes it). The bar line after 16 bars since
   a part or pass began must close it (after 32 in other types, so that every tune can end).
+- Equal parts: in those types, when the first part is played for 16 bars, so is every later part
+  (the lab's dance tunes almost never mix a 16-bar part with an 8-bar one).
 - Two parts: a tune ends only after its second part, and, in those types, after whole phrases.
 Wishes, asked a few times (WISH_TRIES resampled bars) and then let go:
 - the cadence: a part's last note is the tonic of the tune's K: ("tonic") or in its tonic triad
@@ -128,7 +130,7 @@ class FormRules:
             return len(heard_bars(bars, part_passes(bars, parts[-1])[0])) in (PHRASE_BARS // 2, PHRASE_BARS)
         played = played_bars(bars, parts)
         first = repeat_targets(bars, parts)[-1] if closing == END else None  # a repeat plays these again too
-        return all(bars_ in (PHRASE_BARS, 2 * PHRASE_BARS) for bars_ in played[len(parts) - 1 if first is None else first:])
+        return _phrase_parts(played, len(parts) - 1 if first is None else first)
 
     def repeat_length(self, rhythm: RhythmState) -> Optional[int]:
         """The length (ticks) the bar being written needs for a ':|' to close its part on whole phrases
@@ -187,7 +189,14 @@ class FormRules:
         """True when the tune may end after the bars read: after its second part, on whole phrases."""
         bars = tune_bars(rhythm, "")
         parts = split_parts(bars)
-        return len(parts) >= 2 and (not self.phrases or played_bars(bars, parts)[-1] in (PHRASE_BARS, 2 * PHRASE_BARS))
+        return len(parts) >= 2 and (not self.phrases or _phrase_parts(played_bars(bars, parts), len(parts) - 1))
+
+
+def _phrase_parts(played: List[int], start: int) -> bool:
+    """The phrase rules for the parts played[start:] (bars heard in each part): one or two 8-bar phrases
+    each, and 16 bars each when they follow a first part of 16."""
+    allowed = (2 * PHRASE_BARS,) if start > 0 and played[0] == 2 * PHRASE_BARS else (PHRASE_BARS, 2 * PHRASE_BARS)
+    return all(bars_ in allowed for bars_ in played[start:])
 
 
 def _closing_length(bars: List[Bar]):

@@ -47,7 +47,7 @@ def generate_tunes(
     help does the row go back to its bar's start (its LSTM state too), and after a few such
     tries it writes a fallback bar. The guide also keeps the form (parts.py): a repeat that
     does not fit rolls its bar back instead of ending the tune, a reel's, jig's, ... part
-    closes only after 8 or 16 bars as played, and no tune ends before its second part.
+    closes after 8 or 16 bars as played (16 after a first part of 16), a tune after its second.
     `cadence` is a choice, on by default: "tonic" steers a part's last note to the key's tonic,
     "triad" to its tonic chord, None leaves it to the model. Steering only masks and draws
     again from the model's own probabilities: it never copies a bar. Every limit is a small
