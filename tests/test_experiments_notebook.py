@@ -1,25 +1,12 @@
 """Notebook 08's part 1, executed as a student runs it: what its prose says about the outputs holds."""
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
+from executed_notebooks import SOLUTIONS, printed, run_cells, shows_progress
 
-SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "08_experiments.ipynb"
+SOLUTION = SOLUTIONS / "08_experiments.ipynb"
 LINE = re.compile(r"^(\{.*?\})\s+(\d+) tunes,\s+(\d+) clean,\s+(\d+)% distinct bars$")
-
-
-def run_cells(tmp_path_factory, keep, solution=SOLUTION):
-    """Run a solution notebook's code cells for which keep(source) is true, under LABUTILS_SMALL=1; return them."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(solution, as_version=4)
-    nb.cells = [cell for cell in nb.cells if cell.cell_type == "code" and keep(cell.source)]
-    work = tmp_path_factory.mktemp(Path(solution).stem)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LABUTILS_SMALL", "1")
-        NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
-    return nb.cells
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +15,7 @@ def part_one(tmp_path_factory):
     nb = nbformat.read(SOLUTION, as_version=4)
     last = next(i for i, cell in enumerate(nb.cells) if "sampling_report(texts)" in cell.source)
     wanted = {cell.source for cell in nb.cells[: last + 1]}
-    return run_cells(tmp_path_factory, lambda source: source in wanted)[-1]
+    return run_cells(tmp_path_factory, lambda source: source in wanted, SOLUTION)[-1]
 
 
 @pytest.fixture(scope="module")
@@ -36,18 +23,11 @@ def bidirectional(tmp_path_factory):
     """The set-up cells, the data cell and part 7 (a bidirectional LSTM against a plain one)."""
     keep = ("import time", "device = get_device()", "songs = load_training_data()", "class DirectionalLSTM")
     return run_cells(tmp_path_factory, lambda source: any(mark in source for mark in keep)
-                     or "google.colab" in source)[-1]
-
-
-def printed(cell) -> str:
-    return "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
+                     or "google.colab" in source, SOLUTION)[-1]
 
 
 def test_the_sampling_cell_shows_progress_and_says_it_is_small(part_one):
-    bars = [out for out in part_one.outputs
-            if "application/vnd.jupyter.widget-view+json" in out.get("data", {})
-            or (out.output_type == "stream" and out.name == "stderr" and "sampling" in out.text)]
-    assert bars, part_one.outputs  # a tqdm.auto bar: a widget in Jupyter, text elsewhere
+    assert shows_progress(part_one), part_one.outputs  # a tqdm.auto bar: a widget in Jupyter, text elsewhere
     assert "LABUTILS_SMALL=1: texts of 400 characters" in printed(part_one)
 
 

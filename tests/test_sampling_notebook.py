@@ -1,18 +1,12 @@
 """Notebook 06, executed as a student runs it (LABUTILS_SMALL=1): what its prose says about the outputs holds."""
 import re
-from pathlib import Path
 
 import pytest
-from test_experiments_notebook import run_cells
+from executed_notebooks import SOLUTIONS, printed, run_cells
 
-SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "06_sampling.ipynb"
+SOLUTION = SOLUTIONS / "06_sampling.ipynb"
 BARS = re.compile(r"^--- (argmax|sampling): (\d+) different bars out of (\d+)", re.M)
 COUNTS = re.compile(r"^(plain|guided)\s+(\d+) complete tunes,\s+(\d+) clean,\s+(\d+) wrong bars, (\d+) copying", re.M)
-
-
-def printed(cell) -> str:
-    """What the cell printed (stdout: progress bars go to stderr)."""
-    return "".join(out.get("text", "") for out in cell.outputs if out.get("name") == "stdout")
 
 
 @pytest.fixture(scope="module")
