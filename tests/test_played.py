@@ -1,0 +1,62 @@
+"""labutils.music.played: tunes written as played (repeats written out, endings resolved)."""
+import re
+
+from labutils.data import load_training_data
+from labutils.music.bars import read_bars
+from labutils.music.form import play_order, tune_form
+from labutils.music.played import played_copies, write_as_played
+
+HEAD = "X:1\nT:Test\nR:{kind}\nM:{meter}\nL:1/8\nK:{key}\n"
+REPEAT_SIGNS = re.compile(r":\||\|:|::|\|\d|\[\d")
+
+
+def test_a_repeated_part_is_written_twice():
+    tune = HEAD.format(kind="polka", meter="2/4", key="G") + "|:GA Bc|d2 B2:|\n|:ef ge|d2 G2:|\n"
+    played = write_as_played(tune)
+    assert played == HEAD.format(kind="polka", meter="2/4", key="G") + (
+        "GA Bc|d2 B2|\nGA Bc|d2 B2|\nef ge|d2 G2|\nef ge|d2 G2|]\n")
+    assert tune_form(played).bars_played == tune_form(tune).bars_played == 8
+    assert not any(tune_form(played).repeated)
+
+
+def test_first_and_second_endings_are_resolved():
+    head = HEAD.format(kind="jig", meter="6/8", key="D")
+    tune = head + "D|FAF GBG|[1 FED D2:|[2 FED D3||\nK:A\nc|ecA ecA|1 ABc e2:|2 ABc A3|]\n"
+    played = write_as_played(tune)
+    # the first part goes back to the tune's start; the second, with no '|:', to its own start,
+    # taking its K: line with it
+    assert played == head + ("D|FAF GBG| FED D2| D|FAF GBG| FED D3||\n"
+                             "K:A\nc|ecA ecA| ABc e2| \nK:A\nc|ecA ecA| ABc A3|]\n")
+    assert not REPEAT_SIGNS.search(played)
+    bars = read_bars(tune)
+    assert [bar.notes for bar in read_bars(played)] == [bars[i].notes for i in play_order(bars)]
+
+
+def test_a_tune_without_repeats_is_unchanged():
+    tune = HEAD.format(kind="waltz", meter="3/4", key="Am") + "A2 B2 c2|e4 d2|\nc2 B2 A2|E6|]\n"
+    assert write_as_played(tune) == tune
+    assert write_as_played("X:1\nT:No music\n") == "X:1\nT:No music\n"
+
+
+def test_the_collection_as_played_reads_as_form_plays_it():
+    songs = load_training_data()
+    differing = 0
+    for tune in songs:
+        played = write_as_played(tune)
+        bars = read_bars(tune)
+        if [bar.notes for bar in read_bars(played)] != [bars[i].notes for i in play_order(bars)]:
+            differing += 1  # a music line the reader takes for an M: field ('M:6/8 Ddd e3|...') is kept as written
+        assert set(played) <= set(tune) | {"]", "\n"}
+    assert differing <= 1
+    assert sum(bool(REPEAT_SIGNS.search(write_as_played(tune))) for tune in songs) <= 2
+
+
+def test_played_copies_are_a_seeded_share_of_the_tunes_with_repeats():
+    songs = load_training_data()[:100]
+    copies = played_copies(songs, 0.3, seed=0)
+    assert copies == played_copies(songs, 0.3, seed=0) and copies != played_copies(songs, 0.3, seed=1)
+    assert 20 <= len(copies) <= 30 and not set(copies) & set(songs)
+    assert all(write_as_played(copy) == copy for copy in copies)  # no repeats left to write out
+    assert played_copies(songs, 0.0) == []
+    no_repeats = HEAD.format(kind="waltz", meter="3/4", key="Am") + "A2 B2 c2|e4 d2|]\n"
+    assert played_copies([no_repeats] * 5, 1.0) == []
