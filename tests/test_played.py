@@ -1,12 +1,20 @@
-"""labutils.music.played: tunes written as played (repeats written out, endings resolved)."""
+"""labutils.music.played: tunes written as played (repeats written out, endings resolved), and the
+training option that adds such copies (params["played_share"], labutils.corpus)."""
 import re
 
+import numpy as np
+import pytest
+
+from labutils import corpus
 from labutils.data import load_training_data
 from labutils.music.bars import read_bars
 from labutils.music.form import play_order, tune_form
 from labutils.music.played import played_copies, write_as_played
+from labutils.params import CPU_PARAMS, TRAINING_DEFAULTS, check_params, with_defaults
+from labutils.text import decode
 
 HEAD = "X:1\nT:Test\nR:{kind}\nM:{meter}\nL:1/8\nK:{key}\n"
+REEL = HEAD.format(kind="reel", meter="C|", key="D") + "|:A|d2fd AdFA|G2BG FGAB|c2ec dcBA|d2f2 d3:|]"
 REPEAT_SIGNS = re.compile(r":\||\|:|::|\|\d|\[\d")
 
 
@@ -60,3 +68,45 @@ def test_played_copies_are_a_seeded_share_of_the_tunes_with_repeats():
     assert played_copies(songs, 0.0) == []
     no_repeats = HEAD.format(kind="waltz", meter="3/4", key="Am") + "A2 B2 c2|e4 d2|]\n"
     assert played_copies([no_repeats] * 5, 1.0) == []
+
+
+def test_the_option_is_off_by_default(tmp_path):
+    assert TRAINING_DEFAULTS["played_share"] == 0.0 and "played_share" not in CPU_PARAMS
+    assert with_defaults(CPU_PARAMS)["played_share"] == 0.0
+    tunes = load_training_data()[:10]
+    (tmp_path / "tunes.abc").write_text("\n\n".join(tunes) + "\n", encoding="utf-8")
+    plain = corpus.training_corpus({}, str(tmp_path / "tunes.abc"))
+    assert "played_songs" not in plain
+    played = corpus.training_corpus({"played_share": 1.0}, str(tmp_path / "tunes.abc"))  # what `run` reads
+    assert "]" not in plain["vocab"] and played["played_songs"] == []  # '|]' is not in these tunes' vocabulary
+    (tmp_path / "tunes.abc").write_text("\n\n".join(tunes + [REEL]) + "\n", encoding="utf-8")
+    played = corpus.training_corpus({"played_share": 1.0}, str(tmp_path / "tunes.abc"))
+    assert len(played["played_songs"]) >= 7 and len(played["train"]) > 1.5 * len(plain["train"])
+
+
+def test_the_option_adds_played_copies_to_the_training_text_only():
+    songs = load_training_data()
+    plain = corpus.prepare_corpus(songs, 0.1, seed=0, transpose="tradition")
+    played = corpus.prepare_corpus(songs, 0.1, seed=0, transpose="tradition", played_share=0.3)
+    assert np.array_equal(played["val"], plain["val"]) and played["val_songs"] == plain["val_songs"]
+    assert 0.25 * 724 <= len(played["played_songs"]) <= 0.3 * 724
+    assert played["transposed_tunes"] == plain["transposed_tunes"]  # copies of the tunes as written only
+    as_written = decode(played["train_as_written"], played["idx2char"])  # read before the copies start
+    assert played["played_songs"][0] in as_written and played["played_songs"][-1] in as_written
+    assert len(played["train"]) - len(plain["train"]) == len(played["train_as_written"]) - len(plain["train_as_written"])
+
+
+def test_the_share_is_checked():
+    params = with_defaults(CPU_PARAMS)
+    check_params({**params, "played_share": 0.3})
+    with pytest.raises(ValueError, match="played_share must be a share of the training tunes in \\[0, 1\\], got 1.5"):
+        check_params({**params, "played_share": 1.5})
+
+
+def test_the_share_out_of_range_is_refused_by_the_cli(tmp_path, capsys):
+    from labutils.cli import main
+
+    assert main(["train", "--preset", "small", "--played-share", "1.5",
+                 "--runs-dir", str(tmp_path), "--comet", "disabled", "--quiet"]) == 2
+    assert not list(tmp_path.iterdir())
+    assert "--played-share must be a share of the training tunes in [0, 1], got 1.5" in capsys.readouterr().err
