@@ -110,3 +110,13 @@ def test_the_share_out_of_range_is_refused_by_the_cli(tmp_path, capsys):
                  "--runs-dir", str(tmp_path), "--comet", "disabled", "--quiet"]) == 2
     assert not list(tmp_path.iterdir())
     assert "--played-share must be a share of the training tunes in [0, 1], got 1.5" in capsys.readouterr().err
+
+
+def test_a_resumed_run_keeps_its_share(tmp_path, capsys):
+    from labutils.cli import main
+
+    common = ["--runs-dir", str(tmp_path), "--comet", "disabled", "--quiet"]
+    assert main(["train", "--preset", "small", "--extra-tunes", "none", "--name", "r", *common]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(tmp_path / "r"), "--played-share", "0.3", *common]) == 2
+    assert "--played-share 0.3 (the run has 0.0) cannot change in a resumed run" in capsys.readouterr().err
