@@ -77,7 +77,7 @@ def with_played_copies(corpus: Dict, share: float, seed: int = 0) -> Dict:
 
 def with_transposed_copies(corpus: Dict, transpose: Transpose) -> Dict:
     """A prepared corpus whose `train` also holds copies of the training tunes in other keys, and
-    `train_as_written` the tunes alone. `transpose` is semitones (each tune moved by each shift,
+    `train_as_written` the text before them (the tunes, and their copies written as played if any). `transpose` is semitones (each tune moved by each shift,
     labutils.music.transpose) or "tradition" (each tune moved into keys the training tunes play in
     its mode, as often as they do: labutils.music.keys). Copies needing a character outside the
     vocabulary are left out."""
