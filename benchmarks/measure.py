@@ -13,7 +13,7 @@ import torch
 
 from labutils import data as lab_data
 from labutils import params as lab_params
-from labutils.corpus import prepare_corpus, with_transposed_copies
+from labutils.corpus import prepare_corpus, with_played_copies, with_transposed_copies
 from labutils.model import LSTMModel, init_output_bias
 from labutils.ngram import fit_ngram
 from labutils.sampling import generate_text
@@ -115,6 +115,8 @@ def our_trainer(corpus, params, seed=0):
     params = lab_params.with_defaults(params)
     if params["extra_tunes"] and corpus.get("extra") is None:
         corpus = with_extra_tunes(corpus, params["extra_tunes"])
+    if params["played_share"] and "played_songs" not in corpus:
+        corpus = with_played_copies(corpus, params["played_share"], seed=seed)
     if params["transpose"]:
         corpus = with_transposed_copies(corpus, params["transpose"])
     model = our_model(len(corpus["vocab"]), params, seed)

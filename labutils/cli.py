@@ -66,6 +66,9 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
                               help="also train on each tune moved by these semitones, e.g. --transpose -2 2, "
                                    "or into the keys the tradition plays (--transpose tradition; "
                                    "--transpose alone: none)"),
+        settings.add_argument("--played-share", type=float, metavar="SHARE",
+                              help="also train on this share of the tunes written as played, repeats written "
+                                   "out (default 0)"),
         settings.add_argument("--extra-tunes", type=_collection_names, metavar="NAMES",
                               help="also train on music21's collections, comma-separated: "
                                    f"{', '.join(EXTRA_COLLECTIONS)}, or none (the held-out tunes stay the lab's)"),

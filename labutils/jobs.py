@@ -24,7 +24,8 @@ from labutils.runs import new_run_dir, save_loss_plot, training_phases, write_hi
 from labutils.training_loop import TrainingDiverged, TrainResult, train
 
 # Settings a resumed run cannot change: they fix the model's shape or the text it trains on.
-RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_from", "extra_until")
+RESUME_FIXED = (*lab_params.MODEL_KEYS, "transpose", "extra_tunes", "extra_share", "extra_from", "extra_until",
+                "played_share")
 
 
 def command_line(*args: str) -> str:

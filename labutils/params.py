@@ -71,6 +71,7 @@ TRAINING_DEFAULTS: Dict = {
     "extra_share": 0.25,  # ... read as this share of each batch's windows
     "extra_from": 0,  # ... from this step
     "extra_until": None,  # ... until this step (None: to the end)
+    "played_share": 0.0,  # this share of the training tunes also written as played (labutils.music.played)
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.
@@ -156,9 +157,10 @@ def check_params(params: Dict, names: Optional[Mapping[str, str]] = None) -> Non
         raise ValueError(f"{name('learning_rate')} must be a finite number above 0 (the lab uses 5e-3), got {rate!r}")
     if not 0.0 <= params.get("dropout", 0.0) < 1.0:
         raise ValueError(f"{name('dropout')} must be in [0, 1), got {params['dropout']}")
-    share = params.get("extra_share", 0.0)
-    if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0):
-        raise ValueError(f"{name('extra_share')} must be a share of the batch in [0, 1], got {share!r}")
+    for key, what in (("extra_share", "of the batch"), ("played_share", "of the training tunes")):
+        share = params.get(key, 0.0)
+        if not (isinstance(share, (int, float)) and 0.0 <= share <= 1.0):
+            raise ValueError(f"{name(key)} must be a share {what} in [0, 1], got {share!r}")
     for key in ("extra_from", "extra_until"):
         step = params.get(key)
         if step is not None and (not isinstance(step, int) or step < 0):

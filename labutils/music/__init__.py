@@ -23,7 +23,7 @@ its own temporary folder; nothing is written unless a path is given (`save_song(
 `clean_rate(songs)` is the share of clean tunes (no error, every bar the meter's length). `show_sheet(tune)` draws sheet music with `abcm2ps` when installed, else a
 piano roll (`display.py`). `transpose.transpose_tune(tune, semitones)` moves a tune into
 another key, and `keys.tradition_copies(tunes)` into the keys the tradition plays (the training
-data's transposed copies). `RhythmState` (`rhythm/`) reads a tune one
+data's transposed copies); `played.write_as_played(tune)` writes its repeats out. `RhythmState` (`rhythm/`) reads a tune one
 character at a time as abc2midi does: how full the bar is, which bars are wrong, what a repeat
 plays again (labutils.guided samples with it). Does it sound like a tune? `tune_form(tune)` reads
 its form (parts, repeats, last notes, returning phrases: `form.py`, over the bars `bars.py` reads),
@@ -64,6 +64,6 @@ from labutils.music.rhythm import RhythmState
 __all__ += ["COPY_RUN", "CopyIndex", "best_tunes", "quality_summary", "real_form", "tune_quality", "RhythmState",
             "tune_form", "form_summary", "form_table", "form_layout"]
 
-MODULES = ("abc", "audiofile", "bars", "common", "display", "form", "keys", "play", "quality", "rhythm",
-           "synth", "transpose")
+MODULES = ("abc", "audiofile", "bars", "common", "display", "form", "keys", "play", "played", "quality",
+           "rhythm", "synth", "transpose")
 __getattr__, __dir__ = submodule_loader(__name__, MODULES)
