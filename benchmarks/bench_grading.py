@@ -9,8 +9,10 @@ class with it and with this working tree, alternated (A B B A ... so that a chan
 student hands in all eight solution notebooks (01, 07 and 08 have no exercise), as the issue measured;
 "pair" = notebooks 02 and 03 only (two exercise notebooks, the bench's class before). Then, for the
 working tree alone on the pair class, `--jobs 1` with and without the sandbox (LABUTILS_SANDBOX=none):
-what the sandbox costs. Prints notebooks/min and the ratio per class and writes
-benchmarks/results/grading.json. Without the baseline commit in the history (a shallow clone) it says so
+what the sandbox costs. Prints notebooks/min and the ratio per class (as root with cgroup v1's cpuacct also
+the CPU seconds per notebook of every process of a run: a figure other work on the machine moves less) and
+the cells that raised (a823da0's labutils lacks what today's 06 and 07 call, so its kernels run less of them),
+and writes benchmarks/results/grading.json. Without the baseline commit in the history (a shallow clone) it says so
 and measures the working tree alone.
 """
 import argparse
@@ -53,20 +55,46 @@ def build_baseline(commit: str, folder: Path) -> Path:
     return tree
 
 
-def grade_seconds(tree: Path, folder: Path, out: Path, jobs: int, sandbox: str = "") -> float:
-    """Seconds `python -m labutils grade` of `tree` takes on `folder` (sandbox: a LABUTILS_SANDBOX mode to force)."""
+CPUACCT = Path("/sys/fs/cgroup/cpuacct")  # cgroup v1: the CPU time of a process and all it starts
+
+
+def cpu_group():
+    """A fresh cpuacct cgroup to run the grader in (root, cgroup v1), or None where the machine has none."""
+    if os.geteuid() != 0 or not (CPUACCT / "cpuacct.usage").is_file():
+        return None
+    group = CPUACCT / f"labutils-bench-{os.getpid()}-{time.monotonic_ns()}"
+    try:
+        group.mkdir()
+    except OSError:
+        return None
+    return group
+
+
+def grade_seconds(tree: Path, folder: Path, out: Path, jobs: int, sandbox: str = "") -> tuple:
+    """(seconds, CPU seconds or None) of `python -m labutils grade` of `tree` on `folder` (sandbox: a
+    LABUTILS_SANDBOX mode to force). CPU counts every process of the run, sandboxes included (cpu_group)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(tree)}
     env.pop("LABUTILS_SANDBOX", None)
     if sandbox:
         env["LABUTILS_SANDBOX"] = sandbox
+    group = cpu_group()
+    enter = ["sh", "-c", f'echo $$ > {group}/cgroup.procs && exec "$@"', "sh"] if group else []
     start = time.perf_counter()
-    graded = subprocess.run([sys.executable, "-m", "labutils", "grade", str(folder), "--out", str(out), "--jobs",
-                             str(jobs), "--cell-timeout", "30", "--timeout", "120", "--seed", "0"], env=env, cwd=tree,
-                            timeout=3600, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    graded = subprocess.run(enter + [sys.executable, "-m", "labutils", "grade", str(folder), "--out", str(out),
+                                     "--jobs", str(jobs), "--cell-timeout", "30", "--timeout", "120", "--seed", "0"],
+                            env=env, cwd=tree, timeout=3600, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
+    cpu = None
+    if group:
+        for _ in range(200):  # what the run started may take a moment to end
+            if not (group / "cgroup.procs").read_text().strip():
+                break
+            time.sleep(0.05)
+        cpu = int((group / "cpuacct.usage").read_text()) / 1e9
+        group.rmdir()
     if graded.returncode != 0:
         raise RuntimeError(f"the grader of {tree} stopped with status {graded.returncode}: {graded.stderr[-2000:]}")
-    return seconds
+    return seconds, cpu
 
 
 def totals(out: Path) -> list:
@@ -77,13 +105,27 @@ def totals(out: Path) -> list:
     return [row.split(",")[column] for row in sorted(lines[1:])]
 
 
+def cell_errors(out: Path) -> dict:
+    """{notebook: cells that raised, summed over the students} from grades.json."""
+    found = {}
+    for student in json.loads((out / "grades.json").read_text())["students"]:
+        for report in student.get("reports", []):
+            found[report["notebook"]] = found.get(report["notebook"], 0) + len(report.get("errors", []))
+    return {name: count for name, count in found.items() if count}
+
+
 def measure(name: str, tree: Path, folder: Path, out: Path, notebooks: int, jobs: int = 2, sandbox: str = "") -> dict:
     """One timed run: seconds, notebooks/min, the load before it and the students' points."""
     load = os.getloadavg()[0]
-    seconds = grade_seconds(tree, folder, out, jobs, sandbox)
+    seconds, cpu = grade_seconds(tree, folder, out, jobs, sandbox)
     run = {"run": name, "jobs": jobs, "sandbox": sandbox or "default", "seconds": round(seconds, 1),
-           "per_minute": round(60 * notebooks / seconds, 2), "load_before": round(load, 2), "totals": totals(out)}
-    print(f"  {name:34} {seconds:6.1f} s  {run['per_minute']:6.2f} notebooks/min  (load {load:.1f})", flush=True)
+           "per_minute": round(60 * notebooks / seconds, 2), "load_before": round(load, 2), "totals": totals(out),
+           "cell_errors": cell_errors(out),
+           "cpu_seconds_per_notebook": None if cpu is None else round(cpu / notebooks, 2)}
+    used = "" if cpu is None else f", {cpu / notebooks:5.2f} CPU s/notebook"
+    errors = f", cells that raised: {run['cell_errors']}" if run["cell_errors"] else ""
+    print(f"  {name:34} {seconds:6.1f} s  {run['per_minute']:6.2f} notebooks/min{used}  (load {load:.1f}){errors}",
+          flush=True)
     return run
 
 
@@ -103,10 +145,15 @@ def summary(runs: list, notebooks: int, baseline: str) -> dict:
     result = {}
     for tree in dict.fromkeys(r["tree"] for r in runs):
         seconds = [r["seconds"] for r in runs if r["tree"] == tree]
+        cpu = [r["cpu_seconds_per_notebook"] for r in runs if r["tree"] == tree and r.get("cpu_seconds_per_notebook")]
         result[tree] = {"runs": len(seconds), "mean_seconds": round(sum(seconds) / len(seconds), 1),
-                        "per_minute": round(60 * notebooks * len(seconds) / sum(seconds), 2)}
+                        "per_minute": round(60 * notebooks * len(seconds) / sum(seconds), 2),
+                        "cpu_seconds_per_notebook": round(sum(cpu) / len(cpu), 2) if cpu else None}
     if baseline in result and "working tree" in result:
-        result["ratio"] = round(result["working tree"]["per_minute"] / result[baseline]["per_minute"], 2)
+        ours, theirs = result["working tree"], result[baseline]
+        result["ratio"] = round(ours["per_minute"] / theirs["per_minute"], 2)
+        if ours["cpu_seconds_per_notebook"] and theirs["cpu_seconds_per_notebook"]:
+            result["cpu_ratio"] = round(theirs["cpu_seconds_per_notebook"] / ours["cpu_seconds_per_notebook"], 2)
     return result
 
 
@@ -146,8 +193,10 @@ def main(argv=None) -> int:
             results["classes"][label] = {"notebooks": notebooks, **summary(runs, notebooks, args.baseline)}
             if len({tuple(r["totals"]) for r in runs}) > 1:
                 print(f"  the graders disagree on the points: {[r['totals'] for r in runs]}")
-            if "ratio" in results["classes"][label]:
-                print(f"  {label}: {results['classes'][label]['ratio']}x the notebooks per minute of {args.baseline}")
+            found = results["classes"][label]
+            if "ratio" in found:
+                print(f"  {label}: {found['ratio']}x the notebooks per minute of {args.baseline}"
+                      + (f"; {found['cpu_ratio']}x less CPU per notebook" if "cpu_ratio" in found else ""))
         if not args.no_sandbox_cost:
             folder, notebooks = tmp / "class-pair-cost", make_class(tmp / "class-pair-cost", args.students)
             cost = [measure(f"pair, --jobs 1, {mode or 'sandbox'}", ROOT, folder, tmp / f"cost-{mode}", notebooks, 1,
