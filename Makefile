@@ -33,7 +33,7 @@ help:
 	@echo "  make autograder  write autograder.zip for Gradescope (ARGS='--help' for its settings)"
 	@echo "  make bench       benchmarks against the lab notes' recipe (benchmarks/results/)"
 	@echo "  make bench-quick a one-minute smoke run of the benchmarks"
-	@echo "  make bench-grading  notebooks graded per minute, --jobs 1 and 2, with and without the sandbox"
+	@echo "  make bench-grading  notebooks graded per minute against the grader of a823da0 (ABBA), and the sandbox cost"
 	@echo "  make clean       remove .venv and caches"
 
 $(STAMP): requirements.txt pyproject.toml scripts/setup.sh

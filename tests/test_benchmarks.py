@@ -160,3 +160,28 @@ def test_the_grading_benchmark_grades_the_labs_own_notebooks(tmp_path):
     students = sorted(p.name for p in (tmp_path / "class").iterdir())
     assert count == 6 and students == ["student00", "student01", "student02"]
     assert sorted(p.name for p in (tmp_path / "class" / "student01").iterdir()) == list(bench_grading.NOTEBOOKS)
+    assert bench_grading.make_class(tmp_path / "course", 2, bench_grading.CLASSES["course"]) == 16
+
+
+def test_the_grading_benchmark_builds_the_baseline_grader_from_history(tmp_path):
+    from benchmarks import bench_grading
+
+    known = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{bench_grading.BASELINE}^{{commit}}"])
+    if known.returncode != 0:
+        pytest.skip(f"a shallow clone: {bench_grading.BASELINE} is not in the history")
+    tree = bench_grading.build_baseline(bench_grading.BASELINE, tmp_path)
+    then = subprocess.run(["git", "-C", str(ROOT), "show", f"{bench_grading.BASELINE}:labutils/grading/cli.py"],
+                          capture_output=True, text=True, check=True).stdout
+    assert (tree / "labutils" / "grading" / "cli.py").read_text() == then
+    assert bench_grading.build_baseline("0" * 40, tmp_path / "none") is None
+
+
+def test_the_grading_benchmark_reports_the_ratio_over_all_runs():
+    from benchmarks import bench_grading
+
+    runs = [{"tree": "a823da0", "seconds": 120.0}, {"tree": "working tree", "seconds": 40.0},
+            {"tree": "working tree", "seconds": 50.0}, {"tree": "a823da0", "seconds": 150.0}]
+    result = bench_grading.summary(runs, 16, "a823da0")
+    assert result["a823da0"]["per_minute"] == round(60 * 32 / 270, 2)
+    assert result["working tree"]["mean_seconds"] == 45.0 and result["ratio"] == 3.0
+    assert "ratio" not in bench_grading.summary(runs[1:3], 16, "a823da0")

@@ -40,12 +40,29 @@ Output in --out (default ./grades): grades.csv (one row per student), grades.jso
 and feedback/<student>.txt. The exit status is non-zero only when the grader could not grade a
 notebook (its own error, or its process died twice).
 """
+import importlib
+
 from labutils import submodule_loader
-from labutils.grading.intake import find_submissions
-from labutils.grading.submissions import RUBRIC, grade_notebook, grade_student
 
 MODULES = ("analysis", "cgroups", "cli", "gradescope", "intake", "kernel", "phases", "pool", "probe_process",
            "processes", "report", "sandbox", "similarity", "submissions", "view", "worker")
-__getattr__, __dir__ = submodule_loader(__name__, MODULES)
+# The package's own names, loaded with their module on first use: the sandboxed worker (worker.py) imports
+# this package on every notebook and needs none of them (submissions.py brings numpy)
+NAMES = {"RUBRIC": "submissions", "grade_notebook": "submissions", "grade_student": "submissions",
+         "find_submissions": "intake"}
+_submodule, _ = submodule_loader(__name__, MODULES)
+
+
+def __getattr__(name: str):
+    """A submodule, or one of NAMES from its module."""
+    if name in NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{NAMES[name]}"), name)
+    return _submodule(name)
+
+
+def __dir__():
+    """The package's names, its submodules and NAMES."""
+    return sorted({*globals(), *MODULES, *NAMES})
+
 
 __all__ = ["RUBRIC", "find_submissions", "grade_notebook", "grade_student"]

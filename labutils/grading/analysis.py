@@ -39,10 +39,21 @@ def _cells(raw: Dict) -> List[Tuple[str, str]]:
     return found
 
 
+class Node(dict):
+    """A dict whose keys read as attributes, as nbformat's NotebookNode, without importing nbformat (and its
+    jsonschema): a notebook whose cells are not run never needs it."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    __setattr__ = dict.__setitem__
+
+
 def read_notebook(data: bytes):
     """(a clean notebook holding the file's cells and language mark, '') or (None, why it cannot be read)."""
-    import nbformat
-
     try:
         raw = json.loads(data)
         if not isinstance(raw, dict):
@@ -52,11 +63,22 @@ def read_notebook(data: bytes):
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError, MemoryError) as error:
         where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
         return None, f"not a readable notebook ({type(error).__name__}{where})"
-    maker = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
-    nb = nbformat.v4.new_notebook(cells=[maker.get(kind, nbformat.v4.new_raw_cell)(source) for kind, source in cells])
+    nb = Node(cells=[Node(cell_type=kind if kind in ("code", "markdown") else "raw", source=source, metadata=Node())
+                     for kind, source in cells], metadata=Node())
     if isinstance(marks, dict) and isinstance(marks.get("language"), str):
         nb.metadata["labutils"] = {"language": marks["language"]}
     return nb, ""
+
+
+def as_nbformat(nb):
+    """The notebook of read_notebook as nbformat's (what the kernel runs): the same cells and metadata."""
+    import nbformat
+
+    maker = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell}
+    notebook = nbformat.v4.new_notebook(cells=[maker.get(c.cell_type, nbformat.v4.new_raw_cell)(c.source)
+                                               for c in nb.cells])
+    notebook.metadata.update(nb.metadata)
+    return notebook
 
 
 def code_cells(nb, skip: List[int]) -> List[Dict]:

@@ -70,7 +70,7 @@ def run_cells(nb, request: Dict, cells_deadline: float) -> Dict:
 
 def run(request: Dict, notebook: bytes) -> Dict:
     """Read the notebook, run its cells until the request's deadline; the record the grader judges."""
-    from labutils.grading.analysis import code_cells, read_notebook, what_the_text_says
+    from labutils.grading.analysis import as_nbformat, code_cells, read_notebook, what_the_text_says
 
     start = time.monotonic()
     nb, problem = read_notebook(notebook)
@@ -78,7 +78,7 @@ def run(request: Dict, notebook: bytes) -> Dict:
         return {"unreadable": problem}
     said = what_the_text_says(nb)
     if said["defines"] or request.get("run_all"):
-        record = run_cells(nb, request, start + request["deadline"] - time.time())  # the grader's clock, not ours
+        record = run_cells(as_nbformat(nb), request, start + request["deadline"] - time.time())  # the grader's clock
     else:  # nothing of it is graded: its cells are not run (--run-all runs them)
         record = {"errors": [], "skipped": [], "not_run": True}
     record.update(said)
