@@ -225,3 +225,18 @@ def test_pytorchs_own_not_implemented_is_an_error_in_the_code_not_an_untouched_t
     message = run("compute_loss", compute_loss)
     assert message.startswith("[FAIL] compute_loss raised NotImplementedError while calling compute_loss"), message
     assert "not implemented yet" not in message and "flatten logits" in message
+
+
+def test_the_judges_plain_sgd_steps_as_torch_optim_sgd_does():
+    """The judges step their tiny model without torch.optim: the same losses and parameters, exactly."""
+    from labutils.exercises.probes import TinyCharModel
+    from labutils.exercises.sgd import PlainSGD
+    from labutils.training import train_step as reference_train_step
+
+    for seed in range(5):
+        ours, theirs = TinyCharModel(20, seed), TinyCharModel(20, seed)
+        plain, real = PlainSGD(ours.parameters(), lr=0.5), torch.optim.SGD(theirs.parameters(), lr=0.5)
+        for step in range(3):
+            x, y = torch.randint(0, 20, (4, 7)), torch.randint(0, 20, (4, 7))
+            assert reference_train_step(ours, plain, x, y) == reference_train_step(theirs, real, x, y)
+        assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))

@@ -92,7 +92,8 @@ def graded(tmp_path_factory):
         write_notebook(klass / f"wrong_{name}" / "lab.ipynb", HEADER, solution_source(**{name: wrong}))
     write_notebook(klass / "messy" / "lab.ipynb", HEADER, "def broken(:\n    pass", "print('x' * 25_000_000)",
                    "import os\nopen('junk.txt', 'w').write('x')\nfor f in os.listdir('.'):\n    os.remove(f)",
-                   "import sys\nsys.exit(3)", "while True:\n    pass", solution_source(), "raise ValueError('oops')")
+                   "import sys\nsys.exit(3)", "while True:\n    pass", "raise ValueError('oops')", solution_source())
+    write_notebook(klass / "tail" / "lab.ipynb", HEADER, solution_source(), "raise ValueError('after the exercises')")
     write_notebook(klass / "killer" / "lab.ipynb", HEADER, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
                    solution_source())
     write_notebook(klass / "tamper" / "lab.ipynb", HEADER, TAMPER)
@@ -138,6 +139,16 @@ def test_messy_notebook_is_graded_despite_errors_exits_loops_and_huge_output(gra
     errors = {e["error"] for e in messy["reports"][0]["errors"]}
     assert {"SyntaxError", "SystemExit", "ValueError"} <= errors
     assert errors & {"Timeout", "KeyboardInterrupt"}  # the endless loop was interrupted
+
+
+def test_cells_after_the_last_exercise_are_not_run_and_the_report_says_so(graded, tmp_path):
+    tail = graded[0]["tail"]
+    assert tail["total"] == FULL and tail["status"] == "ok", tail["exercises"]
+    report = tail["reports"][0]
+    assert report["errors"] == [] and "cell 4, after the last exercise, was not run" in report["cells_not_run"]
+    path = graded[1].parent / "submissions" / "tail" / "lab.ipynb"
+    everything = grading.grade_notebook(path, 0, cell_timeout=8, timeout=90, threads=None, run_all=True)
+    assert [e["error"] for e in everything["errors"]] == ["ValueError"] and "cells_not_run" not in everything
 
 
 def test_cell_that_kills_the_kernel_is_skipped_and_the_rest_graded(graded):
@@ -197,8 +208,9 @@ def test_kernel_runs_this_python(tmp_path):
 
 @pytest.mark.slow
 def test_uninterruptible_loop_hits_the_total_timeout(tmp_path):
-    write_notebook(tmp_path / "stubborn.ipynb", HEADER, solution_source(),
-                   "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass")
+    write_notebook(tmp_path / "stubborn.ipynb", HEADER,
+                   "import time\nwhile True:\n    try:\n        time.sleep(1)\n    except KeyboardInterrupt:\n        pass",
+                   solution_source())
     grade = grading.grade_student("stubborn", [tmp_path / "stubborn.ipynb"], 0, cell_timeout=5, timeout=20)
     assert "total timeout" in grade["status"] or "could not test" in grade["status"]
 

@@ -210,8 +210,8 @@ def batch(tmp_path_factory):
     root = tmp_path_factory.mktemp("batch")
     klass = root / "class"
     write_notebook(klass / "alice" / "lab.ipynb", HEADER, solution_source())
-    write_notebook(klass / "victim" / "lab.ipynb", HEADER, solution_source(),
-                   f"import subprocess, time\nsubprocess.Popen(['sleep', '{MARKER}'])\ntime.sleep(30)")
+    write_notebook(klass / "victim" / "lab.ipynb", HEADER,
+                   f"import subprocess, time\nsubprocess.Popen(['sleep', '{MARKER}'])\ntime.sleep(30)", solution_source())
     for folder, name in ((FORMULA, "lab.ipynb"), (LONG_NAME, "lab.ipynb"), ("ansi", ANSI_NAME)):
         (klass / folder).mkdir(parents=True)
         (klass / folder / name).write_text(f"root:x:0:0:{SECRET}")

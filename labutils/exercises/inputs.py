@@ -47,7 +47,9 @@ def make_inputs(name: str, rng: np.random.Generator, **given) -> Dict:
         return {"vocab_size": vocab_size, "seed": int(rng.integers(2**31)), "lr": 0.5, "batches": batches}
     if name == "generate_text":
         vocab = list(lab_vocab()[0])
-        likely = rng.choice(len(vocab), 3, replace=False)
+        # The sampling probe starts from "X": none of its likely characters is "X", so a text without the
+        # start string never begins with it by chance.
+        likely = rng.choice([i for i, char in enumerate(vocab) if char != "X"], 3, replace=False)
         logits = np.full(len(vocab), -40.0)
         logits[likely] = np.log([0.6, 0.3, 0.1])
         return {"vocab": vocab, "start": "".join(rng.choice(vocab, size=int(rng.integers(2, 6)))),

@@ -6,7 +6,7 @@ full of magics costs the worker its own time and memory, inside the notebook's l
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 SUSPICIOUS = ("gc.", "get_objects", "get_referrers", "_getframe", "f_back", "f_globals", "ctypes", "setprofile",
               "settrace", "sys.modules", "importlib", "__code__", "FunctionType", "getsource", "builtins",
@@ -99,8 +99,9 @@ def suspicious_names(nb) -> List[str]:
     return [name for name in SUSPICIOUS if name in text]
 
 
-def exercise_bindings(nb) -> Tuple[List[str], Dict[str, str]]:
-    """(the exercises the notebook's own code binds, {exercise: labutils module} of those it only imports).
+def exercise_bindings(nb) -> Tuple[List[str], Dict[str, str], Optional[int]]:
+    """(the exercises the notebook's own code binds, {exercise: labutils module} of those it only imports,
+    the index in nb.cells of the last code cell that binds one itself, None when none does).
 
     A cell that is not Python even without its magics, or a star import, counts as binding every exercise."""
     import ast
@@ -109,31 +110,36 @@ def exercise_bindings(nb) -> Tuple[List[str], Dict[str, str]]:
     from labutils.grading.probe_process import bound_names, stored_names
     from labutils.grading.similarity import cell_trees
 
-    defined, imported = set(), {}
-    for tree in cell_trees(nb):
-        if tree is None:
-            return list(EXERCISES), {}
-        for node in tree.body:
+    defined, imported, last, everything = set(), {}, None, False
+    code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    for index, tree in zip(code, cell_trees(nb)):
+        for node in tree.body if tree is not None else ():
             names = bound_names(node)
             names = stored_names(node) if names is None else names
-            if "*" in names:
-                return list(EXERCISES), {}
             from_labutils = isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "labutils"
+            if "*" in names:
+                everything, last = True, index
             for name in set(names) & set(EXERCISES):
                 if from_labutils:
                     imported[name] = node.module
                 else:
                     defined.add(name)
-    return [e for e in EXERCISES if e in defined], {e: m for e, m in imported.items() if e not in defined}
+                    last = index
+        if tree is None:
+            everything, last = True, index
+    if everything:
+        return list(EXERCISES), {}, last
+    return [e for e in EXERCISES if e in defined], {e: m for e, m in imported.items() if e not in defined}, last
 
 
 def what_the_text_says(nb) -> Dict:
-    """{"language", "digests", "suspicious", "defines", "imports"}: the feedback's language, exercise digests,
-    names to review, the exercises the notebook binds itself and those it only imports from labutils."""
+    """{"language", "digests", "suspicious", "defines", "imports", "last_exercise_cell"}: the feedback's language,
+    exercise digests, names to review, the exercises the notebook binds itself and those it only imports from
+    labutils, and the last code cell that binds one itself (exercise_bindings)."""
     from labutils.grading.similarity import exercise_digests
     from labutils.messages import notebook_language
 
-    defines, imports = exercise_bindings(nb)
+    defines, imports, last = exercise_bindings(nb)
     return {"language": notebook_language(nb), "digests": exercise_digests(nb), "suspicious": suspicious_names(nb),
-            "defines": defines, "imports": imports}
+            "defines": defines, "imports": imports, "last_exercise_cell": last}
 

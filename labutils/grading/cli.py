@@ -44,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-notebook-size", default=f"{MAX_NOTEBOOK_BYTES // 1024 ** 2}M",
                         help="largest notebook file read; a larger one is a status row (default %(default)s)")
     parser.add_argument("--run-all", action="store_true",
-                        help="also run the cells of notebooks whose own code defines no exercise (only their errors "
-                             "and timeouts are reported: they change no grade)")
+                        help="also run the cells of notebooks whose own code defines no exercise, and the cells "
+                             "after the last exercise of the others (only their errors and timeouts are reported: "
+                             "they change no grade)")
     parser.add_argument("--quiet", action="store_true", help="no line on stderr for each notebook graded")
     return parser
 

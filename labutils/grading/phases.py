@@ -113,7 +113,8 @@ def run_kernel_phase(notebook: bytes, cell_timeout: float, seconds: float, limit
                      cgroup=None, run_all: bool = False) -> Tuple[Optional[Dict], str]:
     """The worker's record of running the notebook's cells for `seconds`, or None and why there is none.
 
-    A notebook whose own code binds no exercise is only read, not run, unless `run_all`."""
+    A notebook whose own code binds no exercise is only read, not run, and a notebook that does is run up to
+    its last cell that binds one, unless `run_all`."""
     uid = fresh_uid() if detect().root else -1
     with phase_folder() as tmp:
         request = {"cell_timeout": cell_timeout, "deadline": time.time() + seconds, "tmp": tmp, "limits": asdict(limits),

@@ -127,6 +127,11 @@ def grade_notebook(path: Path, seed: int, cell_timeout: float, timeout: float, t
     report["language"] = record.get("language", "en")  # feedback in the notebook's language (labutils.messages)
     if record.get("not_run"):
         report["not_run"] = "its own code defines no exercise (--run-all runs it)"
+    elif record.get("cells_run", 0) < record.get("cells_total", 0):
+        first, last = record["cells_run"] + 1, record["cells_total"]
+        cells = f"cell {last}, after the last exercise, was" if first == last else \
+            f"cells {first}-{last}, after the last exercise, were"
+        report["cells_not_run"] = f"{cells} not run (--run-all runs them)"
     report["sources"], report["suspicious"] = record.get("digests", {}), record.get("suspicious", [])
     report["errors"] = [{**e, "cell": e["cell"] + 1} for e in record.get("errors", [])[:20]]
     report["problems"] += _kernel_problems(record, limits, timeout)
