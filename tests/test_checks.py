@@ -236,7 +236,7 @@ def test_the_judges_plain_sgd_steps_as_torch_optim_sgd_does():
     for seed in range(5):
         ours, theirs = TinyCharModel(20, seed), TinyCharModel(20, seed)
         plain, real = PlainSGD(ours.parameters(), lr=0.5), torch.optim.SGD(theirs.parameters(), lr=0.5)
-        for step in range(3):
+        for _ in range(3):
             x, y = torch.randint(0, 20, (4, 7)), torch.randint(0, 20, (4, 7))
             assert reference_train_step(ours, plain, x, y) == reference_train_step(theirs, real, x, y)
         assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), theirs.parameters()))
