@@ -78,12 +78,12 @@ def run(request: Dict, notebook: bytes) -> Dict:
         return {"unreadable": problem}
     said = what_the_text_says(nb)
     if said["defines"] or request.get("run_all"):
-        notebook = as_nbformat(nb)
+        runnable = as_nbformat(nb)
         last = said["last_exercise_cell"]
-        if not request.get("run_all") and last is not None and last + 1 < len(notebook.cells):
-            notebook.cells = notebook.cells[:last + 1]  # what follows the last exercise changes no grade
-        record = run_cells(notebook, request, start + request["deadline"] - time.time())  # the grader's clock
-        record["cells_run"], record["cells_total"] = len(notebook.cells), len(nb.cells)
+        if not request.get("run_all") and last is not None:
+            runnable.cells = runnable.cells[:last + 1]  # what follows the last exercise changes no grade
+        record = run_cells(runnable, request, start + request["deadline"] - time.time())  # the grader's clock
+        record["cells_run"], record["cells_total"] = len(runnable.cells), len(nb.cells)
     else:  # nothing of it is graded: its cells are not run (--run-all runs them)
         record = {"errors": [], "skipped": [], "not_run": True}
     record.update(said)
