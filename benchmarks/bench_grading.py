@@ -45,13 +45,15 @@ def make_class(folder: Path, students: int, notebooks=NOTEBOOKS) -> int:
 def build_baseline(commit: str, folder: Path) -> Path:
     """The tree of `commit` unpacked into folder/commit (its labutils is the grader it runs), or None if git
     has no such commit (a shallow clone)."""
-    check = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
+    check = subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True,
+                           timeout=60)
     if check.returncode != 0:
         return None
     tree = folder / commit
     tree.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True,
+                             timeout=300).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True, timeout=300)
     return tree
 
 
@@ -182,7 +184,7 @@ def main(argv=None) -> int:
             trees = {args.baseline: baseline, **trees}
         for tree in trees.values():  # bytecode as an installed grader has it (the sandboxes cannot write it)
             subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "labutils")], check=True,
-                           stdout=subprocess.DEVNULL)
+                           stdout=subprocess.DEVNULL, timeout=600)
         for label in args.classes.split(","):
             folder = tmp / f"class-{label}"
             notebooks = make_class(folder, args.students, CLASSES[label])
