@@ -110,6 +110,8 @@ def _add_generation_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-samples", type=int, default=32,
                         help="tunes sampled at once in one batch (default 32)")
     parser.add_argument("--temperature", type=float, default=None, help="sampling temperature")
+    parser.add_argument("--header-temperature", type=float, default=None,
+                        help="temperature of a guided tune's header (title, meter, key); default 1.0")
     parser.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest characters")
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sampler")
     parser.add_argument("--no-audio", action="store_true", help="do not write audio files")

@@ -174,5 +174,7 @@ def check_params(params: Dict, names: Optional[Mapping[str, str]] = None) -> Non
         raise ValueError(f"{name('grad_clip')} must be a finite number above 0, got {clip}")
 
 # How `make run` samples tunes. The notes sample at temperature 1; slightly below 1 more
-# of the generated tunes are clean ABC (benchmarks/README.md).
-GENERATION_DEFAULTS: Dict = {"temperature": 0.7, "top_k": None}
+# of the generated tunes are clean ABC (benchmarks/README.md). Guided tunes draw their header
+# (title, meter, key: which tune to write) at header_temperature: at 1 the keys and tune types
+# come as often as the model learnt them; below 1 the commonest (D and G major) crowd out the rest.
+GENERATION_DEFAULTS: Dict = {"temperature": 0.7, "top_k": None, "header_temperature": 1.0}

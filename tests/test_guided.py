@@ -230,6 +230,17 @@ def test_seed_reproduces_tunes(pretrained):
     assert generate_tunes(model, 4, vocab=vocab, seed=3, batch_size=4, cadence="triad") == triad != first
 
 
+def test_the_header_is_drawn_at_its_own_temperature(pretrained):
+    """Keys come from the header: cooled, every tune takes the model's favourite key; at the default
+    1.0 the keys vary as the model learnt them, while the music keeps its own temperature."""
+    model, vocab = pretrained
+    cold = generate_tunes(model, 24, vocab=vocab, seed=5, batch_size=12, header_temperature=0.05)
+    warm = generate_tunes(model, 24, vocab=vocab, seed=5, batch_size=12)
+    assert len({tune_form(t).key for t in cold}) <= 2 < 4 <= len({tune_form(t).key for t in warm})
+    same = generate_tunes(model, 4, vocab=vocab, seed=5, batch_size=4, header_temperature=None)
+    assert generate_tunes(model, 4, vocab=vocab, seed=5, batch_size=4, header_temperature=0.7) == same != warm[:4]
+
+
 def test_plain_tunes_are_generate_text_s_tunes_for_the_seed(pretrained):
     """guided=False is plain sampling: a row's first tune is the one generate_text writes with the seed."""
     from labutils.data import extract_song_snippet
@@ -323,6 +334,7 @@ def test_the_guide_is_bounded_with_a_model_that_always_closes(pretrained):
     ({"temperature": 0}, "temperature"), ({"temperature": -1.0}, "temperature"),
     ({"temperature": float("nan")}, "temperature"), ({"temperature": float("inf")}, "temperature"),
     ({"start": "X\u00e9"}, "vocabulary"), ({"top_k": 0}, "top_k"), ({"cadence": "dominant"}, "cadence"),
+    ({"header_temperature": 0}, "header_temperature"), ({"header_temperature": float("nan")}, "header_temperature"),
 ])
 def test_generate_tunes_bad_arguments(model, kwargs, message):
     arguments = {"num_tunes": 2, **kwargs}

@@ -140,6 +140,11 @@ class TuneRow:
         for char in start:
             self._read(char)
 
+    @property
+    def in_header(self) -> bool:
+        """True while a guided row writes its tune's header (up to the K: line's end)."""
+        return self.guided and self.rhythm.where == "header"
+
     def _read(self, char: str) -> Optional[str]:
         """Write char unchecked; how it ends the tune ('blank', 'new tune') or None."""
         self.text += char

@@ -28,6 +28,7 @@ def generate_tunes(
     temperature: Optional[float] = None,
     top_k: Optional[int] = None,
     guided: bool = True,
+    header_temperature: Optional[float] = GENERATION_DEFAULTS["header_temperature"],
     seed: Optional[int] = None,
     max_chars: int = 1500,
     vocab: Optional[Sequence[str]] = None,
@@ -54,8 +55,12 @@ def generate_tunes(
     constant; a seed reproduces the tunes. `guided=False` is plain sampling (each row's first
     tune is what generate_text writes with the same seed; no cadence). A tune that reaches
     `max_chars` without ending is dropped and its row starts afresh. Temperature defaults to
-    labutils.params.GENERATION_DEFAULTS."""
+    labutils.params.GENERATION_DEFAULTS. A guided tune's header (its title, meter and key) is drawn
+    at `header_temperature` (1.0 by default: the keys and tune types as often as the model learnt
+    them; None: `temperature` throughout), its music at `temperature`."""
     temperature = _check_arguments(num_tunes, temperature, top_k, max_chars, batch_size)
+    header_temperature = temperature if header_temperature is None else check_temperature(
+        header_temperature, "header_temperature")
     vocab, char2idx = vocab_maps(vocab, None)
     unknown = sorted(set(start + "X:\n |") - char2idx.keys())
     if not start or unknown:
@@ -69,7 +74,8 @@ def generate_tunes(
     bar = tqdm(total=num_tunes, disable=not progress, desc="tunes")
     try:
         with torch.inference_mode(), step_kernels(next(model.parameters()).device):
-            batch = TuneBatch(model, rows, start, vocab, char2idx, seed=seed, temperature=temperature, top_k=top_k)
+            batch = TuneBatch(model, rows, start, vocab, char2idx, seed=seed, temperature=temperature, top_k=top_k,
+                              header_temperature=header_temperature)
             while len(tunes) < num_tunes and batch.starts <= max_starts:
                 ended = batch.step()
                 tunes += ended
@@ -111,9 +117,11 @@ class TuneBatch:
     """Rows sampled together: their TuneRows, and the model's state for each (LSTM (h, c) or GRU h)."""
 
     def __init__(self, model, rows: List[TuneRow], start: str, vocab: List[str], char2idx: Dict[str, int], *,
-                 seed: Optional[int], temperature: float, top_k: Optional[int]):
+                 seed: Optional[int], temperature: float, top_k: Optional[int],
+                 header_temperature: Optional[float] = None):
         self.model, self.rows, self.start, self.vocab, self.char2idx = model, rows, start, vocab, char2idx
         self.temperature, self.top_k = temperature, top_k
+        self.header_temperature = temperature if header_temperature is None else header_temperature
         self.device = next(model.parameters()).device
         self.generator = None
         if seed is not None:
@@ -137,6 +145,10 @@ class TuneBatch:
         """One model call for all rows, one character for each; returns the tunes that ended."""
         logits, new_state = self.model(self.inp, self.state, return_state=True)  # (rows, 1, vocab)
         probs = next_probabilities(logits[:, -1, :], self.temperature, self.top_k)  # (rows, vocab)
+        if self.header_temperature != self.temperature:
+            heads = [r for r, row in enumerate(self.rows) if row.in_header]
+            if heads:
+                probs[heads] = next_probabilities(logits[heads, -1, :], self.header_temperature, self.top_k)
         chars = torch.multinomial(probs, num_samples=1, generator=self.generator)[:, 0].tolist()
         moves, ended = _Moves(), []
         for r, row in enumerate(self.rows):
