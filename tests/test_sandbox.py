@@ -255,6 +255,24 @@ def test_a_hanging_cell_and_a_probe_that_runs_too_long_are_reported_as_such(host
     assert "Timeout" in {e["error"] for r in grade["reports"] for e in r["errors"]}
 
 
+def test_a_cell_that_ignores_the_interrupt_is_named_and_the_cells_after_it_still_run(tmp_path):
+    """Left busy, the kernel would make every later cell time out behind the stubborn one; the grader
+    stops it, runs the notebook again without that cell, and says which cell it was."""
+    write_notebook(tmp_path / "class" / "stubborn" / "lab.ipynb", HEADER,
+                   "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
+                   solution_source())
+    out = tmp_path / "grades"
+    assert grading_cli.main([str(tmp_path / "class"), "--out", str(out), "--cell-timeout", "5", "--timeout", "90",
+                             "--quiet"]) == 0
+    grade = json.loads((out / "grades.json").read_text())["students"][0]
+    report = grade["reports"][0]
+    assert any(p.startswith("cell 3 ran over the cell timeout and did not stop when interrupted")
+               for p in report["problems"]), report["problems"]
+    assert not any("total timeout" in p or "died" in p for p in report["problems"]), report["problems"]
+    assert report["errors"] == []  # the solution's cell, run after the stubborn one was dropped, timed out nowhere
+    assert grade["total"] == FULL, grade["exercises"]
+
+
 def test_limits_are_flags_with_sizes():
     args = grading_cli.build_parser().parse_args(["x", "--memory", "700M", "--max-file-size", "2G"])
     assert sandbox.parse_bytes(args.memory) == 700 * 2**20 and sandbox.parse_bytes(args.max_file_size) == 2 * 2**30

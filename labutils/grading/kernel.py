@@ -7,7 +7,12 @@ does in this kernel reaches them.
 What the kernel sends cannot make the worker grow: each message is at most MESSAGE_LIMIT bytes (ZMQ
 drops larger ones), output is kept up to OUTPUT_LIMIT characters, widget ("comm") messages are read
 and dropped, and a kernel whose messages add up to more than the notebook's memory limit is killed
-(the cell's status then says that memory limit was reached)."""
+(the cell's status then says that memory limit was reached).
+
+A cell that runs over its timeout is interrupted. One that ignores the interrupt (SIGINT caught or
+ignored, code that never returns to Python) would leave the kernel busy, and every later cell would
+time out behind it: the kernel is then stopped and the cell counts as one that killed it, so the
+notebook is run again without it and the report names it."""
 from __future__ import annotations
 
 import json
@@ -15,6 +20,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from queue import Empty
 from typing import Dict, List, Optional
 
 import zmq
@@ -23,6 +29,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import ensure_async
 
 from labutils.grading.sandbox import Limits, labutils_parent, launch_prefix, python_argv
 
@@ -30,6 +37,8 @@ KERNEL_NAME = "labutils-grader"
 OUTPUT_LIMIT = 20_000_000  # characters of output kept per notebook (audio players are large); the rest is dropped
 MESSAGE_LIMIT = 64 * 1024 ** 2  # bytes of one message from the kernel; ZMQ disconnects a sender of a larger one
 MAX_RESTARTS = 2  # cells that kill the kernel are skipped and the notebook re-run, this many times
+STUCK_GRACE = 3.0  # seconds a kernel has to answer after a cell's timeout and interrupt (and the client's
+# iopub_timeout, which it has already waited for the cell's end)
 KERNEL_CODE = "import runpy\nsys.argv[0] = 'ipykernel_launcher'\nrunpy.run_module('ipykernel_launcher', run_name='__main__', alter_sys=True)"
 
 
@@ -100,6 +109,23 @@ def _kernel_spec_manager(folder: Path, prefix: Optional[List[str]] = None) -> Ke
     return KernelSpecManager(kernel_dirs=[str(folder / "kernels")])
 
 
+async def _answers(client, seconds: float) -> bool:
+    """True when the kernel answers an empty request within `seconds`: it is not stuck in a cell."""
+    kc = client.kc
+    msg_id = kc.execute("", silent=True, store_history=False)
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        try:
+            msg = await ensure_async(kc.shell_channel.get_msg(timeout=left))
+        except Empty:
+            return False
+        if msg.get("parent_header", {}).get("msg_id") == msg_id:
+            return True
+
+
 def _died(km, record: Dict, index: int) -> Dict:
     """The record of a kernel that died in cell `index`: the cell, the exit status, a message flood."""
     record["died_in"] = index
@@ -120,10 +146,13 @@ async def execute(nb, folder: Path, skip: List[int], cell_timeout: float, deadli
 
     `folder` is the worker's (root's); the kernel makes folder/work, its own, and works there as `uid`."""
     record = {"errors": [], "died_in": None, "timed_out": False, "output_truncated": False, "kernel_status": None,
-              "last_cell": None, "flooded": False}
+              "last_cell": None, "flooded": False, "stuck": False}
+    timeouts = set()  # cells that ran over the cell timeout
 
     def on_error(cell_index, execute_reply, **_):  # nbclient passes the cell too
         content = execute_reply.get("content", {})
+        if content.get("ename") == "Timeout":
+            timeouts.add(cell_index)
         if len(record["errors"]) < 100:
             record["errors"].append({"cell": cell_index, "error": str(content.get("ename", "error"))[:100],
                                      "message": str(content.get("evalue", ""))[:300]})
@@ -151,6 +180,9 @@ async def execute(nb, folder: Path, skip: List[int], cell_timeout: float, deadli
                 try:
                     await client.async_execute_cell(cell, index)
                 except DeadKernelError:
+                    return _died(km, record, index)
+                if index in timeouts and not await _answers(client, min(STUCK_GRACE, max(1.0, deadline - time.monotonic()))):
+                    record["stuck"] = True  # it did not stop when interrupted: stop the kernel (below), as if it died
                     return _died(km, record, index)
     finally:
         context = getattr(km, "bounded_context", None)

@@ -53,13 +53,20 @@ def _limit_reached(record: Dict, limits) -> List[str]:
 def _kernel_problems(record: Dict, limits, timeout: float) -> List[str]:
     """What went wrong while the cells ran: a kernel that did not start or died, limits, the timeout, huge output."""
     problems = []
-    cells = ", ".join(str(i + 1) for i in record.get("skipped", []))
+    skipped, stuck = record.get("skipped", []), record.get("stuck") or []
+    cells = ", ".join(str(i + 1) for i in skipped)
+    died = ", ".join(str(i + 1) for i in skipped if i not in stuck)
     if record.get("kernel_failed"):
         problems.append(f"the Python kernel could not start ({record['kernel_failed']})")
+    if stuck:
+        which = ", ".join(str(i + 1) for i in stuck)
+        problems.append(f"cell {which} ran over the cell timeout and did not stop when interrupted; "
+                        f"the kernel was stopped and the notebook run again without it")
     if record.get("died_in") is not None:
-        problems.append(f"the kernel died on every run (cells {cells}); graded the definitions without them")
-    elif record.get("skipped"):
-        problems.append(f"the kernel died in cell {cells}; graded without it")
+        problems.append(f"the kernel died or was stopped on every run (cells {cells}); graded the definitions "
+                        f"without them")
+    elif died:
+        problems.append(f"the kernel died in cell {died}; graded without it")
     problems += _limit_reached(record, limits)
     if record.get("timed_out"):
         problems.append(f"the notebook ran over the total timeout of {timeout:g} s "

@@ -4,7 +4,8 @@ Python's own folders and labutils').
 
 stdin: a JSON request (deadline, timeouts, limits, uid, its folder) and the notebook file's bytes, both
 length-prefixed. It (1) reads the notebook (analysis.py: the grader itself never parses a submission),
-(2) runs it in a kernel (kernel.py) as the kernel's uid, again without each cell that killed the kernel,
+(2) runs it in a kernel (kernel.py) as the kernel's uid, again without each cell that killed the kernel
+or did not stop when interrupted,
 (3) kills everything that uid started. stdout: one JSON record (plain data): what happened, what the
 grader learns from the notebook's text, and the code cells the probe process will re-run.
 As root it keeps only sandbox.KERNEL_PHASE's capabilities; the student's code runs as another uid and cannot signal,
@@ -49,6 +50,7 @@ def run_cells(nb, request: Dict, cells_deadline: float) -> Dict:
     skip: List[int] = []
     statuses: List = []
     flooded: List[int] = []
+    stuck: List[int] = []  # cells that did not stop when interrupted (kernel.py stopped the kernel)
     record: Dict = {}
     for attempt in range(MAX_RESTARTS + 1):
         folder = Path(request["tmp"]) / f"kernel-{attempt}-{secrets.token_hex(8)}"  # a name no student guesses
@@ -61,10 +63,12 @@ def run_cells(nb, request: Dict, cells_deadline: float) -> Dict:
         statuses.append(record.get("kernel_status"))
         if record.get("flooded"):
             flooded.append(record["died_in"])
+        if record.get("stuck"):
+            stuck.append(record["died_in"])
         if time.monotonic() > cells_deadline:
             record["timed_out"] = True
             break
-    record.update(skipped=skip, kernel_statuses=statuses, flooded=flooded)
+    record.update(skipped=skip, kernel_statuses=statuses, flooded=flooded, stuck=stuck)
     return record
 
 
