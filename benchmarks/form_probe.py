@@ -10,6 +10,10 @@ training tunes into the keys the tradition plays instead of a tone up and down).
 temperature 0.7) give the form shares of `labutils.music.form` (phrase return, bar
 repetition, ...). Everything goes to `--out/form_probe_NAME.json`. Compare candidates by step:
 two such probes with one thread each fit a 2-core machine.
+
+`--copy-phrases` is a diagnostic, not a candidate: every tune, held-out ones too, is rewritten so
+that bar 5 of each 8-bar part is written as its bar 1 (`copy_phrases`). It asks whether the lab's
+LSTM learns to restate a phrase at all when the text always does.
 """
 import argparse
 import json
@@ -21,9 +25,11 @@ import torch
 
 from labutils import params as lab_params
 from labutils.checkpoints import save_checkpoint
+from labutils.corpus import prepare_corpus
 from labutils.data import join_songs
 from labutils.guided import generate_tunes
-from labutils.music.form import form_summary
+from labutils.music.bars import read_bars
+from labutils.music.form import form_summary, heard_bars, part_passes, split_parts
 from labutils.ngram import fit_ngram
 
 if __name__ == "__main__" and not __package__:  # run as a file, where the imports below fail
@@ -32,6 +38,32 @@ if __name__ == "__main__" and not __package__:  # run as a file, where the impor
 from . import measure, restate
 
 HERE = Path(__file__).resolve().parent
+
+
+def _bar_body(tune, bar):
+    """A bar's text without its closing bar line."""
+    start, end = bar.span
+    return tune[start:end].rstrip(":|][ !\n")
+
+
+def copy_phrases(tune):
+    """The tune with bar 5 of each 8-bar part (its first pass, as a listener counts bars) written as
+    its bar 1, where both are whole bars of the same meter outside any ending; the rest unchanged."""
+    bars = read_bars(tune)
+    swaps = []
+    for part in split_parts(bars):
+        heard = heard_bars(bars, part_passes(bars, part)[0])
+        if len(heard) != 8:
+            continue
+        first, fifth = bars[heard[0]], bars[heard[4]]
+        if first.meter is None or first.meter != fifth.meter or first.length != first.meter \
+                or fifth.length != fifth.meter or first.ending is not None or fifth.ending is not None:
+            continue
+        body = _bar_body(tune, fifth)
+        swaps.append((fifth.span[0], fifth.span[0] + len(body), _bar_body(tune, first)))
+    for start, end, text in sorted(swaps, reverse=True):
+        tune = tune[:start] + text + tune[end:]
+    return tune
 
 
 def measure_model(model, vocab, corpus, ngram, num_tunes, seed=0):
@@ -56,15 +88,19 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--keep", type=Path, default=Path("/tmp"), help="folder for the measured models")
     parser.add_argument("--out", type=Path, default=HERE / "tuning")
+    parser.add_argument("--copy-phrases", action="store_true", help="train and test on tunes whose bar 5 is bar 1")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
     corpus = measure.load_corpus()
+    if args.copy_phrases:
+        corpus = prepare_corpus([copy_phrases(t) for t in corpus["songs"]], 0.1, seed=0)
     ngram = fit_ngram(join_songs(corpus["train_songs"]), 10, corpus["vocab"])
     params = {**lab_params.with_defaults(lab_params.CPU_PARAMS), **args.overrides,
               "num_training_iterations": args.steps}
     ours, step, _ = measure.our_trainer(corpus, params, seed=params["seed"])
     measure_at = set(args.measure_at or [args.steps])
     record = {"name": args.name, "overrides": args.overrides, "params": params, "threads": args.threads,
+              "copy_phrases": args.copy_phrases,
               "environment": measure.environment(), "curve": [], "measured": {}}
     out = args.out / f"form_probe_{args.name}.json"
     args.out.mkdir(parents=True, exist_ok=True)

@@ -185,3 +185,18 @@ def test_the_grading_benchmark_reports_the_ratio_over_all_runs():
     assert result["a823da0"]["per_minute"] == round(60 * 32 / 270, 2)
     assert result["working tree"]["mean_seconds"] == 45.0 and result["ratio"] == 3.0
     assert "ratio" not in bench_grading.summary(runs[1:3], 16, "a823da0")
+
+
+def test_copy_phrases_writes_bar_5_as_bar_1_and_nothing_else():
+    """The diagnostic text of form_probe --copy-phrases: each 8-bar part's bar 5 becomes its bar 1."""
+    from benchmarks.form_probe import copy_phrases
+    from labutils.music.form import tune_form
+
+    tune = ("X:1\nT:t\nM:2/4\nL:1/8\nK:G\n"
+            "|:D2 GA|B2 AG|FA dc|BG G2|EF GA|Bc AG|FA dF|G2 G2:|\n"
+            "|:d2 Bd|e2 ce|dB AG|FA D2|g2 fe|d2 cB|AB cA|G2 G2:|\n")
+    copied = copy_phrases(tune)
+    assert tune_form(tune).phrase_returns == [False, False]
+    assert tune_form(copied).phrase_returns == [True, True]
+    assert copied.replace("|D2 GA|Bc AG|FA dF", "|EF GA|Bc AG|FA dF").replace("|d2 Bd|d2 cB", "|g2 fe|d2 cB") == tune
+    assert copy_phrases(copied) == copied
