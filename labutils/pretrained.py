@@ -11,7 +11,8 @@ from labutils.checkpoints import load_checkpoint, model_from_checkpoint, usable_
 from labutils.files import atomic_write_bytes, check_output
 
 PathLike = Union[str, Path]
-# The small model `make run` trained, float16, inference only (`python -m labutils export-model`).
+# The small model shipped for steps 6-8: the CPU default's model trained longer with labutils' own loop
+# (benchmarks/tuning/README.md, round 7), float16, inference only (`python -m labutils export-model`).
 PRETRAINED_PATH = Path(__file__).parent / "weights" / "lstm_small.pt"
 # Where notebook 05 saves its checkpoint; later notebooks can load it ("mine").
 STEP5_CHECKPOINT = Path("runs") / "05_training" / "checkpoint.pt"
