@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from tqdm.auto import tqdm
@@ -58,24 +58,34 @@ def generate_tunes(
     labutils.params.GENERATION_DEFAULTS. A guided tune's header (its title, meter and key) is drawn
     at `header_temperature` (1.0 by default: the keys and tune types as often as the model learnt
     them; None: `temperature` throughout), its music at `temperature`."""
-    temperature = _check_arguments(num_tunes, temperature, top_k, max_chars, batch_size)
-    header_temperature = temperature if header_temperature is None else check_temperature(
-        header_temperature, "header_temperature")
+    temperature, header_temperature = _check_arguments(num_tunes, temperature, header_temperature, top_k, max_chars,
+                                                       batch_size)
     vocab, char2idx = vocab_maps(vocab, None)
     unknown = sorted(set(start + "X:\n |") - char2idx.keys())
     if not start or unknown:
         raise ValueError(f"start {start!r} (and the characters a tune needs, X: | and newline) must be in the "
                          f"vocabulary; missing: {''.join(unknown)!r}. Known characters: {''.join(vocab)!r}")
     rows = [TuneRow(guided, max_chars, start, check_cadence(cadence)) for _ in range(min(num_tunes, batch_size))]
-    max_starts = 4 * num_tunes + 2 * len(rows)  # bound: a model that never ends a tune stops here
+    tunes, starts = _sample(model, num_tunes, progress, lambda: TuneBatch(
+        model, rows, start, vocab, char2idx, seed=seed, temperature=temperature, top_k=top_k,
+        header_temperature=header_temperature))
+    if len(tunes) < num_tunes:
+        warnings.warn(f"generate_tunes: only {len(tunes)} of {num_tunes} tunes ended within {max_chars} "
+                      f"characters after {starts} starts (an untrained model?); returning those.", stacklevel=2)
+    return tunes[:num_tunes]
+
+
+def _sample(model, num_tunes: int, progress: bool, make_batch) -> Tuple[List[str], int]:
+    """Step the batch `make_batch()` makes (in eval and inference mode) until it has `num_tunes` tunes or has
+    begun 4 per tune asked and 2 per row (a model that never ends a tune stops there); (tunes, tunes begun)."""
     tunes: List[str] = []
     was_training = model.training
     model.eval()
     bar = tqdm(total=num_tunes, disable=not progress, desc="tunes")
     try:
         with torch.inference_mode(), step_kernels(next(model.parameters()).device):
-            batch = TuneBatch(model, rows, start, vocab, char2idx, seed=seed, temperature=temperature, top_k=top_k,
-                              header_temperature=header_temperature)
+            batch = make_batch()
+            max_starts = 4 * num_tunes + 2 * len(batch.rows)
             while len(tunes) < num_tunes and batch.starts <= max_starts:
                 ended = batch.step()
                 tunes += ended
@@ -83,22 +93,21 @@ def generate_tunes(
     finally:
         bar.close()
         model.train(was_training)
-    if len(tunes) < num_tunes:
-        warnings.warn(f"generate_tunes: only {len(tunes)} of {num_tunes} tunes ended within {max_chars} "
-                      f"characters after {batch.starts} starts (an untrained model?); returning those.", stacklevel=2)
-    return tunes[:num_tunes]
+    return tunes, batch.starts
 
 
-def _check_arguments(num_tunes, temperature, top_k, max_chars: int, batch_size: int) -> float:
-    """Refuse arguments that cannot give tunes; returns the temperature to use."""
+def _check_arguments(num_tunes, temperature, header_temperature, top_k, max_chars: int, batch_size: int):
+    """Refuse arguments that cannot give tunes; returns the temperatures to use (music, header)."""
     if isinstance(num_tunes, bool) or not isinstance(num_tunes, int) or num_tunes < 1:
         raise ValueError(f"num_tunes must be a whole number >= 1, got {num_tunes!r}.")
     temperature = check_temperature(GENERATION_DEFAULTS["temperature"] if temperature is None else temperature)
+    header_temperature = temperature if header_temperature is None else check_temperature(
+        header_temperature, "header_temperature")
     if top_k is not None and top_k < 1:
         raise ValueError(f"top_k must be >= 1 or None, got {top_k}.")
     if max_chars < 50 or batch_size < 1:
         raise ValueError(f"max_chars must be >= 50 and batch_size >= 1, got {max_chars} and {batch_size}.")
-    return temperature
+    return temperature, header_temperature
 
 
 @dataclass
