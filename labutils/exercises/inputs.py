@@ -52,7 +52,12 @@ def make_inputs(name: str, rng: np.random.Generator, **given) -> Dict:
         likely = rng.choice([i for i, char in enumerate(vocab) if char != "X"], 3, replace=False)
         logits = np.full(len(vocab), -40.0)
         logits[likely] = np.log([0.6, 0.3, 0.1])
-        return {"vocab": vocab, "start": "".join(rng.choice(vocab, size=int(rng.integers(2, 6)))),
-                "length": int(rng.integers(40, 80)), "step": int(rng.integers(1, len(vocab))),
+        step, size = int(rng.integers(1, len(vocab))), len(vocab)
+        while True:  # the counting model's prediction after the start's first character must differ from the one
+            start = rng.choice(size, size=int(rng.integers(2, 6)))  # after its last: else sampling from the wrong
+            if (start[0] + step) % size != (start[-1] + step * len(start)) % size:  # position passes by chance
+                break
+        return {"vocab": vocab, "start": "".join(vocab[i] for i in start),
+                "length": int(rng.integers(40, 80)), "step": step,
                 "seed": int(rng.integers(2**31)), "logits": logits.tolist(), "sample_length": 600}
     raise ValueError(f"Unknown exercise {name!r}; known: {', '.join(EXERCISES)}")
