@@ -53,9 +53,11 @@ def make_inputs(name: str, rng: np.random.Generator, **given) -> Dict:
         logits = np.full(len(vocab), -40.0)
         logits[likely] = np.log([0.6, 0.3, 0.1])
         step, size = int(rng.integers(1, len(vocab))), len(vocab)
-        while True:  # the counting model's prediction after the start's first character must differ from the one
-            start = rng.choice(size, size=int(rng.integers(2, 6)))  # after its last: else sampling from the wrong
-            if (start[0] + step) % size != (start[-1] + step * len(start)) % size:  # position passes by chance
+        # The counting model's prediction after the start's first character must differ from the one after its
+        # last: else a generate_text that samples from the first position passes by chance (1 start in 80).
+        while True:
+            start = rng.choice(size, size=int(rng.integers(2, 6)))
+            if (start[0] + step) % size != (start[-1] + step * len(start)) % size:
                 break
         return {"vocab": vocab, "start": "".join(vocab[i] for i in start),
                 "length": int(rng.integers(40, 80)), "step": step,
