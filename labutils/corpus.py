@@ -77,10 +77,10 @@ def with_played_copies(corpus: Dict, share: float, seed: int = 0) -> Dict:
 
 def with_transposed_copies(corpus: Dict, transpose: Transpose) -> Dict:
     """A prepared corpus whose `train` also holds copies of the training tunes in other keys, and
-    `train_as_written` the text before them (the tunes, and their copies written as played if any). `transpose` is semitones (each tune moved by each shift,
-    labutils.music.transpose) or "tradition" (each tune moved into keys the training tunes play in
-    its mode, as often as they do: labutils.music.keys). Copies needing a character outside the
-    vocabulary are left out."""
+    `train_as_written` the text before them (the tunes, and their copies written as played if any).
+    `transpose` is semitones (each tune moved by each shift, labutils.music.transpose) or
+    "tradition" (each tune moved into keys the training tunes play in its mode, as often as they
+    do: labutils.music.keys). Copies needing a character outside the vocabulary are left out."""
     alphabet = set(corpus["vocab"])
     if isinstance(transpose, str) and transpose != "tradition":
         raise ValueError(f"transpose must be semitones (e.g. [-2, 2]) or 'tradition', got {transpose!r}")

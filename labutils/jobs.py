@@ -117,7 +117,7 @@ def check_generation_flags(args) -> None:
         raise ValueError(f"--num-samples must be at least 1, got {args.num_samples}")
     if args.temperature is not None:
         check_temperature(args.temperature, "--temperature")
-    if getattr(args, "header_temperature", None) is not None:
+    if args.header_temperature is not None:
         check_temperature(args.header_temperature, "--header-temperature")
     if args.top_k is not None and args.top_k < 1:
         raise ValueError(f"--top-k must be at least 1, got {args.top_k}")
@@ -255,8 +255,8 @@ def _generate(model, vocab: List[str], args) -> List[str]:
     return generate_tunes(model, args.num_tunes, vocab=vocab, guided=not args.plain,
                           temperature=args.temperature if args.temperature is not None else defaults["temperature"],
                           top_k=args.top_k if args.top_k is not None else defaults["top_k"],
-                          header_temperature=(args.header_temperature if getattr(args, "header_temperature", None)
-                                              is not None else defaults["header_temperature"]),
+                          header_temperature=(args.header_temperature if args.header_temperature is not None
+                                              else defaults["header_temperature"]),
                           seed=args.sample_seed, max_chars=args.length, batch_size=args.num_samples,
                           start=args.start, progress=not getattr(args, "quiet", False))
 

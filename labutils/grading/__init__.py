@@ -28,10 +28,10 @@ bounding the whole notebook's memory and processes where the machine offers one,
 fresh unprivileged uid per phase. The kernel phase (worker.py) reads the notebook and runs the cells
 (LABUTILS_SMALL=1, CUDA hidden, per-cell and total timeouts, capped output and messages; a cell that
 kills the kernel, or ignores the interrupt at its timeout, is skipped on a re-run). Then a fresh
-process in a new sandbox (phases.py, probe_process.py) re-runs only the notebook's definitions and probes them on inputs drawn afresh
-(--seed to repeat), its channel bound before any student code runs; the labutils it sees has the
-exercises' references replaced by stubs (view.py); the grader judges the data in its own process,
-with its own imports of the reference. Only definitions made in the notebook count: labutils'
+process in a new sandbox (phases.py, probe_process.py) re-runs only the notebook's definitions and
+probes them on inputs drawn afresh (--seed to repeat), its channel bound before any student code
+runs; the labutils it sees has the exercises' references replaced by stubs (view.py); the grader
+judges the data in its own process, with its own imports of the reference. Only definitions made in the notebook count: labutils'
 reference, imported, wrapped or called at run time, counts as not implemented. Identical code (to
 the reference, between students) is flagged, not zeroed.
 How each limit works and the residual risks: README.md in this folder.

@@ -181,7 +181,8 @@ async def execute(nb, folder: Path, skip: List[int], cell_timeout: float, deadli
                     await client.async_execute_cell(cell, index)
                 except DeadKernelError:
                     return _died(km, record, index)
-                if index in timeouts and not await _answers(client, min(STUCK_GRACE, max(1.0, deadline - time.monotonic()))):
+                grace = min(STUCK_GRACE, max(1.0, deadline - time.monotonic()))
+                if index in timeouts and not await _answers(client, grace):
                     record["stuck"] = True  # it did not stop when interrupted: stop the kernel (below), as if it died
                     return _died(km, record, index)
     finally:

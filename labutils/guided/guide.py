@@ -276,19 +276,15 @@ class TuneRow:
         if not end.whole and end.whole_once:  # too long to repeat: it may close with '|]' or '||' instead
             self.refused = (":",)
             return REJECT
-        wish_repeat = (closing != ":|" and end.whole_repeated and not self.repeat_wished and self.text.endswith("|")
-                       and self.undoable and self.undos < MAX_UNDOS)
-        if not end.whole and wish_repeat:  # played once it may not close here, repeated it may
-            self.repeat_wished = True
-            return UNDO
+        if (closing != ":|" and end.whole_repeated and not self.repeat_wished and self.text.endswith("|")
+                and self.undoable and self.undos < MAX_UNDOS):
+            self.repeat_wished = True  # once a bar: a phrase part that may repeat (and, played once, may not
+            return UNDO  # close here) draws its '|' again; the model may write ':|' there (AABB, as parts.py wishes)
         if not end.whole:
             self.refused = (":",) if closing == ":|" else ("|", "]", ":")
             if not bar_was_full:  # a short bar cannot close the part here: it goes on (no bar line yet)
                 self.refused = ("|", ":", "]")
             return REJECT
-        if wish_repeat:
-            self.repeat_wished = True  # once a bar: a phrase part that may repeat draws its '|' again
-            return UNDO  # (the model may write ':|' there; parts.py wishes parts repeated, as in AABB)
         if (end.closes and end.wanted is None) or self.wish_tries >= WISH_TRIES or self.rollback_point is None:
             return None
         if end.wanted is None and self.note_tries < NOTE_TRIES and (self.note_point or -1) >= start:
