@@ -17,7 +17,7 @@ from labutils.corpus import prepare_corpus, with_played_copies, with_transposed_
 from labutils.model import LSTMModel, init_output_bias
 from labutils.ngram import fit_ngram
 from labutils.sampling import generate_text
-from labutils.schedule import scheduled_step, training_batch
+from labutils.schedule import lookback_inputs, scheduled_step, training_batch
 from labutils.threads import ThreadChooser, candidate_threads
 from labutils.training import evaluate_bpc, make_optimizer
 from labutils.training_loop import WeightAverage, evaluate_kept
@@ -68,10 +68,11 @@ def notes_model(vocab_size, seed=0):
     return notes_recipe.LSTMModel(vocab_size, sizes["embedding_dim"], sizes["hidden_size"])
 
 
-def our_model(vocab_size, params, seed=0):
-    """Our LSTMModel for a params dict, seeded."""
+def our_model(vocab, params, seed=0):
+    """Our LSTMModel for a params dict and a vocabulary (a list, or its size without a lookback input), seeded."""
     torch.manual_seed(seed)
-    return LSTMModel(vocab_size, **lab_params.model_kwargs(params))
+    size = vocab if isinstance(vocab, int) else len(vocab)
+    return LSTMModel(size, **lab_params.model_kwargs(params, None if isinstance(vocab, int) else vocab))
 
 
 def notes_trainer(corpus, seed=0):
@@ -119,18 +120,19 @@ def our_trainer(corpus, params, seed=0):
         corpus = with_played_copies(corpus, params["played_share"], seed=seed)
     if params["transpose"]:
         corpus = with_transposed_copies(corpus, params["transpose"])
-    model = our_model(len(corpus["vocab"]), params, seed)
+    model = our_model(corpus["vocab"], params, seed)
     if params["init_output_bias"]:
         init_output_bias(model, corpus.get("train_as_written", corpus["train"]))
     optimizer = make_optimizer(model, params)
     average = WeightAverage(model, params["ema_decay"], params["ema_start"]) if params["ema_decay"] else None
     rng = np.random.default_rng(seed)
     done = [0]
+    texts = (corpus["train"], corpus.get("train_as_written"), corpus.get("extra"))
+    lookbacks = lookback_inputs(model, *texts)
 
     def step():
-        x_batch, y_batch = training_batch(done[0], corpus["train"], corpus.get("train_as_written"),
-                                          corpus.get("extra"), params, rng)
-        scheduled_step(model, optimizer, x_batch, y_batch, done[0], params, average)
+        x_batch, y_batch, *lookback = training_batch(done[0], *texts, params, rng, lookbacks)
+        scheduled_step(model, optimizer, x_batch, y_batch, done[0], params, average, lookback[0] if lookback else None)
         done[0] += 1
 
     return KeptModel(model, average), step, params["batch_size"] * params["seq_length"]

@@ -8,9 +8,9 @@ import importlib
 __version__ = "0.1.0"
 
 SUBMODULES = ("authoring", "batches", "checkpoints", "checks", "cli", "corpus", "data", "device", "exercises",
-              "extra_tunes", "files", "grading", "guided", "jobs", "messages", "model", "music", "ngram", "notebooks",
-              "params", "pretrained", "runs", "sampling", "schedule", "text", "threads", "tracking", "training",
-              "training_loop")
+              "extra_tunes", "files", "grading", "guided", "jobs", "lookback", "messages", "model", "music", "ngram",
+              "notebooks", "params", "pretrained", "runs", "sampling", "schedule", "text", "threads", "tracking",
+              "training", "training_loop")
 
 
 def submodule_loader(package: str, names):

@@ -58,6 +58,9 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
         settings.add_argument("--num-layers", type=int, help="recurrent layers (default 1)"),
         settings.add_argument("--dropout", type=float, help="dropout before the output layer (and between layers)"),
         settings.add_argument("--cell", choices=["lstm", "gru"], help="recurrent cell (default lstm)"),
+        settings.add_argument("--lookback-bars", type=int, metavar="BARS",
+                              help="also read the character at the same place this many bars back "
+                                   "(labutils.lookback; 0: off)"),
         settings.add_argument("--grad-clip", type=float, help="clip the gradient norm to this value"),
         settings.add_argument("--eval-every", type=int, help="held-out evaluation every N steps"),
         settings.add_argument("--checkpoint-every", type=int, help="write a checkpoint every N steps"),

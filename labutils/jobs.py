@@ -149,7 +149,7 @@ def run_job(args, generate: bool = True) -> int:
     lab_params.check_params(lab_params.with_defaults(params), args.setting_flags)
     corpus = training_corpus(params, data_path)
     torch.manual_seed(params["seed"])
-    model = LSTMModel(len(corpus["vocab"]), **lab_params.model_kwargs(params)).to(device)
+    model = LSTMModel(len(corpus["vocab"]), **lab_params.model_kwargs(params, corpus["vocab"])).to(device)
     if ckpt is not None:
         _check_resume_fits(ckpt, model, corpus["vocab"], run_dir)
     else:

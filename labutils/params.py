@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Sequence
 
 # The lab notes' hyperparameters, unchanged (vocab_size comes from the data).
 NOTES_PARAMS: Dict = {
@@ -72,6 +72,8 @@ TRAINING_DEFAULTS: Dict = {
     "extra_from": 0,  # ... from this step
     "extra_until": None,  # ... until this step (None: to the end)
     "played_share": 0.0,  # this share of the training tunes also written as played (labutils.music.played)
+    "lookback_bars": 0,  # > 0: the model also reads the character at the same place that many bars back
+    # (labutils.lookback), so that it can restate a phrase
 }
 
 # One environment variable shrinks every notebook's settings so CI runs in minutes.
@@ -97,7 +99,7 @@ QUICK_PARAMS: Dict = {
     "hidden_size": 256,
 }
 
-MODEL_KEYS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "cell", "weight_dropout")
+MODEL_KEYS = ("embedding_dim", "hidden_size", "num_layers", "dropout", "cell", "weight_dropout", "lookback_bars")
 
 
 def small_settings_enabled() -> bool:
@@ -121,10 +123,16 @@ def with_defaults(params: Dict) -> Dict:
     return {**TRAINING_DEFAULTS, **params}
 
 
-def model_kwargs(params: Dict) -> Dict:
-    """The LSTMModel keyword arguments found in a params dict (embedding_dim, hidden_size, ...)."""
+def model_kwargs(params: Dict, vocab: Optional[Sequence[str]] = None) -> Dict:
+    """The LSTMModel keyword arguments found in a params dict (embedding_dim, hidden_size, ...);
+    with params["lookback_bars"] also `lookback_vocab`, made from `vocab` (needed then)."""
     merged = with_defaults(params)
-    return {k: merged[k] for k in MODEL_KEYS}
+    kwargs = {k: merged[k] for k in MODEL_KEYS}
+    if kwargs["lookback_bars"]:
+        if vocab is None:
+            raise ValueError("lookback_bars needs the vocabulary: model_kwargs(params, vocab)")
+        kwargs["lookback_vocab"] = "".join(vocab)
+    return kwargs
 
 
 def choose_params(preset: str, device) -> Dict:
@@ -149,6 +157,11 @@ def check_params(params: Dict, names: Optional[Mapping[str, str]] = None) -> Non
     for key in ("num_training_iterations", "batch_size", "seq_length", "embedding_dim", "hidden_size", "num_layers"):
         if not isinstance(params.get(key), int) or params[key] < 1:
             raise ValueError(f"{name(key)} must be a whole number of at least 1, got {params.get(key)!r}")
+    bars = params.get("lookback_bars", 0)
+    if isinstance(bars, bool) or not isinstance(bars, int) or bars < 0:
+        raise ValueError(f"{name('lookback_bars')} must be a whole number of 0 (off) or more, got {bars!r}")
+    if bars and params.get("cell", "lstm") != "lstm":
+        raise ValueError(f"{name('lookback_bars')} needs the LSTM cell, not {params.get('cell')!r}")
     for key in ("eval_every", "checkpoint_every"):
         if params.get(key) is not None and params[key] < 0:
             raise ValueError(f"{name(key)} must be 0 (never) or more, got {params[key]}")

@@ -56,11 +56,12 @@ def step_function(model):
     For labutils' one-layer LSTMModel in eval mode on a CPU, one character per row (seq 1) takes a
     faster way to the same numbers: each character's input gates (its embedding times the input
     weights, plus both biases) come from a table made here, so a step is one matrix product with
-    the recurrent weights (figures: benchmarks/README.md). Any other model or input is the model's
-    own call. Make it after the weights last changed (as the samplers do, in eval mode).
+    the recurrent weights (figures: benchmarks/README.md). Any other model (a lookback model
+    too) or input is the model's own call. Make it after the weights last changed (as the samplers do, in eval mode).
     """
     lstm = getattr(model, "lstm", None)
     if (not isinstance(model, LSTMModel) or not isinstance(lstm, nn.LSTM) or model.num_layers != 1 or model.training
+            or model.lookback_bars
             or not lstm.bias or getattr(lstm, "proj_size", 0) or next(model.parameters()).device.type != "cpu"):
         return lambda inputs, state: model(inputs, state, return_state=True)
     table = torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, model.embedding.weight, lstm.weight_ih_l0.t())  # (vocab, 4 hidden)

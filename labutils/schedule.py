@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from labutils.batches import get_batch
+from labutils.lookback import lookback_ids
 from labutils.params import with_defaults
 from labutils.training import train_step
 
@@ -65,27 +66,45 @@ def extra_windows_at(step_index: int, extra_data: Optional[np.ndarray], params: 
 
 
 def training_batch(step_index: int, train_data: np.ndarray, train_as_written: Optional[np.ndarray],
-                   extra_data: Optional[np.ndarray], params: Dict, rng: np.random.Generator):
+                   extra_data: Optional[np.ndarray], params: Dict, rng: np.random.Generator,
+                   lookbacks: Optional[Dict[int, np.ndarray]] = None):
     """(x, y) of step `step_index`: windows of the lab's tunes (`training_text_at`), and with extra
-    tunes (labutils.extra_tunes) `extra_windows_at` of them from those instead."""
+    tunes (labutils.extra_tunes) `extra_windows_at` of them from those instead. For a lookback
+    model, `lookbacks` maps id(text) to that text's lookback input (`lookback_inputs`), and the
+    result is (x, y, the lookback input of x), from the same random windows."""
     data = training_text_at(step_index, train_data, train_as_written, params)
     seq, batch = params["seq_length"], params["batch_size"]
     extra = min(extra_windows_at(step_index, extra_data, params), batch)
-    if not extra:
-        return get_batch(data, seq, batch, rng)
-    if extra == batch:
-        return get_batch(extra_data, seq, batch, rng)
-    x_lab, y_lab = get_batch(data, seq, batch - extra, rng)
-    x_extra, y_extra = get_batch(extra_data, seq, extra, rng)
-    return torch.cat([x_lab, x_extra]), torch.cat([y_lab, y_extra])
+    sources = [(data, batch - extra), (extra_data, extra)] if extra else [(data, batch)]
+    parts = [_windows(text, seq, rows, rng, lookbacks) for text, rows in sources if rows]
+    return tuple(torch.cat(items) if len(parts) > 1 else items[0] for items in zip(*parts))
 
 
-def scheduled_step(model, optimizer, x_batch, y_batch, step_index: int, params: Dict, average=None) -> float:
+def _windows(text: np.ndarray, seq: int, rows: int, rng: np.random.Generator, lookbacks):
+    """get_batch's windows of `text`, and with `lookbacks` the same windows of its lookback input."""
+    if lookbacks is None:
+        return get_batch(text, seq, rows, rng)
+    x, y = get_batch(np.arange(len(text)), seq, rows, rng)  # the windows' positions, drawn as get_batch draws
+    text = np.asarray(text)
+    return (torch.from_numpy(text[x.numpy()].astype(np.int64)), torch.from_numpy(text[y.numpy()].astype(np.int64)),
+            torch.from_numpy(lookbacks[id(text)][x.numpy()]))
+
+
+def lookback_inputs(model, *texts: Optional[np.ndarray]) -> Optional[Dict[int, np.ndarray]]:
+    """{id(text): its lookback input} for a lookback model (labutils.lookback), None for any other."""
+    bars = getattr(model, "lookback_bars", 0)
+    if not bars:
+        return None
+    return {id(text): lookback_ids(text, model.lookback_vocab, bars) for text in texts if text is not None}
+
+
+def scheduled_step(model, optimizer, x_batch, y_batch, step_index: int, params: Dict, average=None,
+                   lookback=None) -> float:
     """One step of the training loop: the scheduled learning rate for `step_index` (0-based),
-    `train_step` with the params' clipping and precision, then the weight average's update
-    (a labutils.training_loop.WeightAverage, if any). Returns the loss."""
+    `train_step` with the params' clipping and precision (and a lookback model's input), then the
+    weight average's update (a labutils.training_loop.WeightAverage, if any). Returns the loss."""
     set_learning_rate(optimizer, learning_rate_at(step_index, params))
-    loss = train_step(model, optimizer, x_batch, y_batch, params["grad_clip"], params["cpu_bf16"])
+    loss = train_step(model, optimizer, x_batch, y_batch, params["grad_clip"], params["cpu_bf16"], lookback)
     if average is not None:
         average.update(model)
     return loss

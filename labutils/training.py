@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from labutils.device import training_autocast
+from labutils.lookback import lookback_ids
 
 
 def compute_loss(labels: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -27,16 +28,17 @@ def nats_to_bits(loss: float) -> float:
 
 
 def train_step(model, optimizer, x_batch, y_batch, grad_clip: Optional[float] = None,
-               cpu_bf16: bool = False) -> float:
+               cpu_bf16: bool = False, lookback: Optional[torch.Tensor] = None) -> float:
     """One Adam step on a batch: forward, loss, backward, (clip), update. Returns the loss.
 
     `cpu_bf16=True` runs the forward pass in bfloat16 mixed precision on a CPU with native
-    support (see `labutils.device.training_autocast`); the loss is computed in float32.
+    support (see `labutils.device.training_autocast`); the loss is computed in float32. A
+    lookback model (labutils.lookback) takes the batch's lookback input as `lookback`.
     """
     model.train()
     optimizer.zero_grad()
     with training_autocast(x_batch.device, cpu_bf16):
-        logits = model(x_batch)  # (batch, seq, vocab)
+        logits = model(x_batch) if lookback is None else model(x_batch, lookback=lookback)  # (batch, seq, vocab)
     loss = compute_loss(y_batch, logits.float())
     loss.backward()
     if grad_clip:
@@ -57,10 +59,17 @@ def evaluate_bpc(model, vectorized: np.ndarray, seq_length: int = 256, num_strea
         raise ValueError(f"Too little held-out data ({data.numel()} characters) for {num_streams} streams.")
     x_all = data[: num_streams * stream_len].view(num_streams, stream_len).to(device)  # (streams, len)
     y_all = data[1 : num_streams * stream_len + 1].view(num_streams, stream_len).to(device)
+    look_all = None
+    if getattr(model, "lookback_bars", 0):  # read from the text's start, as in training
+        look_all = torch.from_numpy(lookback_ids(data.numpy(), model.lookback_vocab, model.lookback_bars))
+        look_all = look_all[: num_streams * stream_len].view(num_streams, stream_len).to(device)
     state, total, count = None, 0.0, 0
     for start in range(0, stream_len, seq_length):
         x = x_all[:, start : start + seq_length]
-        logits, state = model(x, state, return_state=True)  # (streams, chunk, vocab)
+        if look_all is None:
+            logits, state = model(x, state, return_state=True)  # (streams, chunk, vocab)
+        else:
+            logits, state = model(x, state, return_state=True, lookback=look_all[:, start : start + seq_length])
         loss = compute_loss(y_all[:, start : start + seq_length], logits)
         total += loss.item() * x.numel()
         count += x.numel()

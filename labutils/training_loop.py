@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from labutils.checkpoints import load_checkpoint, save_checkpoint
 from labutils.model import init_output_bias
 from labutils.params import with_defaults
-from labutils.schedule import learning_rate_at, scheduled_step, training_batch
+from labutils.schedule import learning_rate_at, lookback_inputs, scheduled_step, training_batch
 from labutils.threads import thread_chooser
 from labutils.training import evaluate_bpc, make_optimizer
 
@@ -198,14 +198,17 @@ class _Loop:
         self.model, self.optimizer, self.params, self.rng, self.average = model, optimizer, params, rng, average
         self.saver, self.val_data, self.tracker, self.on_step = saver, val_data, tracker, on_step
         self.texts = texts  # (train_data, train_as_written, extra_data), as `training_batch` reads them
+        self.lookbacks = lookback_inputs(model, *texts)  # a lookback model's input for each, else None
         self.device = next(model.parameters()).device
         self.blown_up = divergence_limit(model)
 
     def step(self, step_index: int, threads) -> float:
         """Optimisation step `step_index` (0-based) on its scheduled batch; a blown-up loss raises."""
-        x_batch, y_batch = training_batch(step_index, *self.texts, self.params, self.rng)
+        x_batch, y_batch, *lookback = training_batch(step_index, *self.texts, self.params, self.rng, self.lookbacks)
+        lookback = lookback[0].to(self.device) if lookback else None
         loss = threads.run(functools.partial(scheduled_step, self.model, self.optimizer, x_batch.to(self.device),
-                                             y_batch.to(self.device), step_index, self.params, self.average))
+                                             y_batch.to(self.device), step_index, self.params, self.average,
+                                             lookback))
         if not loss <= self.blown_up:  # NaN, inf or exploding: the weights are ruined; the checkpoint on disk stays
             raise _diverged(step_index + 1, loss, self.params, self.saver.last_saved, self.saver.path)
         return loss

@@ -129,7 +129,7 @@ def test_each_setting_flag_sets_a_setting_of_the_same_name(capsys):
 
     settings = set(lab_params.NOTES_PARAMS) | set(lab_params.TRAINING_DEFAULTS)
     args = cli.build_parser().parse_args(["train", "--iterations", "7", "--extra-tunes", "ryans", "--transpose", "2"])
-    assert set(args.setting_flags) <= settings and len(args.setting_flags) == 20
+    assert set(args.setting_flags) <= settings and len(args.setting_flags) == 21
     assert args.setting_flags["num_training_iterations"] == "--iterations"
     assert (args.num_training_iterations, args.extra_tunes, args.transpose) == (7, ["ryans"], [2])
     for flag, value in ((["--transpose", "tradition"], "tradition"), (["--transpose"], []),

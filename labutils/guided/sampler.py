@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from labutils.guided.guide import KEEP, MAX_MASKED, MAX_UNDOS, NOTE_AGAIN, REJECT, ROLL_BACK, TUNE_DONE, UNDO, TuneRow
 from labutils.guided.parts import check_cadence
+from labutils.model import clone_state, copy_state_rows, reset_state_rows
 from labutils.params import GENERATION_DEFAULTS
 from labutils.sampling import check_temperature, next_probabilities, step_kernels, vocab_maps
 
@@ -123,7 +124,8 @@ class _Moves:
 
 
 class TuneBatch:
-    """Rows sampled together: their TuneRows, and the model's state for each (LSTM (h, c) or GRU h)."""
+    """Rows sampled together: their TuneRows, and the model's state for each (LSTM (h, c), GRU h, or a
+    lookback model's (h, c, readers): labutils.model's state helpers copy and reset each kind)."""
 
     def __init__(self, model, rows: List[TuneRow], start: str, vocab: List[str], char2idx: Dict[str, int], *,
                  seed: Optional[int], temperature: float, top_k: Optional[int],
@@ -141,9 +143,9 @@ class TuneBatch:
         if len(start) > 1:
             _, self.state = model(prime[:, :-1], self.state, return_state=True)
         self.inp = prime[:, -1:]  # (rows, 1): the last character each row has written
-        self.saved = tuple(s.clone() for s in self.state) if isinstance(self.state, tuple) else self.state.clone()
+        self.saved = clone_state(self.state)
         self.saved_inp = self.inp.clone()  # (rows, 1): the state and input at each row's roll-back point
-        self.note_state = tuple(s.clone() for s in self.state) if isinstance(self.state, tuple) else self.state.clone()
+        self.note_state = clone_state(self.state)
         self.note_probs = torch.zeros(len(rows), len(vocab), dtype=torch.float64, device=self.device)
         # (rows, vocab): each row's state after the character before its last note, and that note's probabilities
         self.prev_probs: Optional[torch.Tensor] = None  # (rows, vocab): the last step's probabilities
@@ -257,15 +259,15 @@ class TuneBatch:
     def _next_states(self, new_state, chars: List[int], moves: _Moves, probs: torch.Tensor) -> None:
         """Each row's state and input for the next step: the step's own, unless `moves` says otherwise."""
         nxt = torch.tensor(chars, dtype=torch.long, device=self.device).unsqueeze(1)  # (rows, 1)
-        _copy_rows(self.saved, self.state, moves.keep)
+        copy_state_rows(self.saved, self.state, moves.keep)
         self.saved_inp[moves.keep] = self.inp[moves.keep]
-        _copy_rows(self.note_state, new_state, moves.note)
+        copy_state_rows(self.note_state, new_state, moves.note)
         if moves.note:
             self.note_probs[moves.note] = probs[moves.note]
-        _copy_rows(new_state, self.state, moves.undone)  # these rows wrote their last position again
+        copy_state_rows(new_state, self.state, moves.undone)  # these rows wrote their last position again
         self.state = new_state
-        _copy_rows(self.state, self.saved, moves.back)
-        _copy_rows(self.state, self.note_state, moves.renoted)
+        copy_state_rows(self.state, self.saved, moves.back)
+        copy_state_rows(self.state, self.note_state, moves.renoted)
         nxt[moves.back] = self.saved_inp[moves.back]
         for r in moves.fresh:
             self.starts += 1
@@ -275,7 +277,7 @@ class TuneBatch:
             row.accept(self.start[0])
             nxt[r] = self.char2idx[self.start[0]]
             self.drawn[r] = False
-        _zero_rows(self.state, moves.fresh)
+        reset_state_rows(self.state, moves.fresh)
         self.inp = nxt
 
 
@@ -286,19 +288,3 @@ def _draw_masked(probs: torch.Tensor, masked: List[int], generator) -> Optional[
     if not probs.sum() > 0:
         return None
     return int(torch.multinomial(probs, num_samples=1, generator=generator))
-
-
-def _copy_rows(target, source, rows: List[int]) -> None:
-    """target[:, rows] = source[:, rows] for an LSTM (h, c) or GRU h state."""
-    if not rows:
-        return
-    index = torch.tensor(rows, dtype=torch.long, device=(target[0] if isinstance(target, tuple) else target).device)
-    for t, s in zip(*((target, source) if isinstance(target, tuple) else ((target,), (source,)))):
-        t.index_copy_(1, index, s.index_select(1, index))
-
-
-def _zero_rows(state, rows: List[int]) -> None:
-    """state[:, rows] = 0 for an LSTM (h, c) or GRU h state."""
-    if rows:
-        for s in state if isinstance(state, tuple) else (state,):
-            s[:, rows] = 0
