@@ -22,7 +22,8 @@ NOTES_PARAMS: Dict = {
 # 2 cores (how it was chosen: benchmarks/tuning/README.md): a wider LSTM reading longer windows,
 # regularised against memorising the training tunes (dropout, copies of the tunes moved into
 # the keys the tradition plays for their mode, and for part of the run half of each batch from
-# music21's Irish collections), with a cosine learning-rate schedule.
+# music21's Irish collections), with a cosine learning-rate schedule, and the lookback input
+# (labutils.lookback: the character at the same place four bars back) that lets it restate a phrase.
 CPU_PARAMS: Dict = {
     "num_training_iterations": 2200,
     "batch_size": 16,
@@ -43,6 +44,7 @@ CPU_PARAMS: Dict = {
     "extra_share": 0.5,
     "extra_from": 300,
     "extra_until": 1100,
+    "lookback_bars": 4,
 }
 
 # Settings of the training loop that the notes do not name; any params dict may override them.

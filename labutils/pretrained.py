@@ -11,8 +11,9 @@ from labutils.checkpoints import load_checkpoint, model_from_checkpoint, usable_
 from labutils.files import atomic_write_bytes, check_output
 
 PathLike = Union[str, Path]
-# The small model shipped for steps 6-8: the CPU default's model trained longer with labutils' own loop
-# (benchmarks/tuning/README.md, round 7), float16, inference only (`python -m labutils export-model`).
+# The small model shipped for steps 6-8: the CPU default's model, with its lookback input (labutils.lookback),
+# trained by `python -m labutils run` (benchmarks/tuning/README.md, round 8), float16, inference only
+# (`python -m labutils export-model`).
 PRETRAINED_PATH = Path(__file__).parent / "weights" / "lstm_small.pt"
 # Where notebook 05 saves its checkpoint; later notebooks can load it ("mine").
 STEP5_CHECKPOINT = Path("runs") / "05_training" / "checkpoint.pt"
@@ -64,8 +65,10 @@ def trained_model(choice: str = "pretrained", device="cpu", checkpoint: PathLike
         if PRETRAINED_PATH.is_file():
             model, vocab = load_pretrained(device)
             config = model.config()
+            lookback = config.get("lookback_bars", 0)
             print(f"Using the pretrained model shipped with labutils ({config['cell'].upper()}, "
-                  f"hidden_size={config['hidden_size']}).")
+                  f"hidden_size={config['hidden_size']}" + (f", reading the character {lookback} bars back: "
+                                                             "labutils.lookback" if lookback else "") + ").")
             return model, vocab
         print("The pretrained model is not in this copy of labutils: training a quick one instead.")
     return _quick_model(device)

@@ -5,8 +5,10 @@ import torch
 
 from labutils import params as lab_params
 from labutils.checkpoints import model_from_checkpoint, save_checkpoint
+from labutils.guided import generate_tunes
 from labutils.lookback import BarReaders, lookback_ids
 from labutils.model import LSTMModel, copy_state_rows, reset_state_rows
+from labutils.music.form import form_summary
 from labutils.schedule import lookback_inputs, training_batch
 from labutils.training_loop import train
 
@@ -156,6 +158,29 @@ def test_bad_lookback_settings_are_refused(kwargs, message):
         LSTMModel(len(VOCAB), 8, 8, **kwargs)
 
 
+def test_run_settings_refuse_a_lookback_without_an_lstm_or_a_vocabulary():
+    with pytest.raises(ValueError, match="LSTM cell"):
+        lab_params.check_params(lab_params.with_defaults({**lab_params.CPU_PARAMS, "cell": "gru"}))
+    with pytest.raises(ValueError, match="vocabulary"):
+        lab_params.model_kwargs(lab_params.CPU_PARAMS)
+    assert lab_params.model_kwargs(lab_params.CPU_PARAMS, VOCAB)["lookback_vocab"] == "".join(VOCAB)
+
+
 def test_a_plain_model_refuses_a_lookback_input():
     with pytest.raises(ValueError, match="no lookback input"):
         LSTMModel(len(VOCAB), 8, 8)(torch.zeros(1, 3, dtype=torch.long), lookback=torch.zeros(1, 3, dtype=torch.long))
+
+
+@pytest.fixture(scope="module")
+def pretrained():
+    from labutils.pretrained import load_pretrained
+
+    return load_pretrained(torch.device("cpu"))
+
+
+def test_the_shipped_model_restates_its_phrases(pretrained):
+    model, vocab = pretrained
+    assert model.lookback_bars == 4
+    tunes = generate_tunes(model, 24, seed=0, vocab=vocab)
+    summary = form_summary(tunes)
+    assert summary["phrase_return"] >= 0.4 and summary["bar_repetition"] >= 0.15  # real tunes: 73%, 31%
