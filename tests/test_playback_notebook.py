@@ -75,7 +75,7 @@ def test_sheet_music_and_the_piano_roll_are_drawn(cells):
 
 
 def test_the_guides_share_of_the_form_and_the_layout_of_the_first_tune(cells):
-    """The guide's rules and the model's shortfall in the table; the tune heard first laid out in its parts."""
+    """The guide's rules and the model's returning phrases in the table; the tune heard first laid out in its parts."""
     rows = {}
     for line in printed(cells["s07-f2"]).splitlines():
         fields = [field.strip() for field in line.strip().strip("|").split("|")]
@@ -85,7 +85,7 @@ def test_the_guides_share_of_the_form_and_the_layout_of_the_first_tune(cells):
     assert rows["every part ends on the tonic"][1] >= rows["every part ends on the tonic"][0]
     for label in ("8-bar parts whose bar 5 or 6 restates bar 1 or 2", "bars that repeat an earlier bar of the tune"):
         real, yours = rows[label]
-        assert yours < real / 2, label  # 'the model's own, and there its tunes fall far short of the real ones'
+        assert yours >= real / 2, label  # 'the pretrained model ... restates its phrases about as often'
     layout = printed(cells["s07-f4"])
     first_played = re.search(r"Generated tune 0:\n(.*?)\n\n", printed(cells["s07-11"]), re.S).group(1)
     assert re.search(r"^A: \d+ bars", layout, re.M) and re.search(r"^B: \d+ bars", layout, re.M), layout

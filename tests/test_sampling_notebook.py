@@ -32,8 +32,9 @@ def test_guided_tunes_are_clean_and_copy_no_more_than_plain_ones(cells):
     assert guided_copying <= plain_copying
 
 
-def test_the_form_table_shows_the_guides_rules_and_no_returning_phrases_it_did_not_make(cells):
-    """The table's rows the prose explains: no one-part guided tune, parts closed on the tonic; phrase return the model's."""
+def test_the_form_table_shows_the_guides_rules_and_the_model_s_returning_phrases(cells):
+    """The table's rows the prose explains: no one-part guided tune, parts closed on the tonic; the pretrained model,
+    which reads four bars back, restates its phrases in plain and guided tunes alike."""
     rows = {}
     for line in printed(cells["s06-f2"]).splitlines():
         fields = [field.strip() for field in line.strip().strip("|").split("|")]
@@ -43,4 +44,4 @@ def test_the_form_table_shows_the_guides_rules_and_no_returning_phrases_it_did_n
                                                           "8-bar parts whose bar 5 or 6 restates bar 1 or 2")])
     assert guided[0] == 0  # no tune ends before its second part
     assert guided[1] >= plain[1]  # the cadence
-    assert guided[2] is None or guided[2] < real[2]  # returning phrases: the real tunes' far more often
+    assert min(plain[2], guided[2]) >= real[2] / 2  # returning phrases: not the guide's, near the real tunes'
