@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 NOTES_COLOR, OUR_COLOR = "#999999", "#1f77b4"
 PLOTS = ("training_throughput.png", "time_to_quality.png", "generation_throughput.png",
          "clean_share.png", "playback.png", "ngram_baseline.png", "busy_machine.png")
+BPC_GOAL = 1.35  # figure 2b: our held-out bits/char after at most --minutes of training
 
 
 def _ratio(ours, notes):
@@ -55,9 +56,9 @@ def table_rows(results):
     rows.append(("2b", f"Held-out bits/char at the end (≤ {minutes:g} min of training)",
                  f"{q['notes_final_bpc']:.3f} ({q['notes_train_s']:.0f} s, {q['notes_steps']} steps)",
                  f"{q['ours_final_bpc']:.3f} ({q['ours_train_s']:.0f} s, {q['ours_steps']} steps)",
-                 _ratio(q["ours_final_bpc"], q["notes_final_bpc"]), f"ours ≤ 1.35 in ≤ {minutes:g} min",
+                 _ratio(q["ours_final_bpc"], q["notes_final_bpc"]), f"ours ≤ {BPC_GOAL} in ≤ {minutes:g} min",
                  # the loop stops at the budget: its last step may end a moment after it
-                 _met(q["ours_final_bpc"] <= 1.35 and q["ours_train_s"] <= minutes * 60 * 1.01)))
+                 _met(q["ours_final_bpc"] <= BPC_GOAL and q["ours_train_s"] <= minutes * 60 * 1.01)))
     gen = results["generation_throughput"]
     notes_gen = gen["notes"]["chars_per_s"]
     rows.append(("3a", "Generation, one sample, notes' model size (chars/s)", f"{notes_gen:,.0f}",
@@ -291,7 +292,7 @@ def write_plots(results, out):
                   markersize=3, label=label)
     axes.axhline(summary["notes_best_bpc"], color=NOTES_COLOR, linestyle=":",
                  label=f"notes' best {summary['notes_best_bpc']:.3f}")
-    axes.axhline(1.40, color="red", linestyle="--", linewidth=1, label="goal 1.40")
+    axes.axhline(BPC_GOAL, color="red", linestyle="--", linewidth=1, label=f"goal {BPC_GOAL}")
     if summary["ours_time_to_notes_best_s"] is not None:
         axes.axvline(summary["ours_time_to_notes_best_s"] / 60, color=OUR_COLOR, linestyle=":", linewidth=1)
     values = [p["val_bpc"] for p in ttq["notes"] + ttq["ours"]]
