@@ -85,9 +85,9 @@ def _windows(text: np.ndarray, seq: int, rows: int, rng: np.random.Generator, lo
     if lookbacks is None:
         return get_batch(text, seq, rows, rng)
     x, y = get_batch(np.arange(len(text)), seq, rows, rng)  # the windows' positions, drawn as get_batch draws
-    text = np.asarray(text)
+    look, text = lookbacks[id(text)], np.asarray(text)
     return (torch.from_numpy(text[x.numpy()].astype(np.int64)), torch.from_numpy(text[y.numpy()].astype(np.int64)),
-            torch.from_numpy(lookbacks[id(text)][x.numpy()]))
+            torch.from_numpy(look[x.numpy()]))
 
 
 def lookback_inputs(model, *texts: Optional[np.ndarray]) -> Optional[Dict[int, np.ndarray]]:
