@@ -55,7 +55,7 @@ class BarReader:
                 self.header = self.line_start != "K:"
                 self.line_start = ""
             elif len(self.line_start) < 2:
-                self.line_start += codes.chars[index] if index < len(codes.chars) else "?"
+                self.line_start += codes.chars[index]
         elif index == codes.bar:
             if self.current:
                 self.bars.append(tuple(self.current))

@@ -83,9 +83,14 @@ class LSTMModel(nn.Module):
 
     def init_hidden(self, batch_size: int, device: Union[str, torch.device]) -> State:
         """Zero initial state: (h, c) for an LSTM, h for a GRU, each (layers, batch, hidden)."""
-        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
         if self.lookback_bars:
-            return zeros, zeros.clone(), BarReaders(self.lookback_vocab, self.lookback_bars, batch_size)
+            return (*self._zero_state(batch_size, device), BarReaders(self.lookback_vocab, self.lookback_bars,
+                                                                     batch_size))
+        return self._zero_state(batch_size, device)
+
+    def _zero_state(self, batch_size: int, device) -> State:
+        """The recurrent layer's zero state alone: (h, c) for an LSTM, h for a GRU."""
+        zeros = torch.zeros(self.num_layers, batch_size, self.hidden_size, device=device)
         return (zeros, zeros.clone()) if self.cell == "lstm" else zeros
 
     def forward(self, x: torch.Tensor, state: Optional[State] = None, return_state: bool = False,
@@ -106,8 +111,7 @@ class LSTMModel(nn.Module):
             embedded = embedded + self.lookback(lookback)
         x = fast_dropout(embedded, self.dropout.p, self.training)  # (batch, seq, embedding_dim)
         if state is None:
-            state = self.init_hidden(x.size(0), x.device)[:2] if self.lookback_bars else \
-                self.init_hidden(x.size(0), x.device)
+            state = self._zero_state(x.size(0), x.device)
         if self.training and self.weight_dropout > 0:  # same dropped weights at every time step
             dropped = {name: fast_dropout(getattr(self.lstm, name), self.weight_dropout)
                        for name in self.lstm._flat_weights_names if name.startswith("weight_hh")}
