@@ -69,10 +69,9 @@ def notes_model(vocab_size, seed=0):
 
 
 def our_model(vocab, params, seed=0):
-    """Our LSTMModel for a params dict and a vocabulary (a list, or its size without a lookback input), seeded."""
+    """Our LSTMModel for a params dict and the vocabulary (a list of characters), seeded."""
     torch.manual_seed(seed)
-    size = vocab if isinstance(vocab, int) else len(vocab)
-    return LSTMModel(size, **lab_params.model_kwargs(params, None if isinstance(vocab, int) else vocab))
+    return LSTMModel(len(vocab), **lab_params.model_kwargs(params, vocab))
 
 
 def notes_trainer(corpus, seed=0):
@@ -221,7 +220,7 @@ def generation_throughput(corpus, length=500, batch=32, repeats=3, cpu_model=Non
     once and (with `more`) that many at once; `cpu_model` (our CPU default's) batched, for information."""
     vocab, char2idx, idx2char = corpus["vocab"], corpus["char2idx"], corpus["idx2char"]
     notes_net = notes_model(len(vocab))  # left in train mode, as the notes do
-    ours_net = our_model(len(vocab), lab_params.NOTES_PARAMS)
+    ours_net = our_model(vocab, lab_params.NOTES_PARAMS)
     ours_net.load_state_dict(notes_net.state_dict())
     device = torch.device("cpu")
     cases = {
